@@ -1,0 +1,92 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { iotDataClient, secretsManagerClient } from '../shared/aws-clients.js';
+import { cached } from '../shared/cached.js';
+import { ConfigurationError, requireEnv, requireIntegerEnv } from '../shared/config.js';
+import { readJsonBody } from '../shared/http/json-body.js';
+import { jsonErrorResponses } from '../shared/http/json-error-responses.js';
+import { requireBearerToken } from '../shared/http/require-bearer-token.js';
+import { logger } from '../shared/logger.js';
+import { IOT_MAX_PAYLOAD_BYTES, iotPublisher, type Publish } from '../shared/publish.js';
+import { readSecretString } from '../shared/secrets.js';
+import { isValidTopicPrefix } from '../shared/topics.js';
+import {
+  NOTIFICATION_DEFINITIONS,
+  NOTIFICATION_TYPES,
+  isNotificationType,
+  type NotificationDefinition,
+} from './notification-types.js';
+import {
+  notificationMessage,
+  validateNotification,
+  type RepublishSettings,
+} from './republish-notification.js';
+
+// A rotated push token takes effect within this time without a redeploy.
+const PUSH_TOKEN_MAX_AGE_MS = 5 * 60_000;
+
+export interface NotificationHandlerDeps {
+  publish: Publish;
+  /** The token OrbiWAN must present, cached. */
+  pushToken: () => Promise<string>;
+  settings: RepublishSettings;
+}
+
+export type NotificationHandler = (
+  event: APIGatewayProxyEventV2,
+  context: import('aws-lambda').Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** One OrbiWAN notification endpoint: authenticate, validate, republish to IoT Core, reply. */
+export function createNotificationHandler(
+  definition: NotificationDefinition,
+  { publish, pushToken, settings }: NotificationHandlerDeps,
+): NotificationHandler {
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(jsonErrorResponses({ logger }))
+    .use(requireBearerToken({ expectedToken: pushToken }))
+    .handler(async (event) => {
+      logger.appendKeys({ notificationType: definition.type });
+      const body = readJsonBody(event, IOT_MAX_PAYLOAD_BYTES);
+      const facts = validateNotification(definition, body.json);
+      if (facts.devEui !== undefined) logger.appendKeys({ devEui: facts.devEui });
+      const message = notificationMessage(definition, facts, body.raw, settings);
+      await publish(message);
+      logger.info('notification republished', {
+        topic: message.topic,
+        qos: message.qos,
+        bytes: message.payload.byteLength,
+      });
+      return {
+        statusCode: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ published: message.topic }),
+      };
+    });
+}
+
+/** Wires a handler from the function's environment (set by template.yaml) and the AWS clients. */
+export function notificationHandlerFromEnv(env: NodeJS.ProcessEnv): NotificationHandler {
+  const type = requireEnv('NOTIFICATION_TYPE', env);
+  if (!isNotificationType(type)) {
+    throw new ConfigurationError(
+      `NOTIFICATION_TYPE "${type}" is not one of ${NOTIFICATION_TYPES.join(', ')}`,
+    );
+  }
+  const definition = NOTIFICATION_DEFINITIONS[type];
+  const topicPrefix = requireEnv('TOPIC_PREFIX', env);
+  if (!isValidTopicPrefix(topicPrefix)) {
+    throw new ConfigurationError(`TOPIC_PREFIX "${topicPrefix}" is not a valid topic prefix`);
+  }
+  const secretId = requireEnv('PUSH_TOKEN_SECRET_ARN', env);
+  const messageExpirySeconds = definition.expires
+    ? requireIntegerEnv('MESSAGE_EXPIRY_SECONDS', { min: 1, max: 3600 }, env)
+    : undefined;
+  return createNotificationHandler(definition, {
+    publish: iotPublisher(iotDataClient),
+    pushToken: cached(() => readSecretString(secretsManagerClient, secretId), PUSH_TOKEN_MAX_AGE_MS),
+    settings: { topicPrefix, messageExpirySeconds },
+  });
+}

@@ -1,0 +1,146 @@
+import {
+  alarmSchema,
+  appChangeSchema,
+  deviceStatusSchema,
+  downlinkStatusSchema,
+  joinInfoSchema,
+  locationSchema,
+  nodeInfoSchema,
+  uplinkEarlySchema,
+  uplinkSchema,
+  type NotificationSchema,
+} from './notification-schemas.js';
+
+/**
+ * The one table of OrbiWAN notification types. Each entry drives its function's behaviour, and
+ * the template checks hold `template.yaml` to it (routes, function, topic permission).
+ */
+export interface NotificationDefinition {
+  /** Value of the function's NOTIFICATION_TYPE variable. */
+  type: NotificationType;
+  /** Logical ID of the function in template.yaml. */
+  functionId: string;
+  /** OrbiWAN's callback path; the HTTP API routes POST and PUT on it to the function. */
+  callbackPath: string;
+  /** OrbiWAN's push_subscription topic, where OrbiWise documents one. */
+  pushSubscription: string | undefined;
+  schema: NotificationSchema;
+  /** Published to `{prefix}/{deveui}/{topicSuffix}`, or `{prefix}/{topicSuffix}` without a device. */
+  topicSuffix: string;
+  qos: 0 | 1;
+  /** Published with an MQTT message expiry (MESSAGE_EXPIRY_SECONDS): late is useless. */
+  expires: boolean;
+}
+
+export const NOTIFICATION_TYPES = [
+  'uplink_early',
+  'uplink',
+  'downlink_status',
+  'joininfo',
+  'nodeinfo',
+  'location',
+  'status',
+  'alarm',
+  'appchange',
+] as const;
+
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefinition> = {
+  // An early uplink only matters while the device's receive windows are open: QoS 0 saves the
+  // PUBACK round trip, and the expiry stops a reconnecting subscriber from acting on it too late.
+  uplink_early: {
+    type: 'uplink_early',
+    functionId: 'UplinkEarlyFunction',
+    callbackPath: '/rest/callback/payloads/ul_early',
+    pushSubscription: 'payloads_ul_early',
+    schema: uplinkEarlySchema,
+    topicSuffix: 'uplink_early',
+    qos: 0,
+    expires: true,
+  },
+  uplink: {
+    type: 'uplink',
+    functionId: 'UplinkFunction',
+    callbackPath: '/rest/callback/payloads/ul',
+    pushSubscription: 'payloads_ul',
+    schema: uplinkSchema,
+    topicSuffix: 'uplink',
+    qos: 1,
+    expires: false,
+  },
+  downlink_status: {
+    type: 'downlink_status',
+    functionId: 'DownlinkStatusFunction',
+    callbackPath: '/rest/callback/payloads/dl',
+    pushSubscription: 'payloads_dl',
+    schema: downlinkStatusSchema,
+    topicSuffix: 'downlink/status',
+    qos: 1,
+    expires: false,
+  },
+  joininfo: {
+    type: 'joininfo',
+    functionId: 'JoinInfoFunction',
+    callbackPath: '/rest/callback/joininfo',
+    pushSubscription: 'joininfo',
+    schema: joinInfoSchema,
+    topicSuffix: 'joininfo',
+    qos: 1,
+    expires: false,
+  },
+  nodeinfo: {
+    type: 'nodeinfo',
+    functionId: 'NodeInfoFunction',
+    callbackPath: '/rest/callback/nodeinfo',
+    pushSubscription: 'nodeinfo',
+    schema: nodeInfoSchema,
+    topicSuffix: 'nodeinfo',
+    qos: 1,
+    expires: false,
+  },
+  location: {
+    type: 'location',
+    functionId: 'LocationFunction',
+    callbackPath: '/rest/callback/location',
+    pushSubscription: 'location',
+    schema: locationSchema,
+    topicSuffix: 'location',
+    qos: 1,
+    expires: false,
+  },
+  status: {
+    type: 'status',
+    functionId: 'DeviceStatusFunction',
+    callbackPath: '/rest/callback/status',
+    pushSubscription: 'status',
+    schema: deviceStatusSchema,
+    topicSuffix: 'status',
+    qos: 1,
+    expires: false,
+  },
+  alarm: {
+    type: 'alarm',
+    functionId: 'AlarmFunction',
+    callbackPath: '/rest/callback/alarm',
+    pushSubscription: 'alarm',
+    schema: alarmSchema,
+    topicSuffix: 'alarm',
+    qos: 1,
+    expires: false,
+  },
+  appchange: {
+    type: 'appchange',
+    functionId: 'AppChangeFunction',
+    callbackPath: '/rest/callback/appchange',
+    pushSubscription: undefined,
+    schema: appChangeSchema,
+    topicSuffix: 'appchange',
+    qos: 1,
+    expires: false,
+  },
+};
+
+export function isNotificationType(value: string): value is NotificationType {
+  return (NOTIFICATION_TYPES as readonly string[]).includes(value);
+}

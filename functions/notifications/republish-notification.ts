@@ -1,0 +1,48 @@
+import type * as z from 'zod';
+import { InvalidInputError, type InputIssue } from '../shared/errors.js';
+import type { MqttMessage } from '../shared/publish.js';
+import { deviceTopic, prefixTopic } from '../shared/topics.js';
+import type { NotificationFacts } from './notification-schemas.js';
+import type { NotificationDefinition } from './notification-types.js';
+
+export interface RepublishSettings {
+  topicPrefix: string;
+  /** Expiry for definitions that expire (early uplinks). */
+  messageExpirySeconds: number | undefined;
+}
+
+/** Checks a parsed body against its type's schema; throws InvalidInputError naming each problem. */
+export function validateNotification(
+  definition: NotificationDefinition,
+  json: unknown,
+): NotificationFacts {
+  const result = definition.schema.safeParse(json);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map(toInputIssue);
+  const summary = issues.map(({ path, message }) => (path ? `${path}: ${message}` : message));
+  throw new InvalidInputError(
+    'INVALID_NOTIFICATION',
+    `not a valid ${definition.type} notification: ${summary.join('; ')}`,
+    issues,
+  );
+}
+
+/** The MQTT message that republishes a notification: its body as received, byte for byte. */
+export function notificationMessage(
+  definition: NotificationDefinition,
+  { devEui }: NotificationFacts,
+  rawBody: Uint8Array,
+  { topicPrefix, messageExpirySeconds }: RepublishSettings,
+): MqttMessage {
+  const topic =
+    devEui === undefined
+      ? prefixTopic(topicPrefix, definition.topicSuffix)
+      : deviceTopic(topicPrefix, devEui, definition.topicSuffix);
+  const expiry =
+    definition.expires && messageExpirySeconds !== undefined ? { messageExpirySeconds } : {};
+  return { topic, payload: rawBody, qos: definition.qos, ...expiry };
+}
+
+function toInputIssue(issue: z.core.$ZodIssue): InputIssue {
+  return { path: issue.path.map(String).join('.'), message: issue.message };
+}

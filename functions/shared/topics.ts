@@ -1,0 +1,20 @@
+// Every topic the connector publishes or listens on is built here, from the template's prefix.
+
+/** A topic for one device: `{prefix}/{devEui}/{suffix}`; devEui must already be normalised. */
+export function deviceTopic(prefix: string, devEui: string, suffix: string): string {
+  return `${prefix}/${devEui}/${suffix}`;
+}
+
+/** A topic for messages that belong to no device: `{prefix}/{suffix}`. */
+export function prefixTopic(prefix: string, suffix: string): string {
+  return `${prefix}/${suffix}`;
+}
+
+// The template's TopicPrefix parameter enforces the same rule; checking again at cold start turns
+// a misconfigured function into a clear error instead of publishes to an unexpected topic.
+// At most 4 slashes: `{prefix}/{deveui}/downlink/status` must stay within IoT Core's 7.
+const TOPIC_PREFIX = /^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+){0,4}$/;
+
+export function isValidTopicPrefix(prefix: string): boolean {
+  return TOPIC_PREFIX.test(prefix);
+}

@@ -1,0 +1,71 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AwsServiceError } from './aws-errors.js';
+
+// The IoT Data Plane Publish API (POST /topics/{topic}?qos=..) as the SDK's PublishCommand sends
+// it: the topic percent-encoded as one path segment, the raw payload as the body, MQTT 5 options
+// as query parameters and x-amz-mqtt5-* headers.
+
+export interface PublishedMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  retain: boolean;
+  messageExpirySeconds: number | undefined;
+  contentType: string | undefined;
+}
+
+export type OnPublish = (message: PublishedMessage) => void | Promise<void>;
+
+const IOT_MAX_PAYLOAD_BYTES = 128 * 1024;
+
+export function isPublishRequest(request: IncomingMessage): boolean {
+  return request.method === 'POST' && (request.url ?? '').startsWith('/topics/');
+}
+
+export async function handlePublish(
+  request: IncomingMessage,
+  body: Buffer,
+  response: ServerResponse,
+  onPublish: OnPublish,
+): Promise<void> {
+  try {
+    const message = parsePublish(request, body);
+    await onPublish(message);
+    response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  } catch (error) {
+    const failure =
+      error instanceof AwsServiceError
+        ? error
+        : new AwsServiceError('InternalFailureException', 500, 'the local broker failed');
+    response
+      .writeHead(failure.statusCode, {
+        'content-type': 'application/json',
+        'x-amzn-errortype': failure.name,
+      })
+      .end(JSON.stringify({ message: failure.message }));
+  }
+}
+
+function parsePublish(request: IncomingMessage, body: Buffer): PublishedMessage {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const topic = decodeURIComponent(url.pathname.slice('/topics/'.length));
+  if (topic === '' || /[#+]/.test(topic) || topic.startsWith('$')) {
+    throw new AwsServiceError('InvalidRequestException', 400, `cannot publish to topic "${topic}"`);
+  }
+  if (body.length > IOT_MAX_PAYLOAD_BYTES) {
+    throw new AwsServiceError('RequestEntityTooLargeException', 413, 'payload exceeds 128 KB');
+  }
+  const qos = url.searchParams.get('qos') ?? '0';
+  if (qos !== '0' && qos !== '1') {
+    throw new AwsServiceError('InvalidRequestException', 400, `qos must be 0 or 1, got ${qos}`);
+  }
+  const expiry = url.searchParams.get('messageExpiry');
+  return {
+    topic,
+    payload: body,
+    qos: qos === '1' ? 1 : 0,
+    retain: url.searchParams.get('retain') === 'true',
+    messageExpirySeconds: expiry === null ? undefined : Number(expiry),
+    contentType: url.searchParams.get('contentType') ?? undefined,
+  };
+}

@@ -1,0 +1,40 @@
+import { AwsServiceError } from './aws-errors.js';
+
+// Secrets Manager's GetSecretValue (JSON 1.1, x-amz-target: secretsmanager.GetSecretValue) over an
+// in-memory map keyed by ARN; a secret can be asked for by ARN or by name, as in AWS.
+
+export class SecretsStore {
+  private readonly byArn = new Map<string, string>();
+
+  constructor(private readonly region: string, private readonly accountId: string) {}
+
+  /** Stores a secret and returns its ARN. */
+  put(name: string, value: string): string {
+    const arn = `arn:aws:secretsmanager:${this.region}:${this.accountId}:secret:${name}-AbCdEf`;
+    this.byArn.set(arn, value);
+    return arn;
+  }
+
+  handle(operation: string, input: Record<string, unknown>): unknown {
+    if (operation !== 'GetSecretValue') {
+      throw new AwsServiceError('UnknownOperationException', 400, `${operation} is not supported locally`);
+    }
+    const secretId = String(input.SecretId ?? '');
+    const arn = [...this.byArn.keys()].find((key) => key === secretId || nameOf(key) === secretId);
+    if (arn === undefined) {
+      throw new AwsServiceError('ResourceNotFoundException', 400, "Secrets Manager can't find the specified secret.");
+    }
+    return {
+      ARN: arn,
+      Name: nameOf(arn),
+      SecretString: this.byArn.get(arn),
+      VersionId: '00000000-0000-0000-0000-000000000001',
+      VersionStages: ['AWSCURRENT'],
+      CreatedDate: 1_795_694_400,
+    };
+  }
+}
+
+function nameOf(arn: string): string {
+  return arn.slice(arn.indexOf(':secret:') + ':secret:'.length).replace(/-[A-Za-z0-9]{6}$/, '');
+}

@@ -1,0 +1,79 @@
+import { isRecord } from './sam-template.js';
+
+// Evaluates the intrinsic functions the template uses, for code that runs the template's wiring
+// on one machine. Anything it cannot evaluate is an error naming the function, never a guess.
+
+export interface IntrinsicContext {
+  /** Value of Ref for parameters, pseudo parameters (AWS::Region, ...) and resources. */
+  refs: Record<string, string>;
+  /** Value of Fn::GetAtt, keyed "Resource.Attribute". */
+  attributes?: Record<string, string>;
+  /** Evaluated template conditions. */
+  conditions?: Record<string, boolean>;
+}
+
+export function resolveIntrinsics(value: unknown, context: IntrinsicContext): unknown {
+  if (Array.isArray(value)) return value.map((item) => resolveIntrinsics(item, context));
+  if (!isRecord(value)) return value;
+  const keys = Object.keys(value);
+  const [key] = keys;
+  if (keys.length === 1 && key !== undefined && (key === 'Ref' || key.startsWith('Fn::'))) {
+    return evaluate(key, value[key], context);
+  }
+  return Object.fromEntries(
+    Object.entries(value).map(([name, item]) => [name, resolveIntrinsics(item, context)]),
+  );
+}
+
+function evaluate(fn: string, argument: unknown, context: IntrinsicContext): unknown {
+  switch (fn) {
+    case 'Ref':
+      return ref(String(argument), context);
+    case 'Fn::GetAtt': {
+      const [resource, attribute] = argument as [string, string];
+      return attributeOf(`${resource}.${attribute}`, context);
+    }
+    case 'Fn::Sub': {
+      const [text, variables] = Array.isArray(argument)
+        ? (argument as [string, Record<string, unknown>])
+        : [String(argument), {}];
+      const local = resolveIntrinsics(variables, context) as Record<string, unknown>;
+      return text.replace(/\$\{([^}!][^}]*)\}/g, (_, name: string) => {
+        if (name in local) return String(local[name]);
+        return name.includes('.') ? attributeOf(name, context) : ref(name, context);
+      }).replace(/\$\{!/g, '${');
+    }
+    case 'Fn::Join': {
+      const [separator, items] = argument as [string, unknown[]];
+      return (resolveIntrinsics(items, context) as unknown[]).map(String).join(separator);
+    }
+    case 'Fn::Select': {
+      const [index, items] = argument as [number | string, unknown];
+      return (resolveIntrinsics(items, context) as unknown[])[Number(index)];
+    }
+    case 'Fn::If': {
+      const [condition, whenTrue, whenFalse] = argument as [string, unknown, unknown];
+      return resolveIntrinsics(conditionOf(condition, context) ? whenTrue : whenFalse, context);
+    }
+    default:
+      throw new Error(`${fn} is not supported by the local template evaluator`);
+  }
+}
+
+function ref(name: string, context: IntrinsicContext): string {
+  const value = context.refs[name];
+  if (value === undefined) throw new Error(`Ref ${name}: no such parameter or resource`);
+  return value;
+}
+
+function attributeOf(name: string, context: IntrinsicContext): string {
+  const value = context.attributes?.[name];
+  if (value === undefined) throw new Error(`Fn::GetAtt ${name}: no such attribute`);
+  return value;
+}
+
+function conditionOf(name: string, context: IntrinsicContext): boolean {
+  const value = context.conditions?.[name];
+  if (value === undefined) throw new Error(`condition ${name} is not defined`);
+  return value;
+}
