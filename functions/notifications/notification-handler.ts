@@ -86,7 +86,10 @@ export function notificationHandlerFromEnv(env: NodeJS.ProcessEnv): Notification
     : undefined;
   return createNotificationHandler(definition, {
     publish: iotPublisher(iotDataClient),
-    pushToken: cached(() => readSecretString(secretsManagerClient, secretId), PUSH_TOKEN_MAX_AGE_MS),
+    pushToken: cached(
+      () => readSecretString(secretsManagerClient, secretId),
+      PUSH_TOKEN_MAX_AGE_MS,
+    ),
     settings: { topicPrefix, messageExpirySeconds },
   });
 }

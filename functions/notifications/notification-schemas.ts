@@ -58,34 +58,43 @@ const radioFields = {
 
 type DevicePresence = 'required' | 'optional';
 
+// Checked as a field, so a bad DevEUI is reported together with every other problem of the body.
+const devEui = z.string().transform((value, ctx) => {
+  const normalised = normaliseDevEui(value);
+  if (normalised === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${quote(value)} is not a DevEUI: expected ${DEV_EUI_FORMS}`,
+    });
+    return z.NEVER;
+  }
+  return normalised;
+});
+
 /**
  * A notification about one device, named by `DevEUI` (release 6) or `deveui` (older releases).
- * The transform yields the DevEUI in its canonical form, or an issue naming what is wrong with it.
+ * The transform yields the DevEUI in its canonical form.
  */
 function deviceNotification(shape: z.ZodRawShape, presence: DevicePresence): NotificationSchema {
   return z
-    .looseObject({ ...shape, DevEUI: z.string().optional(), deveui: z.string().optional() })
+    .looseObject({ ...shape, DevEUI: devEui.optional(), deveui: devEui.optional() })
     .transform((body, ctx): NotificationFacts => {
-      const named = (['DevEUI', 'deveui'] as const).filter((key) => body[key] !== undefined);
-      if (named.length === 0) {
-        if (presence === 'required') {
-          ctx.addIssue({ code: 'custom', path: ['DevEUI'], message: 'missing: expected DevEUI or deveui' });
-        }
-        return { devEui: undefined };
+      const { DevEUI, deveui } = body;
+      if (DevEUI !== undefined && deveui !== undefined && DevEUI !== deveui) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['deveui'],
+          message: 'DevEUI and deveui name different devices',
+        });
       }
-      const forms = named.map((key) => ({ key, value: body[key] ?? '' }));
-      const normalised = forms.map(({ key, value }) => {
-        const devEui = normaliseDevEui(value);
-        if (devEui === undefined) {
-          ctx.addIssue({ code: 'custom', path: [key], message: `${quote(value)} is not a DevEUI: expected ${DEV_EUI_FORMS}` });
-        }
-        return devEui;
-      });
-      const [first, second] = normalised;
-      if (first !== undefined && second !== undefined && first !== second) {
-        ctx.addIssue({ code: 'custom', path: ['deveui'], message: 'DevEUI and deveui name different devices' });
+      if (DevEUI === undefined && deveui === undefined && presence === 'required') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['DevEUI'],
+          message: 'missing: expected DevEUI or deveui',
+        });
       }
-      return { devEui: first ?? second };
+      return { devEui: DevEUI ?? deveui };
     });
 }
 

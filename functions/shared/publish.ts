@@ -31,7 +31,9 @@ export function iotPublisher(client: IoTDataPlaneClient): Publish {
       const throttled = error instanceof Error && error.name === 'ThrottlingException';
       throw new DependencyError(
         throttled ? 'PUBLISH_THROTTLED' : 'PUBLISH_FAILED',
-        throttled ? 'AWS IoT Core throttled the publish' : 'AWS IoT Core did not accept the publish',
+        throttled
+          ? 'AWS IoT Core throttled the publish'
+          : 'AWS IoT Core did not accept the publish',
         throttled,
         { cause: error },
       );

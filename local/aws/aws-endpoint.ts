@@ -18,7 +18,11 @@ export interface AwsEndpoint {
   close: () => Promise<void>;
 }
 
-export async function startAwsEndpoint({ onPublish, secrets, port = 0 }: AwsEndpointOptions): Promise<AwsEndpoint> {
+export async function startAwsEndpoint({
+  onPublish,
+  secrets,
+  port = 0,
+}: AwsEndpointOptions): Promise<AwsEndpoint> {
   const server = createServer((request, response) => {
     void readBody(request).then((body) => route(request, body, response, { onPublish, secrets }));
   });
@@ -41,12 +45,24 @@ async function route(
   const [service, operation] = typeof target === 'string' ? target.split('.') : [];
   try {
     if (service !== 'secretsmanager' || operation === undefined) {
-      throw new AwsServiceError('UnknownOperationException', 400, `no local stand-in for ${String(target ?? request.url)}`);
+      throw new AwsServiceError(
+        'UnknownOperationException',
+        400,
+        `no local stand-in for ${String(target ?? request.url)}`,
+      );
     }
-    const output = secrets.handle(operation, JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>);
-    response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(output));
+    const output = secrets.handle(
+      operation,
+      JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>,
+    );
+    response
+      .writeHead(200, { 'content-type': 'application/x-amz-json-1.1' })
+      .end(JSON.stringify(output));
   } catch (error) {
-    const failure = error instanceof AwsServiceError ? error : new AwsServiceError('InternalFailure', 500, String(error));
+    const failure =
+      error instanceof AwsServiceError
+        ? error
+        : new AwsServiceError('InternalFailure', 500, String(error));
     response
       .writeHead(failure.statusCode, { 'content-type': 'application/x-amz-json-1.1' })
       .end(JSON.stringify({ __type: failure.name, message: failure.message }));
@@ -57,7 +73,9 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => { resolve(Buffer.concat(chunks)); });
+    request.on('end', () => {
+      resolve(Buffer.concat(chunks));
+    });
     request.on('error', reject);
   });
 }
@@ -65,6 +83,9 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve, reject) => {
     server.closeAllConnections();
-    server.close((error) => (error ? reject(error) : resolve()));
+    server.close((error) => {
+      if (error) reject(error);
+      else resolve();
+    });
   });
 }

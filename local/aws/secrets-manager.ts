@@ -6,7 +6,10 @@ import { AwsServiceError } from './aws-errors.js';
 export class SecretsStore {
   private readonly byArn = new Map<string, string>();
 
-  constructor(private readonly region: string, private readonly accountId: string) {}
+  constructor(
+    private readonly region: string,
+    private readonly accountId: string,
+  ) {}
 
   /** Stores a secret and returns its ARN. */
   put(name: string, value: string): string {
@@ -17,12 +20,20 @@ export class SecretsStore {
 
   handle(operation: string, input: Record<string, unknown>): unknown {
     if (operation !== 'GetSecretValue') {
-      throw new AwsServiceError('UnknownOperationException', 400, `${operation} is not supported locally`);
+      throw new AwsServiceError(
+        'UnknownOperationException',
+        400,
+        `${operation} is not supported locally`,
+      );
     }
-    const secretId = String(input.SecretId ?? '');
+    const secretId = typeof input.SecretId === 'string' ? input.SecretId : '';
     const arn = [...this.byArn.keys()].find((key) => key === secretId || nameOf(key) === secretId);
     if (arn === undefined) {
-      throw new AwsServiceError('ResourceNotFoundException', 400, "Secrets Manager can't find the specified secret.");
+      throw new AwsServiceError(
+        'ResourceNotFoundException',
+        400,
+        "Secrets Manager can't find the specified secret.",
+      );
     }
     return {
       ARN: arn,

@@ -48,8 +48,16 @@ function intrinsicTags(): Tags {
     const key = `Fn::${name}`;
     tags.push(
       { tag, resolve: (value: string | Scalar) => ({ [key]: value }) },
-      { tag, collection: 'seq', resolve: (seq: Collection) => ({ [key]: seq.toJSON() as unknown }) },
-      { tag, collection: 'map', resolve: (map: Collection) => ({ [key]: map.toJSON() as unknown }) },
+      {
+        tag,
+        collection: 'seq',
+        resolve: (seq: Collection) => ({ [key]: seq.toJSON() as unknown }),
+      },
+      {
+        tag,
+        collection: 'map',
+        resolve: (map: Collection) => ({ [key]: map.toJSON() as unknown }),
+      },
     );
   }
   return tags;

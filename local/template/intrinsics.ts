@@ -38,10 +38,12 @@ function evaluate(fn: string, argument: unknown, context: IntrinsicContext): unk
         ? (argument as [string, Record<string, unknown>])
         : [String(argument), {}];
       const local = resolveIntrinsics(variables, context) as Record<string, unknown>;
-      return text.replace(/\$\{([^}!][^}]*)\}/g, (_, name: string) => {
-        if (name in local) return String(local[name]);
-        return name.includes('.') ? attributeOf(name, context) : ref(name, context);
-      }).replace(/\$\{!/g, '${');
+      return text
+        .replace(/\$\{([^}!][^}]*)\}/g, (_, name: string) => {
+          if (name in local) return String(local[name]);
+          return name.includes('.') ? attributeOf(name, context) : ref(name, context);
+        })
+        .replace(/\$\{!/g, '${');
     }
     case 'Fn::Join': {
       const [separator, items] = argument as [string, unknown[]];

@@ -7,7 +7,8 @@ import { readCfnYaml } from './cfn-yaml.js';
 export const TEMPLATE_PATH = fileURLToPath(new URL('../../template.yaml', import.meta.url));
 
 export interface CfnParameter {
-  Type: 'String' | 'Number' | 'CommaDelimitedList' | string;
+  /** String, Number, CommaDelimitedList or an AWS-specific type. */
+  Type: string;
   Description?: string;
   Default?: string | number;
   AllowedValues?: (string | number)[];
@@ -56,7 +57,10 @@ export function resourcesOfType(template: CfnTemplate, type: string): [string, C
  * A function's properties as SAM deploys them: Globals.Function merged in, maps merged key by key
  * (the resource wins), lists concatenated, scalars overridden.
  */
-export function functionProperties(template: CfnTemplate, functionId: string): Record<string, unknown> {
+export function functionProperties(
+  template: CfnTemplate,
+  functionId: string,
+): Record<string, unknown> {
   const resource = template.Resources[functionId];
   if (resource?.Type !== 'AWS::Serverless::Function') {
     throw new Error(`${functionId} is not an AWS::Serverless::Function in the template`);
@@ -75,7 +79,8 @@ function mergeValue(globals: unknown, local: unknown): unknown {
     for (const [key, value] of Object.entries(local)) merged[key] = mergeValue(globals[key], value);
     return merged;
   }
-  if (Array.isArray(globals) && Array.isArray(local)) return [...(globals as unknown[]), ...(local as unknown[])];
+  if (Array.isArray(globals) && Array.isArray(local))
+    return [...(globals as unknown[]), ...(local as unknown[])];
   return local;
 }
 
@@ -123,15 +128,22 @@ export function parameterViolation(parameter: CfnParameter, value: string): stri
   if (parameter.Type === 'Number') {
     const number = Number(value);
     if (value.trim() === '' || !Number.isFinite(number)) return 'must be a number';
-    if (parameter.MinValue !== undefined && number < parameter.MinValue) return `must be at least ${parameter.MinValue}`;
-    if (parameter.MaxValue !== undefined && number > parameter.MaxValue) return `must be at most ${parameter.MaxValue}`;
+    if (parameter.MinValue !== undefined && number < parameter.MinValue)
+      return `must be at least ${parameter.MinValue}`;
+    if (parameter.MaxValue !== undefined && number > parameter.MaxValue)
+      return `must be at most ${parameter.MaxValue}`;
   }
   if (parameter.Type === 'String') {
-    if (parameter.AllowedPattern !== undefined && !new RegExp(`^(?:${parameter.AllowedPattern})$`).test(value)) {
+    if (
+      parameter.AllowedPattern !== undefined &&
+      !new RegExp(`^(?:${parameter.AllowedPattern})$`).test(value)
+    ) {
       return parameter.ConstraintDescription ?? `must match ${parameter.AllowedPattern}`;
     }
-    if (parameter.MinLength !== undefined && value.length < parameter.MinLength) return `must be at least ${parameter.MinLength} characters`;
-    if (parameter.MaxLength !== undefined && value.length > parameter.MaxLength) return `must be at most ${parameter.MaxLength} characters`;
+    if (parameter.MinLength !== undefined && value.length < parameter.MinLength)
+      return `must be at least ${parameter.MinLength} characters`;
+    if (parameter.MaxLength !== undefined && value.length > parameter.MaxLength)
+      return `must be at most ${parameter.MaxLength} characters`;
   }
   return undefined;
 }

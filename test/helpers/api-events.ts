@@ -22,7 +22,9 @@ export function sampleEvents(dir: string): SampleEvent[] {
     .map((file) => ({
       name: basename(file, '.json'),
       file: join(EVENTS_DIR, dir, file),
-      event: JSON.parse(readFileSync(join(EVENTS_DIR, dir, file), 'utf8')) as APIGatewayProxyEventV2,
+      event: JSON.parse(
+        readFileSync(join(EVENTS_DIR, dir, file), 'utf8'),
+      ) as APIGatewayProxyEventV2,
     }));
 }
 

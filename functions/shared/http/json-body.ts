@@ -17,7 +17,9 @@ export function readJsonBody(event: APIGatewayProxyEventV2, maxBytes: number): J
       ? Buffer.alloc(0)
       : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   if (raw.length > maxBytes) {
-    throw new PayloadTooLargeError(`the body is ${raw.length} bytes; at most ${maxBytes} can be published`);
+    throw new PayloadTooLargeError(
+      `the body is ${raw.length} bytes; at most ${maxBytes} can be published`,
+    );
   }
   if (raw.length === 0) {
     throw new InvalidInputError('NOT_JSON', 'the body is empty; expected a JSON object');

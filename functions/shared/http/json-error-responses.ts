@@ -56,7 +56,10 @@ function errorReply(error: unknown): ErrorReply {
   }
   if (error instanceof InvalidInputError) {
     const issues = error.issues.length > 0 ? { issues: error.issues } : {};
-    return { statusCode: 400, body: { error: { code: error.code, message: error.message, ...issues } } };
+    return {
+      statusCode: 400,
+      body: { error: { code: error.code, message: error.message, ...issues } },
+    };
   }
   if (error instanceof PayloadTooLargeError) {
     return { statusCode: 413, body: { error: { code: error.code, message: error.message } } };
@@ -70,6 +73,8 @@ function errorReply(error: unknown): ErrorReply {
   }
   return {
     statusCode: 500,
-    body: { error: { code: 'INTERNAL_ERROR', message: 'the connector failed to handle the request' } },
+    body: {
+      error: { code: 'INTERNAL_ERROR', message: 'the connector failed to handle the request' },
+    },
   };
 }

@@ -10,12 +10,7 @@ import {
   type NotificationType,
 } from '../../../functions/notifications/notification-types.js';
 import { IOT_MAX_PAYLOAD_BYTES } from '../../../functions/shared/publish.js';
-import {
-  SAMPLE_PUSH_TOKEN,
-  bodyBytes,
-  pushEvent,
-  sampleEvent,
-} from '../../helpers/api-events.js';
+import { SAMPLE_PUSH_TOKEN, bodyBytes, pushEvent, sampleEvent } from '../../helpers/api-events.js';
 import { lambdaContext } from '../../helpers/lambda-context.js';
 import { captureLogs, type CapturedLogs } from '../../helpers/logs.js';
 
@@ -59,11 +54,24 @@ async function invoke(
 }
 
 function uplinkBody(fields: Record<string, unknown> = {}): string {
-  return JSON.stringify({ DevEUI: '70B3D57ED0001A2B', dataFrame: 'AQIDBA==', port: 10, fcnt: 42, ...fields });
+  return JSON.stringify({
+    DevEUI: '70B3D57ED0001A2B',
+    dataFrame: 'AQIDBA==',
+    port: 10,
+    fcnt: 42,
+    ...fields,
+  });
 }
 
 function publishes() {
   return iotMock.commandCalls(PublishCommand).map((call) => call.args[0].input);
+}
+
+/** The bytes of the n-th publish; the handler always publishes bytes, never a string. */
+function publishedBytes(index = 0): Buffer {
+  const payload = publishes()[index]?.payload;
+  if (!(payload instanceof Uint8Array)) throw new Error(`publish ${index} carried no bytes`);
+  return Buffer.from(payload);
 }
 
 function errorOf(response: APIGatewayProxyStructuredResultV2) {
@@ -76,7 +84,9 @@ beforeEach(() => {
   iotMock.reset();
   secretsMock.reset();
   iotMock.on(PublishCommand).resolves({});
-  secretsMock.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: SAMPLE_PUSH_TOKEN });
+  secretsMock
+    .on(GetSecretValueCommand, { SecretId: SECRET_ARN })
+    .resolves({ SecretString: SAMPLE_PUSH_TOKEN });
   logs = captureLogs();
 });
 
@@ -99,13 +109,19 @@ describe('Handler: notifications', () => {
       expect(publishes()).toHaveLength(1);
       expect(published?.topic).toBe(topic);
       expect(published?.qos).toBe(definition.qos);
-      expect(Buffer.from(published?.payload ?? []).equals(bodyBytes(event))).toBe(true);
+      expect(publishedBytes().equals(bodyBytes(event))).toBe(true);
     });
 
     it('accepts the same notification as PUT and as POST', async () => {
       const body = sampleEvent(dir, name).body ?? '';
-      const put = await invoke(type, pushEvent({ path: definition.callbackPath, body, method: 'PUT' }));
-      const post = await invoke(type, pushEvent({ path: definition.callbackPath, body, method: 'POST' }));
+      const put = await invoke(
+        type,
+        pushEvent({ path: definition.callbackPath, body, method: 'PUT' }),
+      );
+      const post = await invoke(
+        type,
+        pushEvent({ path: definition.callbackPath, body, method: 'POST' }),
+      );
       expect([put.statusCode, post.statusCode]).toEqual([200, 200]);
       expect(publishes().map((input) => input.topic)).toEqual([topic, topic]);
     });
@@ -122,9 +138,15 @@ describe('Handler: notifications', () => {
     });
 
     it('replies 400 naming the problem and publishes nothing when the body is not JSON', async () => {
-      const response = await invoke(type, pushEvent({ path: definition.callbackPath, body: '{"DevEUI":' }));
+      const response = await invoke(
+        type,
+        pushEvent({ path: definition.callbackPath, body: '{"DevEUI":' }),
+      );
       expect(response.statusCode).toBe(400);
-      expect(errorOf(response)).toMatchObject({ code: 'NOT_JSON', message: expect.stringContaining('not valid JSON') });
+      expect(errorOf(response)).toMatchObject({
+        code: 'NOT_JSON',
+        message: expect.stringContaining('not valid JSON'),
+      });
       expect(publishes()).toHaveLength(0);
     });
   });
@@ -168,7 +190,10 @@ describe('Handler: notifications', () => {
       ['misplaced dashes', '70B3-D57E-D000-1A2B'],
       ['an empty string', ''],
     ])('replies 400 and publishes nothing for a DevEUI with %s', async (_, devEui) => {
-      const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: uplinkBody({ DevEUI: devEui }) }));
+      const response = await invoke(
+        'uplink',
+        pushEvent({ path: UPLINK_PATH, body: uplinkBody({ DevEUI: devEui }) }),
+      );
       expect(response.statusCode).toBe(400);
       expect(errorOf(response)).toMatchObject({
         code: 'INVALID_NOTIFICATION',
@@ -178,9 +203,14 @@ describe('Handler: notifications', () => {
     });
 
     it('replies 400 when the DevEUI is not a string', async () => {
-      const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: uplinkBody({ DevEUI: 8_123_456 }) }));
+      const response = await invoke(
+        'uplink',
+        pushEvent({ path: UPLINK_PATH, body: uplinkBody({ DevEUI: 8_123_456 }) }),
+      );
       expect(response.statusCode).toBe(400);
-      expect(errorOf(response).message).toContain('DevEUI: Invalid input: expected string, received number');
+      expect(errorOf(response).message).toContain(
+        'DevEUI: Invalid input: expected string, received number',
+      );
     });
 
     it('replies 400 when the notification names no device', async () => {
@@ -210,12 +240,32 @@ describe('Handler: notifications', () => {
       ['an empty body', '', 'NOT_JSON', 'the body is empty'],
       ['a JSON array', '[1,2]', 'INVALID_NOTIFICATION', 'expected object, received array'],
       ['a JSON string', '"uplink"', 'INVALID_NOTIFICATION', 'expected object, received string'],
-      ['a port given as a string', uplinkBody({ port: '10' }), 'INVALID_NOTIFICATION', 'port: Invalid input: expected number'],
+      [
+        'a port given as a string',
+        uplinkBody({ port: '10' }),
+        'INVALID_NOTIFICATION',
+        'port: Invalid input: expected number',
+      ],
       ['a port above 255', uplinkBody({ port: 256 }), 'INVALID_NOTIFICATION', 'port: '],
       ['a negative frame counter', uplinkBody({ fcnt: -1 }), 'INVALID_NOTIFICATION', 'fcnt: '],
-      ['a payload that is neither hex nor Base64', uplinkBody({ dataFrame: 'zz!' }), 'INVALID_NOTIFICATION', 'dataFrame: expected a Base64 or hex payload'],
-      ['a gateway list that is not a list', uplinkBody({ gtw_info: 'gw1' }), 'INVALID_NOTIFICATION', 'gtw_info: '],
-      ['a gateway with a string RSSI', uplinkBody({ gtw_info: [{ rssi: '-80' }] }), 'INVALID_NOTIFICATION', 'gtw_info.0.rssi: '],
+      [
+        'a payload that is neither hex nor Base64',
+        uplinkBody({ dataFrame: 'zz!' }),
+        'INVALID_NOTIFICATION',
+        'dataFrame: expected a Base64 or hex payload',
+      ],
+      [
+        'a gateway list that is not a list',
+        uplinkBody({ gtw_info: 'gw1' }),
+        'INVALID_NOTIFICATION',
+        'gtw_info: ',
+      ],
+      [
+        'a gateway with a string RSSI',
+        uplinkBody({ gtw_info: [{ rssi: '-80' }] }),
+        'INVALID_NOTIFICATION',
+        'gtw_info.0.rssi: ',
+      ],
     ])('replies 400 for %s', async (_, body, code, message) => {
       const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body }));
       expect(response.statusCode).toBe(400);
@@ -225,29 +275,36 @@ describe('Handler: notifications', () => {
     });
 
     it('lists every problem as an issue with its path', async () => {
-      const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: uplinkBody({ port: 'x', fcnt: 'y' }) }));
+      const response = await invoke(
+        'uplink',
+        pushEvent({ path: UPLINK_PATH, body: uplinkBody({ port: 'x', fcnt: 'y' }) }),
+      );
       const body = JSON.parse(response.body ?? '') as { error: { issues: { path: string }[] } };
       expect(body.error.issues.map((issue) => issue.path).sort()).toEqual(['fcnt', 'port']);
     });
 
     it('replies 400 for a downlink status without a transmission status', async () => {
       const body = JSON.stringify({ DevEUI: DEV_EUI, id: 7 });
-      const response = await invoke('downlink_status', pushEvent({ path: '/rest/callback/payloads/dl', body }));
+      const response = await invoke(
+        'downlink_status',
+        pushEvent({ path: '/rest/callback/payloads/dl', body }),
+      );
       expect(response.statusCode).toBe(400);
       expect(errorOf(response).message).toContain('transmissionStatus: ');
     });
 
     it('keeps fields it does not know, and 64-bit ids exactly, in the published body', async () => {
-      const body = '{"DevEUI":"70B3D57ED0001A2B","dataFrame":"AQ==","port":1,"fcnt":1,"id":18014398509481985,"vendor_extension":{"x":[1,2]}}';
+      const body =
+        '{"DevEUI":"70B3D57ED0001A2B","dataFrame":"AQ==","port":1,"fcnt":1,"id":18014398509481985,"vendor_extension":{"x":[1,2]}}';
       await invoke('uplink', pushEvent({ path: UPLINK_PATH, body }));
-      expect(Buffer.from(publishes()[0]?.payload ?? []).toString('utf8')).toBe(body);
+      expect(publishedBytes().toString('utf8')).toBe(body);
     });
 
     it('publishes a hand-formatted body with whitespace and non-ASCII text unchanged', async () => {
       const event = sampleEvent('uplink', 'legacy-deveui-dashed-hex-payload-no-gateways');
       const response = await invoke('uplink', event);
       expect(response.statusCode).toBe(200);
-      expect(Buffer.from(publishes()[0]?.payload ?? []).equals(bodyBytes(event))).toBe(true);
+      expect(publishedBytes().equals(bodyBytes(event))).toBe(true);
       expect(event.body).toContain('\n  "deveui": "70-b3-d5-7e-d0-00-1a-2c"');
     });
 
@@ -255,14 +312,21 @@ describe('Handler: notifications', () => {
       const event = sampleEvent('uplink', 'base64-encoded-request-body');
       await invoke('uplink', event);
       expect(event.isBase64Encoded).toBe(true);
-      expect(Buffer.from(publishes()[0]?.payload ?? []).equals(bodyBytes(event))).toBe(true);
+      expect(publishedBytes().equals(bodyBytes(event))).toBe(true);
     });
 
     it('replies 400 for a body that is not UTF-8', async () => {
-      const body = Buffer.concat([Buffer.from('{"DevEUI":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+      const body = Buffer.concat([
+        Buffer.from('{"DevEUI":"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}'),
+      ]);
       const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body }));
       expect(response.statusCode).toBe(400);
-      expect(errorOf(response)).toMatchObject({ code: 'NOT_JSON', message: expect.stringContaining('UTF-8') });
+      expect(errorOf(response)).toMatchObject({
+        code: 'NOT_JSON',
+        message: expect.stringContaining('UTF-8'),
+      });
     });
   });
 
@@ -276,7 +340,7 @@ describe('Handler: notifications', () => {
       const body = bodyOfSize(IOT_MAX_PAYLOAD_BYTES);
       const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body }));
       expect(response.statusCode).toBe(200);
-      expect(publishes()[0]?.payload?.byteLength).toBe(IOT_MAX_PAYLOAD_BYTES);
+      expect(publishedBytes().byteLength).toBe(IOT_MAX_PAYLOAD_BYTES);
     });
 
     it('replies 413 and publishes nothing when the body is one byte over the limit', async () => {
@@ -294,27 +358,42 @@ describe('Handler: notifications', () => {
     it.each([
       ['missing', null],
       ['empty', ''],
-      ['of the Basic scheme', `Basic ${Buffer.from(`orbiwan:${SAMPLE_PUSH_TOKEN}`).toString('base64')}`],
+      [
+        'of the Basic scheme',
+        `Basic ${Buffer.from(`orbiwan:${SAMPLE_PUSH_TOKEN}`).toString('base64')}`,
+      ],
       ['a bare token without scheme', SAMPLE_PUSH_TOKEN],
       ['a scheme without token', 'Bearer'],
       ['a token with a suffix', `Bearer ${SAMPLE_PUSH_TOKEN}x`],
       ['a prefix of the token', `Bearer ${SAMPLE_PUSH_TOKEN.slice(0, -1)}`],
       ['two tokens', `Bearer ${SAMPLE_PUSH_TOKEN}, Bearer ${SAMPLE_PUSH_TOKEN}`],
-    ])('replies 401 and publishes nothing when the Authorization header is %s', async (_, authorization) => {
-      const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: valid, authorization }));
-      expect(response.statusCode).toBe(401);
-      expect(response.headers?.['www-authenticate']).toBe('Bearer');
-      expect(errorOf(response).code).toBe('UNAUTHORIZED');
-      expect(publishes()).toHaveLength(0);
-    });
+    ])(
+      'replies 401 and publishes nothing when the Authorization header is %s',
+      async (_, authorization) => {
+        const response = await invoke(
+          'uplink',
+          pushEvent({ path: UPLINK_PATH, body: valid, authorization }),
+        );
+        expect(response.statusCode).toBe(401);
+        expect(response.headers?.['www-authenticate']).toBe('Bearer');
+        expect(errorOf(response).code).toBe('UNAUTHORIZED');
+        expect(publishes()).toHaveLength(0);
+      },
+    );
 
     it('accepts the scheme in any case', async () => {
-      const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: valid, authorization: `bearer ${SAMPLE_PUSH_TOKEN}` }));
+      const response = await invoke(
+        'uplink',
+        pushEvent({ path: UPLINK_PATH, body: valid, authorization: `bearer ${SAMPLE_PUSH_TOKEN}` }),
+      );
       expect(response.statusCode).toBe(200);
     });
 
     it('checks the token before the body, so strangers learn nothing about the contract', async () => {
-      const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: 'not json', authorization: 'Bearer wrong' }));
+      const response = await invoke(
+        'uplink',
+        pushEvent({ path: UPLINK_PATH, body: 'not json', authorization: 'Bearer wrong' }),
+      );
       expect(response.statusCode).toBe(401);
     });
 
@@ -328,7 +407,10 @@ describe('Handler: notifications', () => {
 
     it('replies 502 and publishes nothing when the token cannot be read, then recovers', async () => {
       const handler = handlerFor('uplink');
-      secretsMock.on(GetSecretValueCommand).rejectsOnce(new Error('AccessDeniedException')).resolves({ SecretString: SAMPLE_PUSH_TOKEN });
+      secretsMock
+        .on(GetSecretValueCommand)
+        .rejectsOnce(new Error('AccessDeniedException'))
+        .resolves({ SecretString: SAMPLE_PUSH_TOKEN });
 
       const failed = await handler(pushEvent({ path: UPLINK_PATH, body: valid }), lambdaContext);
       const retried = await handler(pushEvent({ path: UPLINK_PATH, body: valid }), lambdaContext);
@@ -343,8 +425,14 @@ describe('Handler: notifications', () => {
       const forged = 'Bearer forged-secret-value-123';
       const replies = [
         await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: valid })),
-        await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: valid, authorization: forged })),
-        await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: '{', authorization: `Bearer ${SAMPLE_PUSH_TOKEN}` })),
+        await invoke(
+          'uplink',
+          pushEvent({ path: UPLINK_PATH, body: valid, authorization: forged }),
+        ),
+        await invoke(
+          'uplink',
+          pushEvent({ path: UPLINK_PATH, body: '{', authorization: `Bearer ${SAMPLE_PUSH_TOKEN}` }),
+        ),
       ];
       const written = logs.text() + replies.map((reply) => reply.body).join('');
       expect(logs.entries().length).toBeGreaterThanOrEqual(3);
@@ -355,17 +443,29 @@ describe('Handler: notifications', () => {
 
   describe('publishing', () => {
     it('replies 503 so OrbiWAN keeps its copy when IoT Core throttles', async () => {
-      iotMock.on(PublishCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+      iotMock
+        .on(PublishCommand)
+        .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
       const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: uplinkBody() }));
       expect(response.statusCode).toBe(503);
-      expect(errorOf(response)).toEqual({ code: 'PUBLISH_THROTTLED', message: 'AWS IoT Core throttled the publish' });
+      expect(errorOf(response)).toEqual({
+        code: 'PUBLISH_THROTTLED',
+        message: 'AWS IoT Core throttled the publish',
+      });
     });
 
     it('replies 502 without internals when IoT Core refuses the publish', async () => {
-      iotMock.on(PublishCommand).rejects(Object.assign(new Error('secret internal detail at Object.<anonymous>'), { name: 'InternalFailureException' }));
+      iotMock.on(PublishCommand).rejects(
+        Object.assign(new Error('secret internal detail at Object.<anonymous>'), {
+          name: 'InternalFailureException',
+        }),
+      );
       const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: uplinkBody() }));
       expect(response.statusCode).toBe(502);
-      expect(errorOf(response)).toEqual({ code: 'PUBLISH_FAILED', message: 'AWS IoT Core did not accept the publish' });
+      expect(errorOf(response)).toEqual({
+        code: 'PUBLISH_FAILED',
+        message: 'AWS IoT Core did not accept the publish',
+      });
       expect(response.body).not.toContain('internal detail');
     });
 
@@ -379,7 +479,10 @@ describe('Handler: notifications', () => {
       iotMock.on(PublishCommand).callsFake(() => {
         throw new TypeError('cannot read properties of undefined');
       });
-      const response = await handler(pushEvent({ path: UPLINK_PATH, body: uplinkBody() }), lambdaContext);
+      const response = await handler(
+        pushEvent({ path: UPLINK_PATH, body: uplinkBody() }),
+        lambdaContext,
+      );
       expect(response.statusCode).toBeGreaterThanOrEqual(500);
       expect(response.body).not.toMatch(/at .*\.(ts|js|mjs):\d+/);
       expect(response.body).not.toContain('cannot read properties');
@@ -387,7 +490,9 @@ describe('Handler: notifications', () => {
 
     it('logs the notification type and the DevEUI with every publish', async () => {
       await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: uplinkBody() }));
-      const published = logs.entries().find((entry) => entry.message === 'notification republished');
+      const published = logs
+        .entries()
+        .find((entry) => entry.message === 'notification republished');
       expect(published).toMatchObject({
         notificationType: 'uplink',
         devEui: DEV_EUI,
@@ -400,20 +505,37 @@ describe('Handler: notifications', () => {
       iotMock.on(PublishCommand).rejects(new Error('boom'));
       await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: uplinkBody() }));
       const failure = logs.entries().find((entry) => entry.level === 'ERROR');
-      expect(failure).toMatchObject({ notificationType: 'uplink', devEui: DEV_EUI, code: 'PUBLISH_FAILED' });
+      expect(failure).toMatchObject({
+        notificationType: 'uplink',
+        devEui: DEV_EUI,
+        code: 'PUBLISH_FAILED',
+      });
     });
   });
 
   describe('configuration', () => {
-    const base = { TOPIC_PREFIX: PREFIX, PUSH_TOKEN_SECRET_ARN: SECRET_ARN, NOTIFICATION_TYPE: 'uplink' };
+    const base = {
+      TOPIC_PREFIX: PREFIX,
+      PUSH_TOKEN_SECRET_ARN: SECRET_ARN,
+      NOTIFICATION_TYPE: 'uplink',
+    };
 
     it.each([
       [{ NOTIFICATION_TYPE: undefined }, 'environment variable NOTIFICATION_TYPE is not set'],
-      [{ NOTIFICATION_TYPE: 'downlink' }, 'NOTIFICATION_TYPE "downlink" is not one of uplink_early, uplink'],
+      [
+        { NOTIFICATION_TYPE: 'downlink' },
+        'NOTIFICATION_TYPE "downlink" is not one of uplink_early, uplink',
+      ],
       [{ TOPIC_PREFIX: 'orbiwan/#' }, 'TOPIC_PREFIX "orbiwan/#" is not a valid topic prefix'],
       [{ PUSH_TOKEN_SECRET_ARN: '' }, 'environment variable PUSH_TOKEN_SECRET_ARN is not set'],
-      [{ NOTIFICATION_TYPE: 'uplink_early' }, 'environment variable MESSAGE_EXPIRY_SECONDS is not set'],
-      [{ NOTIFICATION_TYPE: 'uplink_early', MESSAGE_EXPIRY_SECONDS: '0.5' }, 'MESSAGE_EXPIRY_SECONDS must be an integer from 1 to 3600, got "0.5"'],
+      [
+        { NOTIFICATION_TYPE: 'uplink_early' },
+        'environment variable MESSAGE_EXPIRY_SECONDS is not set',
+      ],
+      [
+        { NOTIFICATION_TYPE: 'uplink_early', MESSAGE_EXPIRY_SECONDS: '0.5' },
+        'MESSAGE_EXPIRY_SECONDS must be an integer from 1 to 3600, got "0.5"',
+      ],
     ])('refuses to start with %o', (override, message) => {
       expect(() => notificationHandlerFromEnv({ ...base, ...override })).toThrow(message);
     });

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { parseCfnYaml } from '../../local/template/cfn-yaml.js';
+import { resolveIntrinsics } from '../../local/template/intrinsics.js';
+import {
+  functionProperties,
+  parameterViolation,
+  type CfnTemplate,
+} from '../../local/template/sam-template.js';
+
+describe('parseCfnYaml', () => {
+  it('reads short-form intrinsic functions as their long form', () => {
+    const parsed = parseCfnYaml(`
+a: !Ref Param
+b: !GetAtt Res.Arn
+c: !Sub 'x-\${Param}'
+d: !Sub ['\${A}', { A: !Ref Param }]
+e: !Join [',', [a, !Ref Param]]
+f: !If [Cond, 1, 2]
+`);
+    expect(parsed).toEqual({
+      a: { Ref: 'Param' },
+      b: { 'Fn::GetAtt': ['Res', 'Arn'] },
+      c: { 'Fn::Sub': 'x-${Param}' },
+      d: { 'Fn::Sub': ['${A}', { A: { Ref: 'Param' } }] },
+      e: { 'Fn::Join': [',', ['a', { Ref: 'Param' }]] },
+      f: { 'Fn::If': ['Cond', 1, 2] },
+    });
+  });
+});
+
+describe('resolveIntrinsics', () => {
+  const context = {
+    refs: { Param: 'p', 'AWS::Region': 'eu-west-1' },
+    attributes: { 'Res.Arn': 'arn:res' },
+    conditions: { On: true },
+  };
+
+  it('evaluates Ref, GetAtt, Sub, Join, Select and If', () => {
+    const value = resolveIntrinsics(
+      {
+        ref: { Ref: 'Param' },
+        att: { 'Fn::GetAtt': ['Res', 'Arn'] },
+        sub: { 'Fn::Sub': '${Param}/${AWS::Region}/${Res.Arn}/${!Literal}' },
+        subVars: { 'Fn::Sub': ['${X}', { X: { Ref: 'Param' } }] },
+        join: { 'Fn::Join': ['-', ['a', { Ref: 'Param' }]] },
+        select: { 'Fn::Select': [1, ['a', 'b']] },
+        cond: { 'Fn::If': ['On', 'yes', 'no'] },
+      },
+      context,
+    );
+    expect(value).toEqual({
+      ref: 'p',
+      att: 'arn:res',
+      sub: 'p/eu-west-1/arn:res/${Literal}',
+      subVars: 'p',
+      join: 'a-p',
+      select: 'b',
+      cond: 'yes',
+    });
+  });
+
+  it('names what it cannot resolve', () => {
+    expect(() => resolveIntrinsics({ Ref: 'Missing' }, context)).toThrow(
+      'Ref Missing: no such parameter or resource',
+    );
+    expect(() => resolveIntrinsics({ 'Fn::GetAZs': '' }, context)).toThrow(
+      'Fn::GetAZs is not supported',
+    );
+  });
+});
+
+describe('functionProperties', () => {
+  it('merges Globals the way SAM does', () => {
+    const template: CfnTemplate = {
+      Globals: {
+        Function: {
+          Runtime: 'nodejs22.x',
+          Timeout: 10,
+          Layers: ['a'],
+          Environment: { Variables: { SHARED: '1', OVERRIDDEN: 'global' } },
+        },
+      },
+      Resources: {
+        Fn: {
+          Type: 'AWS::Serverless::Function',
+          Properties: {
+            Timeout: 20,
+            Layers: ['b'],
+            Environment: { Variables: { OVERRIDDEN: 'local', OWN: { Ref: 'X' } } },
+          },
+        },
+      },
+    };
+    expect(functionProperties(template, 'Fn')).toEqual({
+      Runtime: 'nodejs22.x',
+      Timeout: 20,
+      Layers: ['a', 'b'],
+      Environment: { Variables: { SHARED: '1', OVERRIDDEN: 'local', OWN: { Ref: 'X' } } },
+    });
+  });
+});
+
+describe('parameterViolation', () => {
+  it('checks allowed values, patterns and ranges', () => {
+    expect(parameterViolation({ Type: 'String', AllowedValues: ['a', 'b'] }, 'c')).toBe(
+      'must be one of a, b',
+    );
+    expect(parameterViolation({ Type: 'String', AllowedPattern: '[a-z]+' }, 'abc')).toBeUndefined();
+    expect(
+      parameterViolation(
+        { Type: 'String', AllowedPattern: '[a-z]+', ConstraintDescription: 'lower case' },
+        'aB',
+      ),
+    ).toBe('lower case');
+    expect(parameterViolation({ Type: 'Number', MinValue: 1, MaxValue: 5 }, '6')).toBe(
+      'must be at most 5',
+    );
+    expect(parameterViolation({ Type: 'Number' }, 'five')).toBe('must be a number');
+  });
+});
