@@ -1,0 +1,123 @@
+import type { IntrinsicContext } from './intrinsics.js';
+import { parameterViolation, type CfnTemplate } from './sam-template.js';
+
+// What CloudFormation would know about the deployed stack: parameter values (defaults plus
+// overrides, checked against their constraints) and a physical ID and ARN for every resource,
+// made up deterministically from logical IDs so that the template's wiring can run locally.
+
+export interface StackOptions {
+  /** Parameter values by parameter name; they win over the template's defaults. */
+  parameters?: Record<string, string>;
+  stackName?: string;
+  region?: string;
+  accountId?: string;
+}
+
+export interface LocalStack extends Required<IntrinsicContext> {
+  parameters: Record<string, string>;
+  region: string;
+  accountId: string;
+}
+
+export function describeStack(template: CfnTemplate, options: StackOptions = {}): LocalStack {
+  const {
+    stackName = 'orbiwan-connector',
+    region = 'eu-west-1',
+    accountId = '123456789012',
+  } = options;
+  const parameters = parameterValues(template, options.parameters ?? {});
+  const refs: Record<string, string> = {
+    'AWS::Region': region,
+    'AWS::AccountId': accountId,
+    'AWS::Partition': 'aws',
+    'AWS::URLSuffix': 'amazonaws.com',
+    'AWS::StackName': stackName,
+    'AWS::StackId': `arn:aws:cloudformation:${region}:${accountId}:stack/${stackName}/00000000-0000-0000-0000-000000000000`,
+    'AWS::NoValue': '',
+    ...parameters,
+  };
+  const attributes: Record<string, string> = {};
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    const physical = physicalResource(resource.Type, id, { stackName, region, accountId });
+    refs[id] = physical.ref;
+    for (const [name, value] of Object.entries(physical.attributes))
+      attributes[`${id}.${name}`] = value;
+  }
+  return { parameters, refs, attributes, conditions: {}, region, accountId };
+}
+
+function parameterValues(
+  template: CfnTemplate,
+  overrides: Record<string, string>,
+): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const [name, parameter] of Object.entries(template.Parameters ?? {})) {
+    const value =
+      overrides[name] ?? (parameter.Default === undefined ? undefined : String(parameter.Default));
+    if (value === undefined) throw new Error(`parameter ${name} has no default: give it a value`);
+    const violation = parameterViolation(parameter, value);
+    if (violation !== undefined) throw new Error(`parameter ${name} "${value}" ${violation}`);
+    values[name] = value;
+  }
+  return values;
+}
+
+interface Physical {
+  ref: string;
+  attributes: Record<string, string>;
+}
+
+function physicalResource(
+  type: string,
+  id: string,
+  { stackName, region, accountId }: { stackName: string; region: string; accountId: string },
+): Physical {
+  const name = `${stackName}-${id}`;
+  switch (type) {
+    case 'AWS::Serverless::Function':
+    case 'AWS::Lambda::Function': {
+      const arn = `arn:aws:lambda:${region}:${accountId}:function:${name}`;
+      return { ref: name, attributes: { Arn: arn } };
+    }
+    case 'AWS::SecretsManager::Secret': {
+      const arn = `arn:aws:secretsmanager:${region}:${accountId}:secret:${id}-AbCdEf`;
+      return { ref: arn, attributes: { Id: arn } };
+    }
+    case 'AWS::IAM::ManagedPolicy': {
+      const arn = `arn:aws:iam::${accountId}:policy/${name}`;
+      return { ref: arn, attributes: { PolicyArn: arn } };
+    }
+    case 'AWS::IAM::Role':
+      return {
+        ref: name,
+        attributes: {
+          Arn: `arn:aws:iam::${accountId}:role/${name}`,
+          RoleId: `AROA${id.toUpperCase()}`,
+        },
+      };
+    case 'AWS::Logs::LogGroup':
+      return {
+        ref: `/aws/vendedlogs/${name}`,
+        attributes: {
+          Arn: `arn:aws:logs:${region}:${accountId}:log-group:/aws/vendedlogs/${name}:*`,
+        },
+      };
+    case 'AWS::Serverless::HttpApi': {
+      const apiId = id
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, '')
+        .slice(0, 10);
+      return {
+        ref: apiId,
+        attributes: { ApiEndpoint: `https://${apiId}.execute-api.${region}.amazonaws.com` },
+      };
+    }
+    default: {
+      const service = type.split('::')[1]?.toLowerCase() ?? 'unknown';
+      return {
+        ref: name,
+        attributes: { Arn: `arn:aws:${service}:${region}:${accountId}:${name}` },
+      };
+    }
+  }
+}

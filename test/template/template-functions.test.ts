@@ -1,0 +1,155 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  NOTIFICATION_DEFINITIONS,
+  NOTIFICATION_TYPES,
+} from '../../functions/notifications/notification-types.js';
+import {
+  functionProperties,
+  httpApiRoutes,
+  isRecord,
+  loadTemplate,
+  resourcesOfType,
+} from '../../local/template/sam-template.js';
+
+const template = loadTemplate();
+const functionIds = resourcesOfType(template, 'AWS::Serverless::Function').map(([id]) => id);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+// OrbiWAN's callback paths (shared ORBIWAN.md, Push mode), each served for POST and PUT.
+const ORBIWAN_CALLBACK_PATHS = [
+  '/rest/callback/payloads/ul_early',
+  '/rest/callback/payloads/ul',
+  '/rest/callback/payloads/dl',
+  '/rest/callback/joininfo',
+  '/rest/callback/nodeinfo',
+  '/rest/callback/location',
+  '/rest/callback/status',
+  '/rest/callback/alarm',
+  '/rest/callback/appchange',
+];
+
+function environmentOf(functionId: string): Record<string, unknown> {
+  const environment = functionProperties(template, functionId).Environment;
+  return isRecord(environment) && isRecord(environment.Variables) ? environment.Variables : {};
+}
+
+describe('Template: functions', () => {
+  it.each(functionIds)('%s runs on nodejs22.x, arm64', (id) => {
+    const properties = functionProperties(template, id);
+    expect(properties.Runtime).toBe('nodejs22.x');
+    expect(properties.Architectures).toEqual(['arm64']);
+  });
+
+  it.each(functionIds)(
+    '%s is built by esbuild from an entry point that exists and matches its Handler',
+    (id) => {
+      const { Metadata } = template.Resources[id] ?? {};
+      const properties = functionProperties(template, id);
+      expect(Metadata?.BuildMethod).toBe('esbuild');
+      const build = Metadata?.BuildProperties as Record<string, unknown>;
+      expect(build).toMatchObject({
+        Format: 'esm',
+        OutExtension: ['.js=.mjs'],
+        Minify: true,
+        Sourcemap: true,
+        Banner: [expect.stringContaining('createRequire(import.meta.url)')],
+      });
+      const [entry, ...others] = build.EntryPoints as string[];
+      expect(others).toEqual([]);
+      expect(existsSync(`${ROOT}${properties.CodeUri as string}/${entry ?? ''}`)).toBe(true);
+      // SAM flattens the bundle to {entry basename}.mjs: the Handler's module must be that entry.
+      const handler = String(properties.Handler);
+      const module = handler.slice(0, handler.lastIndexOf('.'));
+      expect(`${module}.ts`).toBe(entry);
+    },
+  );
+
+  it.each(functionIds)(
+    '%s logs to its own log group, kept as long as LogRetentionInDays says',
+    (id) => {
+      const logging = functionProperties(template, id).LoggingConfig as {
+        LogGroup: { Ref: string };
+      };
+      const group = template.Resources[logging.LogGroup.Ref];
+      expect(group?.Type).toBe('AWS::Logs::LogGroup');
+      expect(group?.Properties?.RetentionInDays).toEqual({ Ref: 'LogRetentionInDays' });
+    },
+  );
+
+  it('gives every function a log group of its own', () => {
+    const groups = functionIds.map(
+      (id) =>
+        (functionProperties(template, id).LoggingConfig as { LogGroup: { Ref: string } }).LogGroup
+          .Ref,
+    );
+    expect(new Set(groups).size).toBe(functionIds.length);
+  });
+
+  it('lets a slow dependency fail within the function timeout', () => {
+    // functions/shared/aws-clients.ts: 2 s to connect + 5 s per request, then an error reply.
+    for (const id of functionIds)
+      expect(Number(functionProperties(template, id).Timeout)).toBeGreaterThan(7);
+  });
+});
+
+describe('Template: notification functions', () => {
+  it('has one function per notification type, and it serves that type', () => {
+    for (const type of NOTIFICATION_TYPES) {
+      const { functionId } = NOTIFICATION_DEFINITIONS[type];
+      expect(functionIds).toContain(functionId);
+      expect(environmentOf(functionId).NOTIFICATION_TYPE).toBe(type);
+    }
+  });
+
+  it.each(NOTIFICATION_TYPES)(
+    'routes POST and PUT of the %s callback path to its function',
+    (type) => {
+      const { functionId, callbackPath } = NOTIFICATION_DEFINITIONS[type];
+      const routes = httpApiRoutes(template).filter((route) => route.path === callbackPath);
+      expect(
+        routes
+          .map(({ method, functionId: target, apiId }) => ({ method, target, apiId }))
+          .sort((a, b) => a.method.localeCompare(b.method)),
+      ).toEqual([
+        { method: 'POST', target: functionId, apiId: 'PushApi' },
+        { method: 'PUT', target: functionId, apiId: 'PushApi' },
+      ]);
+    },
+  );
+
+  it("serves exactly OrbiWAN's callback paths, every one for POST and PUT, and nothing else", () => {
+    const served = httpApiRoutes(template)
+      .map((route) => `${route.method} ${route.path}`)
+      .sort();
+    const expected = ORBIWAN_CALLBACK_PATHS.flatMap((path) => [
+      `POST ${path}`,
+      `PUT ${path}`,
+    ]).sort();
+    expect(served).toEqual(expected);
+  });
+
+  it('sends every route to a function that exists, on the push API', () => {
+    for (const route of httpApiRoutes(template)) {
+      expect(template.Resources[route.functionId]?.Type).toBe('AWS::Serverless::Function');
+      expect(template.Resources[route.apiId ?? '']?.Type).toBe('AWS::Serverless::HttpApi');
+    }
+  });
+
+  it.each(NOTIFICATION_TYPES)(
+    'gives the %s function the configuration its handler requires',
+    (type) => {
+      const { functionId, expires } = NOTIFICATION_DEFINITIONS[type];
+      const environment = environmentOf(functionId);
+      expect(environment).toMatchObject({
+        TOPIC_PREFIX: { Ref: 'TopicPrefix' },
+        PUSH_TOKEN_SECRET_ARN: { Ref: 'PushTokenSecret' },
+        POWERTOOLS_LOG_LEVEL: { Ref: 'LogLevel' },
+      });
+      expect(environment.MESSAGE_EXPIRY_SECONDS).toEqual(
+        expires ? { Ref: 'UplinkEarlyExpirySeconds' } : undefined,
+      );
+    },
+  );
+});

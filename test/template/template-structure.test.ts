@@ -1,0 +1,209 @@
+import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { isRecord, loadTemplate, parameterViolation } from '../../local/template/sam-template.js';
+
+// Checks any CloudFormation/SAM template must pass before `sam deploy` would even try: known
+// resource types and properties, references that resolve, described and constrained parameters.
+// The SAM resource types are checked in depth by `npm run check:sam-schema` (AWS's own schema).
+
+const template = loadTemplate();
+const resources = template.Resources;
+const parameters = template.Parameters ?? {};
+
+const PSEUDO_PARAMETERS = [
+  'AWS::AccountId',
+  'AWS::NotificationARNs',
+  'AWS::NoValue',
+  'AWS::Partition',
+  'AWS::Region',
+  'AWS::StackId',
+  'AWS::StackName',
+  'AWS::URLSuffix',
+];
+
+// Attributes SAM resources expose to Fn::GetAtt (the service spec does not model them).
+const SAM_ATTRIBUTES: Record<string, string[]> = {
+  'AWS::Serverless::Function': ['Arn'],
+  'AWS::Serverless::HttpApi': ['ApiEndpoint'],
+  'AWS::Serverless::StateMachine': ['Arn', 'Name'],
+  'AWS::Serverless::SimpleTable': ['Arn'],
+};
+
+type Reference = { kind: 'Ref' | 'GetAtt'; target: string; attribute?: string; at: string };
+
+function references(value: unknown, at: string, found: Reference[] = []): Reference[] {
+  if (Array.isArray(value))
+    value.forEach((item, index) => references(item, `${at}[${index}]`, found));
+  if (!isRecord(value)) return found;
+  for (const [key, item] of Object.entries(value)) {
+    const here = `${at}.${key}`;
+    if (key === 'Ref' && typeof item === 'string') found.push({ kind: 'Ref', target: item, at });
+    else if (key === 'Fn::GetAtt' && Array.isArray(item)) {
+      found.push({ kind: 'GetAtt', target: String(item[0]), attribute: String(item[1]), at });
+    } else if (key === 'Fn::Sub') {
+      const [text, variables] = Array.isArray(item)
+        ? (item as [string, Record<string, unknown>])
+        : [String(item), {}];
+      for (const [, name] of text.matchAll(/\$\{([^!}][^}]*)\}/g)) {
+        if (name === undefined || name in variables) continue;
+        const [target = '', attribute] = name.split(/\.(.*)/s);
+        found.push(
+          attribute ? { kind: 'GetAtt', target, attribute, at } : { kind: 'Ref', target, at },
+        );
+      }
+      references(variables, here, found);
+    } else references(item, here, found);
+  }
+  return found;
+}
+
+describe('Template: structure', () => {
+  let spec: Awaited<ReturnType<typeof loadAwsServiceSpec>>;
+  beforeAll(async () => {
+    spec = await loadAwsServiceSpec();
+  });
+
+  function specOf(type: string) {
+    return spec.lookup('resource', 'cloudFormationType', 'equals', type).only();
+  }
+
+  it('is a SAM template', () => {
+    expect(template.AWSTemplateFormatVersion).toBe('2010-09-09');
+    expect(template.Transform).toBe('AWS::Serverless-2016-10-31');
+  });
+
+  it('describes and constrains every parameter, and every default meets its constraints', () => {
+    const problems: string[] = [];
+    for (const [name, parameter] of Object.entries(parameters)) {
+      if (!parameter.Description || parameter.Description.length < 20)
+        problems.push(`${name}: no real Description`);
+      const constrained =
+        parameter.AllowedValues ??
+        parameter.AllowedPattern ??
+        parameter.MinValue ??
+        parameter.MaxValue ??
+        parameter.MaxLength;
+      if (constrained === undefined) problems.push(`${name}: no constraint`);
+      if (parameter.Default !== undefined) {
+        const violation = parameterViolation(parameter, String(parameter.Default));
+        if (violation !== undefined) problems.push(`${name}: default ${violation}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('uses only resource types CloudFormation or SAM knows', () => {
+    const unknown = Object.entries(resources)
+      .filter(
+        ([, { Type }]) =>
+          !(Type in SAM_ATTRIBUTES) &&
+          spec.lookup('resource', 'cloudFormationType', 'equals', Type).length !== 1,
+      )
+      .map(([id, { Type }]) => `${id}: ${Type}`);
+    expect(unknown).toEqual([]);
+  });
+
+  it('gives CloudFormation resources only known properties, and every required one', () => {
+    const problems: string[] = [];
+    for (const [id, resource] of Object.entries(resources)) {
+      if (resource.Type.startsWith('AWS::Serverless::')) continue;
+      const known = specOf(resource.Type).properties;
+      const given = resource.Properties ?? {};
+      for (const name of Object.keys(given))
+        if (!(name in known)) problems.push(`${id}: unknown property ${name}`);
+      for (const [name, property] of Object.entries(known)) {
+        if (property.required === true && !(name in given))
+          problems.push(`${id}: missing required ${name}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('only lets parameters feed a property values the property accepts', () => {
+    const problems: string[] = [];
+    for (const [id, resource] of Object.entries(resources)) {
+      if (resource.Type.startsWith('AWS::Serverless::')) continue;
+      const known = specOf(resource.Type).properties;
+      for (const [name, value] of Object.entries(resource.Properties ?? {})) {
+        const type = known[name]?.type;
+        const allowed =
+          type && 'allowedValues' in type ? (type.allowedValues as unknown[]) : undefined;
+        if (!allowed || !isRecord(value) || typeof value.Ref !== 'string') continue;
+        const parameter = parameters[value.Ref];
+        const offered = parameter?.AllowedValues;
+        if (!offered)
+          problems.push(
+            `${id}.${name}: parameter ${value.Ref} must be limited to ${allowed.join(', ')}`,
+          );
+        else
+          for (const option of offered)
+            if (!allowed.includes(option))
+              problems.push(`${id}.${name}: ${value.Ref} allows ${option}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('refers only to parameters, pseudo parameters, resources and attributes that exist', () => {
+    const problems: string[] = [];
+    const sections = {
+      Resources: resources,
+      Outputs: template.Outputs ?? {},
+      Globals: template.Globals ?? {},
+    };
+    for (const reference of references(sections, 'template')) {
+      const { kind, target, attribute, at } = reference;
+      if (kind === 'Ref') {
+        if (
+          !(target in parameters) &&
+          !(target in resources) &&
+          !PSEUDO_PARAMETERS.includes(target)
+        ) {
+          problems.push(`${at}: Ref ${target} does not exist`);
+        }
+        continue;
+      }
+      const resource = resources[target];
+      if (resource === undefined) {
+        problems.push(`${at}: GetAtt of missing resource ${target}`);
+        continue;
+      }
+      const attributes =
+        SAM_ATTRIBUTES[resource.Type] ?? Object.keys(specOf(resource.Type).attributes);
+      if (attribute === undefined || !attributes.includes(attribute)) {
+        problems.push(
+          `${at}: ${resource.Type} has no attribute ${String(attribute)} (has ${attributes.join(', ')})`,
+        );
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('uses every parameter', () => {
+    const used = new Set(
+      references(template, 'template')
+        .filter((ref) => ref.kind === 'Ref')
+        .map((ref) => ref.target),
+    );
+    expect(Object.keys(parameters).filter((name) => !used.has(name))).toEqual([]);
+  });
+
+  it('describes every output', () => {
+    const undescribed = Object.entries(template.Outputs ?? {}).filter(
+      ([, output]) => !output.Description,
+    );
+    expect(undescribed.map(([name]) => name)).toEqual([]);
+  });
+
+  it('notices a broken reference (the check itself works)', () => {
+    const broken = references(
+      { a: { Ref: 'Nope' }, b: { 'Fn::Sub': '${Missing.Arn} ${!Literal} ${X}' } },
+      't',
+    );
+    expect(broken.map((ref) => `${ref.kind}:${ref.target}`)).toEqual([
+      'Ref:Nope',
+      'GetAtt:Missing',
+      'Ref:X',
+    ]);
+  });
+});
