@@ -6,16 +6,9 @@ import { AwsServiceError } from './aws-errors.js';
 export class SecretsStore {
   private readonly byArn = new Map<string, string>();
 
-  constructor(
-    private readonly region: string,
-    private readonly accountId: string,
-  ) {}
-
-  /** Stores a secret and returns its ARN. */
-  put(name: string, value: string): string {
-    const arn = `arn:aws:secretsmanager:${this.region}:${this.accountId}:secret:${name}-AbCdEf`;
+  /** Stores a secret under its full ARN (arn:aws:secretsmanager:...:secret:{name}-{6 chars}). */
+  put(arn: string, value: string): void {
     this.byArn.set(arn, value);
-    return arn;
   }
 
   handle(operation: string, input: Record<string, unknown>): unknown {
