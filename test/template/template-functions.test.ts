@@ -12,6 +12,8 @@ import {
   loadTemplate,
   resourcesOfType,
 } from '../../local/template/sam-template.js';
+import { resolveIntrinsics } from '../../local/template/intrinsics.js';
+import { describeStack } from '../../local/template/stack.js';
 
 const template = loadTemplate();
 const functionIds = resourcesOfType(template, 'AWS::Serverless::Function').map(([id]) => id);
@@ -152,4 +154,40 @@ describe('Template: notification functions', () => {
       );
     },
   );
+});
+
+describe('Template: outputs', () => {
+  const stack = describeStack(template, {
+    parameters: { OrbiwanBaseUrl: 'https://orbiwan.example.com:8443' },
+  });
+  const outputs = Object.fromEntries(
+    Object.entries(template.Outputs ?? {}).map(([name, output]) => [
+      name,
+      resolveIntrinsics(output.Value, stack),
+    ]),
+  );
+
+  it('gives the push endpoint, the secret and where to start push mode', () => {
+    expect(outputs.PushEndpointUrl).toBe(
+      `https://${stack.refs.PushApi ?? ''}.execute-api.eu-west-1.amazonaws.com`,
+    );
+    expect(outputs.PushTokenSecretArn).toBe(stack.refs.PushTokenSecret);
+    expect(outputs.PushModeStartUrl).toBe('https://orbiwan.example.com:8443/rest/pushmode/start');
+  });
+
+  it('gives a push mode start body that points OrbiWAN at the API, for every documented push topic, without the token', () => {
+    const body = JSON.parse(String(outputs.PushModeStartBody)) as Record<string, unknown>;
+    const topics = NOTIFICATION_TYPES.flatMap(
+      (type) => NOTIFICATION_DEFINITIONS[type].pushSubscription ?? [],
+    );
+    expect(body).toEqual({
+      host: outputs.PushEndpointUrl,
+      port: 443,
+      path_prefix: '',
+      push_auth_access_token: '<PUSH_TOKEN>',
+      data_format: 'base64',
+      push_subscription: topics.join(','),
+      retry_policy: 0,
+    });
+  });
 });
