@@ -67,6 +67,13 @@ describe('Template: structure', () => {
     return spec.lookup('resource', 'cloudFormationType', 'equals', type).only();
   }
 
+  /** Plain CloudFormation resources (not SAM's), each with the properties its type knows. */
+  function cloudFormationResources() {
+    return Object.entries(resources)
+      .filter(([, resource]) => !resource.Type.startsWith('AWS::Serverless::'))
+      .map(([id, resource]) => ({ id, resource, known: specOf(resource.Type).properties }));
+  }
+
   it('is a SAM template', () => {
     expect(template.AWSTemplateFormatVersion).toBe('2010-09-09');
     expect(template.Transform).toBe('AWS::Serverless-2016-10-31');
@@ -105,9 +112,7 @@ describe('Template: structure', () => {
 
   it('gives CloudFormation resources only known properties, and every required one', () => {
     const problems: string[] = [];
-    for (const [id, resource] of Object.entries(resources)) {
-      if (resource.Type.startsWith('AWS::Serverless::')) continue;
-      const known = specOf(resource.Type).properties;
+    for (const { id, resource, known } of cloudFormationResources()) {
       const given = resource.Properties ?? {};
       for (const name of Object.keys(given))
         if (!(name in known)) problems.push(`${id}: unknown property ${name}`);
@@ -121,9 +126,7 @@ describe('Template: structure', () => {
 
   it('only lets parameters feed a property values the property accepts', () => {
     const problems: string[] = [];
-    for (const [id, resource] of Object.entries(resources)) {
-      if (resource.Type.startsWith('AWS::Serverless::')) continue;
-      const known = specOf(resource.Type).properties;
+    for (const { id, resource, known } of cloudFormationResources()) {
       for (const [name, value] of Object.entries(resource.Properties ?? {})) {
         const type = known[name]?.type;
         const allowed =
