@@ -1,0 +1,165 @@
+import { topLevelMember } from '../raw-json.js';
+import {
+  HttpRequestError,
+  httpRequest as defaultHttpRequest,
+  type HttpResponse,
+} from './http-request.js';
+import type { OrbiwanAuth } from './orbiwan-auth.js';
+import {
+  DeviceBusyError,
+  OrbiwanNotReachedError,
+  OrbiwanRejectedError,
+  OrbiwanUnavailableError,
+  UnknownDeviceError,
+} from './orbiwan-errors.js';
+
+export type DownlinkMode = 'enqueue_on_busy' | 'fail_on_busy' | 'replace_on_busy';
+
+export interface DownlinkToEnqueue {
+  /** 16 lowercase hex digits. */
+  devEui: string;
+  /** Hex payload, even length. */
+  data: string;
+  port: number;
+  confirmed: boolean;
+  mode: DownlinkMode;
+  fcnt?: number | undefined;
+}
+
+export interface EnqueuedDownlink {
+  /** OrbiWAN's 64-bit id, as the digits it sent. */
+  id: string;
+  fcnt: number | undefined;
+  transmissionStatus: number;
+  /** OrbiWAN's reply, byte for byte. */
+  reply: Buffer;
+}
+
+export interface OrbiwanClientOptions {
+  /** Without /rest and without a trailing slash. */
+  baseUrl: string;
+  auth: OrbiwanAuth;
+  connectTimeoutMs: number;
+  timeoutMs: number;
+  httpRequest?: typeof defaultHttpRequest;
+}
+
+export interface OrbiwanClient {
+  enqueueDownlink: (downlink: DownlinkToEnqueue) => Promise<EnqueuedDownlink>;
+}
+
+export function createOrbiwanClient({
+  baseUrl,
+  auth,
+  connectTimeoutMs,
+  timeoutMs,
+  httpRequest = defaultHttpRequest,
+}: OrbiwanClientOptions): OrbiwanClient {
+  async function post(url: URL, body: string): Promise<HttpResponse> {
+    try {
+      return await httpRequest({
+        method: 'POST',
+        url,
+        headers: {
+          authorization: await auth.authorization(),
+          'content-type': 'text/plain',
+          accept: 'application/json',
+        },
+        body,
+        connectTimeoutMs,
+        timeoutMs,
+      });
+    } catch (error) {
+      if (!(error instanceof HttpRequestError)) throw error;
+      throw error.mayHaveReachedServer
+        ? new OrbiwanUnavailableError(
+            `OrbiWAN did not answer the downlink POST (${error.code}); it may have queued it`,
+            { cause: error },
+          )
+        : new OrbiwanNotReachedError(`OrbiWAN could not be reached (${error.code})`, {
+            cause: error,
+          });
+    }
+  }
+
+  return {
+    enqueueDownlink: async (downlink) => {
+      const url = enqueueUrl(baseUrl, downlink);
+      let response = await post(url, downlink.data);
+      // A 401 means OrbiWAN processed nothing: with a fresh token, one more try is safe.
+      if (response.status === 401 && auth.rejected()) response = await post(url, downlink.data);
+      return enqueuedDownlink(response, downlink.devEui);
+    },
+  };
+}
+
+/** POST /rest/nodes/{DevEUI}/payloads/dl?port=..&confirmed=..&mode=..&data_format=hex[&fcnt=..] */
+export function enqueueUrl(
+  baseUrl: string,
+  { devEui, port, confirmed, mode, fcnt }: DownlinkToEnqueue,
+): URL {
+  const url = new URL(`${baseUrl}/rest/nodes/${devEui}/payloads/dl`);
+  url.searchParams.set('port', String(port));
+  url.searchParams.set('confirmed', String(confirmed));
+  url.searchParams.set('mode', mode);
+  url.searchParams.set('data_format', 'hex');
+  if (fcnt !== undefined) url.searchParams.set('fcnt', String(fcnt));
+  return url;
+}
+
+function enqueuedDownlink(response: HttpResponse, devEui: string): EnqueuedDownlink {
+  const { status, body } = response;
+  if (status === 200 || status === 201) {
+    const text = body.toString('utf8');
+    const rawId = topLevelMember(text, 'id');
+    const id = rawId === undefined ? undefined : rawId.replace(/^"(.*)"$/, '$1');
+    if (id === undefined || !/^\d+$/.test(id)) {
+      // It was queued, but without its id the connector cannot follow it: report, never resend.
+      throw new OrbiwanUnavailableError(
+        `OrbiWAN accepted the downlink but its reply has no id: ${excerpt(text)}`,
+      );
+    }
+    const reply = JSON.parse(text) as { fcnt?: unknown; transmissionStatus?: unknown };
+    return {
+      id,
+      fcnt: typeof reply.fcnt === 'number' ? reply.fcnt : undefined,
+      transmissionStatus:
+        typeof reply.transmissionStatus === 'number' ? reply.transmissionStatus : 0,
+      reply: body,
+    };
+  }
+  const detail = errorDetail(response);
+  if (status === 404)
+    throw new UnknownDeviceError(`OrbiWAN does not know device ${devEui}${detail}`);
+  if (status === 409)
+    throw new DeviceBusyError(`OrbiWAN's downlink queue for ${devEui} is busy${detail}`);
+  if (status === 429)
+    throw new OrbiwanNotReachedError(`OrbiWAN throttled the downlink POST${detail}`);
+  if (status === 401)
+    throw new OrbiwanRejectedError(`OrbiWAN refused the connector's credentials (401)${detail}`);
+  if (status >= 400 && status < 500)
+    throw new OrbiwanRejectedError(`OrbiWAN refused the downlink (${status})${detail}`);
+  throw new OrbiwanUnavailableError(
+    `OrbiWAN failed the downlink POST (${status}); it may have queued it${detail}`,
+  );
+}
+
+// OrbiWAN answers errors in text/plain, or RFC 7807 JSON when asked: either way, a short excerpt.
+function errorDetail({ body, headers }: HttpResponse): string {
+  const text = body.toString('utf8').trim();
+  if (text === '') return '';
+  if ((headers['content-type'] ?? '').includes('json')) {
+    try {
+      const problem = JSON.parse(text) as { detail?: unknown; title?: unknown };
+      const message = problem.detail ?? problem.title;
+      if (typeof message === 'string') return `: ${excerpt(message)}`;
+    } catch {
+      // Not JSON after all: use the text.
+    }
+  }
+  return `: ${excerpt(text)}`;
+}
+
+function excerpt(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
