@@ -1,7 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { iotDataClient, secretsManagerClient } from '../shared/aws-clients.js';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import { iotDataClient } from '../shared/clients/iot-data-client.js';
+import { secretsManagerClient } from '../shared/clients/secrets-manager-client.js';
 import { cached } from '../shared/cached.js';
 import { ConfigurationError, requireEnv, requireIntegerEnv } from '../shared/config.js';
 import { readJsonBody } from '../shared/http/json-body.js';
@@ -20,6 +25,8 @@ import {
 import {
   notificationMessage,
   validateNotification,
+  type PrepareMessage,
+  type PreparedMessage,
   type RepublishSettings,
 } from './republish-notification.js';
 
@@ -31,17 +38,19 @@ export interface NotificationHandlerDeps {
   /** The token OrbiWAN must present, cached. */
   pushToken: () => Promise<string>;
   settings: RepublishSettings;
+  /** For types that publish more than the body as received (downlink statuses). */
+  prepare?: PrepareMessage;
 }
 
 export type NotificationHandler = (
   event: APIGatewayProxyEventV2,
-  context: import('aws-lambda').Context,
+  context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** One OrbiWAN notification endpoint: authenticate, validate, republish to IoT Core, reply. */
 export function createNotificationHandler(
   definition: NotificationDefinition,
-  { publish, pushToken, settings }: NotificationHandlerDeps,
+  { publish, pushToken, settings, prepare }: NotificationHandlerDeps,
 ): NotificationHandler {
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
@@ -52,13 +61,16 @@ export function createNotificationHandler(
       const body = readJsonBody(event, IOT_MAX_PAYLOAD_BYTES);
       const facts = validateNotification(definition, body.json);
       if (facts.devEui !== undefined) logger.appendKeys({ devEui: facts.devEui });
-      const message = notificationMessage(definition, facts, body.raw, settings);
+      const prepared: PreparedMessage =
+        prepare === undefined ? { payload: body.raw } : await prepare(facts, body);
+      const message = notificationMessage(definition, facts, prepared.payload, settings);
       await publish(message);
       logger.info('notification republished', {
         topic: message.topic,
         qos: message.qos,
         bytes: message.payload.byteLength,
       });
+      await prepared.afterPublish?.();
       return {
         statusCode: 200,
         headers: { 'content-type': 'application/json' },
@@ -67,8 +79,14 @@ export function createNotificationHandler(
     });
 }
 
-/** Wires a handler from the function's environment (set by template.yaml) and the AWS clients. */
-export function notificationHandlerFromEnv(env: NodeJS.ProcessEnv): NotificationHandler {
+/**
+ * Wires a handler from the function's environment (set by template.yaml) and the AWS clients.
+ * `prepare` is for the one type that publishes more than the body (see NotificationDefinition.entryPoint).
+ */
+export function notificationHandlerFromEnv(
+  env: NodeJS.ProcessEnv,
+  prepare?: PrepareMessage,
+): NotificationHandler {
   const type = requireEnv('NOTIFICATION_TYPE', env);
   if (!isNotificationType(type)) {
     throw new ConfigurationError(
@@ -91,5 +109,6 @@ export function notificationHandlerFromEnv(env: NodeJS.ProcessEnv): Notification
       PUSH_TOKEN_MAX_AGE_MS,
     ),
     settings: { topicPrefix, messageExpirySeconds },
+    ...(prepare === undefined ? {} : { prepare }),
   });
 }

@@ -20,6 +20,8 @@ export interface NotificationDefinition {
   type: NotificationType;
   /** Logical ID of the function in template.yaml. */
   functionId: string;
+  /** The function's entry point (its esbuild EntryPoints); only downlink statuses need more than the generic one. */
+  entryPoint: string;
   /** OrbiWAN's callback path; the HTTP API routes POST and PUT on it to the function. */
   callbackPath: string;
   /** OrbiWAN's push_subscription topic, where OrbiWise documents one. */
@@ -31,6 +33,8 @@ export interface NotificationDefinition {
   /** Published with an MQTT message expiry (MESSAGE_EXPIRY_SECONDS): late is useless. */
   expires: boolean;
 }
+
+const GENERIC_ENTRY_POINT = 'functions/notifications/handler.ts';
 
 export const NOTIFICATION_TYPES = [
   'uplink_early',
@@ -52,6 +56,7 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
   uplink_early: {
     type: 'uplink_early',
     functionId: 'UplinkEarlyFunction',
+    entryPoint: GENERIC_ENTRY_POINT,
     callbackPath: '/rest/callback/payloads/ul_early',
     pushSubscription: 'payloads_ul_early',
     schema: uplinkEarlySchema,
@@ -62,6 +67,7 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
   uplink: {
     type: 'uplink',
     functionId: 'UplinkFunction',
+    entryPoint: GENERIC_ENTRY_POINT,
     callbackPath: '/rest/callback/payloads/ul',
     pushSubscription: 'payloads_ul',
     schema: uplinkSchema,
@@ -72,6 +78,7 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
   downlink_status: {
     type: 'downlink_status',
     functionId: 'DownlinkStatusFunction',
+    entryPoint: 'functions/downlinks/status/handler.ts',
     callbackPath: '/rest/callback/payloads/dl',
     pushSubscription: 'payloads_dl',
     schema: downlinkStatusSchema,
@@ -82,6 +89,7 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
   joininfo: {
     type: 'joininfo',
     functionId: 'JoinInfoFunction',
+    entryPoint: GENERIC_ENTRY_POINT,
     callbackPath: '/rest/callback/joininfo',
     pushSubscription: 'joininfo',
     schema: joinInfoSchema,
@@ -92,6 +100,7 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
   nodeinfo: {
     type: 'nodeinfo',
     functionId: 'NodeInfoFunction',
+    entryPoint: GENERIC_ENTRY_POINT,
     callbackPath: '/rest/callback/nodeinfo',
     pushSubscription: 'nodeinfo',
     schema: nodeInfoSchema,
@@ -102,6 +111,7 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
   location: {
     type: 'location',
     functionId: 'LocationFunction',
+    entryPoint: GENERIC_ENTRY_POINT,
     callbackPath: '/rest/callback/location',
     pushSubscription: 'location',
     schema: locationSchema,
@@ -112,6 +122,7 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
   status: {
     type: 'status',
     functionId: 'DeviceStatusFunction',
+    entryPoint: GENERIC_ENTRY_POINT,
     callbackPath: '/rest/callback/status',
     pushSubscription: 'status',
     schema: deviceStatusSchema,
@@ -122,6 +133,7 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
   alarm: {
     type: 'alarm',
     functionId: 'AlarmFunction',
+    entryPoint: GENERIC_ENTRY_POINT,
     callbackPath: '/rest/callback/alarm',
     pushSubscription: 'alarm',
     schema: alarmSchema,
@@ -132,6 +144,7 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
   appchange: {
     type: 'appchange',
     functionId: 'AppChangeFunction',
+    entryPoint: GENERIC_ENTRY_POINT,
     callbackPath: '/rest/callback/appchange',
     pushSubscription: undefined,
     schema: appChangeSchema,

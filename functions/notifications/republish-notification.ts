@@ -3,6 +3,7 @@ import { InvalidInputError, type InputIssue } from '../shared/errors.js';
 import type { MqttMessage } from '../shared/publish.js';
 import { deviceTopic, prefixTopic } from '../shared/topics.js';
 import type { NotificationFacts } from './notification-schemas.js';
+import type { JsonBody } from '../shared/http/json-body.js';
 import type { NotificationDefinition } from './notification-types.js';
 
 export interface RepublishSettings {
@@ -27,11 +28,20 @@ export function validateNotification(
   );
 }
 
-/** The MQTT message that republishes a notification: its body as received, byte for byte. */
+/** What a notification type publishes, when it is more than the body as received. */
+export interface PreparedMessage {
+  payload: Uint8Array;
+  /** Work that must happen only once the message is published. */
+  afterPublish?: () => Promise<void>;
+}
+
+export type PrepareMessage = (facts: NotificationFacts, body: JsonBody) => Promise<PreparedMessage>;
+
+/** The MQTT message that republishes a notification: by default its body as received, byte for byte. */
 export function notificationMessage(
   definition: NotificationDefinition,
   { devEui }: NotificationFacts,
-  rawBody: Uint8Array,
+  payload: Uint8Array,
   { topicPrefix, messageExpirySeconds }: RepublishSettings,
 ): MqttMessage {
   const topic =
@@ -40,7 +50,7 @@ export function notificationMessage(
       : deviceTopic(topicPrefix, devEui, definition.topicSuffix);
   const expiry =
     definition.expires && messageExpirySeconds !== undefined ? { messageExpirySeconds } : {};
-  return { topic, payload: rawBody, qos: definition.qos, ...expiry };
+  return { topic, payload, qos: definition.qos, ...expiry };
 }
 
 function toInputIssue(issue: z.core.$ZodIssue): InputIssue {

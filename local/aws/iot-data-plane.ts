@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody, type AwsService } from './aws-endpoint.js';
 import { AwsServiceError } from './aws-errors.js';
 
 // The IoT Data Plane Publish API (POST /topics/{topic}?qos=..) as the SDK's PublishCommand sends
@@ -18,11 +19,18 @@ export type OnPublish = (message: PublishedMessage) => void | Promise<void>;
 
 const IOT_MAX_PAYLOAD_BYTES = 128 * 1024;
 
-export function isPublishRequest(request: IncomingMessage): boolean {
-  return request.method === 'POST' && (request.url ?? '').startsWith('/topics/');
+/** The IoT Data Plane stand-in; every accepted message goes to onPublish (the broker, a test). */
+export function iotDataPlaneService(onPublish: OnPublish): AwsService {
+  return {
+    name: 'iot-data-plane',
+    accepts: (request) => request.method === 'POST' && (request.url ?? '').startsWith('/topics/'),
+    handle: async (request, response) => {
+      await handlePublish(request, await readBody(request), response, onPublish);
+    },
+  };
 }
 
-export async function handlePublish(
+async function handlePublish(
   request: IncomingMessage,
   body: Buffer,
   response: ServerResponse,

@@ -1,3 +1,4 @@
+import { jsonProtocolService, type AwsService } from './aws-endpoint.js';
 import { AwsServiceError } from './aws-errors.js';
 
 // Secrets Manager's GetSecretValue (JSON 1.1, x-amz-target: secretsmanager.GetSecretValue) over an
@@ -11,14 +12,13 @@ export class SecretsStore {
     this.byArn.set(arn, value);
   }
 
-  handle(operation: string, input: Record<string, unknown>): unknown {
-    if (operation !== 'GetSecretValue') {
-      throw new AwsServiceError(
-        'UnknownOperationException',
-        400,
-        `${operation} is not supported locally`,
-      );
-    }
+  service(): AwsService {
+    return jsonProtocolService('secrets-manager', 'secretsmanager', '1.1', {
+      GetSecretValue: (input) => this.getSecretValue(input),
+    });
+  }
+
+  private getSecretValue(input: Record<string, unknown>): unknown {
     const secretId = typeof input.SecretId === 'string' ? input.SecretId : '';
     const arn = [...this.byArn.keys()].find((key) => key === secretId || nameOf(key) === secretId);
     if (arn === undefined) {

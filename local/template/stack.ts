@@ -102,6 +102,21 @@ function physicalResource(
           Arn: `arn:aws:logs:${region}:${accountId}:log-group:/aws/vendedlogs/${name}:*`,
         },
       };
+    case 'AWS::Serverless::StateMachine':
+    case 'AWS::StepFunctions::StateMachine': {
+      const arn = `arn:aws:states:${region}:${accountId}:stateMachine:${name}`;
+      return { ref: arn, attributes: { Arn: arn, Name: name } };
+    }
+    case 'AWS::DynamoDB::Table':
+      return {
+        ref: name,
+        attributes: { Arn: `arn:aws:dynamodb:${region}:${accountId}:table/${name}` },
+      };
+    case 'AWS::SQS::Queue':
+      return {
+        ref: `https://sqs.${region}.amazonaws.com/${accountId}/${name}`,
+        attributes: { Arn: `arn:aws:sqs:${region}:${accountId}:${name}`, QueueName: name },
+      };
     case 'AWS::Serverless::HttpApi': {
       const apiId = id
         .toLowerCase()

@@ -13,7 +13,7 @@ import {
   resourcesOfType,
 } from '../../local/template/sam-template.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
-import { describeStack } from '../../local/template/stack.js';
+import { sampleStack } from '../helpers/sample-stack.js';
 
 const template = loadTemplate();
 const functionIds = resourcesOfType(template, 'AWS::Serverless::Function').map(([id]) => id);
@@ -90,7 +90,7 @@ describe('Template: functions', () => {
   });
 
   it('lets a slow dependency fail within the function timeout', () => {
-    // functions/shared/aws-clients.ts: 2 s to connect + 5 s per request, then an error reply.
+    // functions/shared/clients/request-handler.ts: 2 s to connect + 5 s per request, then an error reply.
     for (const id of functionIds)
       expect(Number(functionProperties(template, id).Timeout)).toBeGreaterThan(7);
   });
@@ -157,9 +157,7 @@ describe('Template: notification functions', () => {
 });
 
 describe('Template: outputs', () => {
-  const stack = describeStack(template, {
-    parameters: { OrbiwanBaseUrl: 'https://orbiwan.example.com:8443' },
-  });
+  const stack = sampleStack({ OrbiwanBaseUrl: 'https://orbiwan.example.com:8443' });
   const outputs = Object.fromEntries(
     Object.entries(template.Outputs ?? {}).map(([name, output]) => [
       name,

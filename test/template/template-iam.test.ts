@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   NOTIFICATION_DEFINITIONS,
   NOTIFICATION_TYPES,
+  type NotificationType,
 } from '../../functions/notifications/notification-types.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import {
@@ -10,83 +11,166 @@ import {
   loadTemplate,
   resourcesOfType,
 } from '../../local/template/sam-template.js';
-import { describeStack } from '../../local/template/stack.js';
 import { isAllowed, list, toStatements, type PolicyStatement } from '../helpers/iam.js';
+import { sampleStack } from '../helpers/sample-stack.js';
 
-// Least privilege, checked by evaluating each function's effective policy (its inline statements
+// Least privilege, checked by evaluating each principal's effective policy (its inline statements
 // plus the managed policies it references) against concrete actions and ARNs.
 
 const template = loadTemplate();
-const stack = describeStack(template, {
-  parameters: { OrbiwanBaseUrl: 'https://orbiwan.example.com' },
-});
+const stack = sampleStack();
+const ref = (id: string) => stack.refs[id] ?? '';
+const attribute = (name: string) => stack.attributes[name] ?? '';
 const prefix = stack.parameters.TopicPrefix ?? '';
 const topicArn = (topic: string) => `arn:aws:iot:${stack.region}:${stack.accountId}:topic/${topic}`;
 const DEV_EUI = '0011223344556677';
+const DOWNLINK_REQUEST = topicArn(`${prefix}/${DEV_EUI}/downlink`);
+const DOWNLINK_STATUS = topicArn(`${prefix}/${DEV_EUI}/downlink/status`);
+const TABLE = attribute('DownlinksTable.Arn');
+const PUSH_TOKEN = ref('PushTokenSecret');
+const ORBIWAN_CREDENTIALS = stack.parameters.OrbiwanCredentialsSecretArn ?? '';
+const STATE_MACHINE = ref('DownlinkStateMachine');
+
+// Actions AWS only accepts with Resource '*' (no resource-level permissions exist for them).
+const STAR_ONLY_ACTIONS = new Set([
+  'states:SendTaskSuccess',
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+]);
 
 function managedPolicyStatements(arn: string): PolicyStatement[] {
   const found = resourcesOfType(template, 'AWS::IAM::ManagedPolicy').find(
-    ([id]) => stack.refs[id] === arn,
+    ([id]) => ref(id) === arn,
   );
   if (found === undefined)
     throw new Error(`policy ${arn} is not defined in the template; the checks cannot see into it`);
   return toStatements(resolveIntrinsics(found[1].Properties?.PolicyDocument, stack));
 }
 
-function policyOf(functionId: string): PolicyStatement[] {
-  const policies = list(functionProperties(template, functionId).Policies as string | string[]);
-  return policies.flatMap((policy: unknown) => {
+function samPolicies(owner: string, policies: unknown): PolicyStatement[] {
+  return list((policies ?? []) as string | string[]).flatMap((policy: unknown) => {
     const resolved = resolveIntrinsics(policy, stack);
     if (typeof resolved === 'string') return managedPolicyStatements(resolved);
     if (isRecord(resolved) && 'Statement' in resolved) return toStatements(resolved);
     throw new Error(
-      `${functionId}: policy ${JSON.stringify(policy)} is not an inline statement list or a managed policy of this template`,
+      `${owner}: policy ${JSON.stringify(policy)} is not an inline statement list or a managed policy of this template`,
     );
   });
 }
 
-function allStatements(): PolicyStatement[] {
-  const functions = resourcesOfType(template, 'AWS::Serverless::Function').flatMap(([id]) =>
-    policyOf(id),
-  );
-  const managed = resourcesOfType(template, 'AWS::IAM::ManagedPolicy').flatMap(([id]) =>
-    managedPolicyStatements(stack.refs[id] ?? ''),
-  );
-  return [...functions, ...managed];
+/** The effective identity policy of a function, state machine or role of the template. */
+function policyOf(id: string): PolicyStatement[] {
+  const resource = template.Resources[id];
+  switch (resource?.Type) {
+    case 'AWS::Serverless::Function':
+      return samPolicies(id, functionProperties(template, id).Policies);
+    case 'AWS::Serverless::StateMachine':
+      return samPolicies(id, resource.Properties?.Policies);
+    case 'AWS::IAM::Role':
+      return ((resource.Properties?.Policies ?? []) as { PolicyDocument: unknown }[]).flatMap(
+        (policy) => toStatements(resolveIntrinsics(policy.PolicyDocument, stack)),
+      );
+    default:
+      throw new Error(`${id} is not a principal of the template`);
+  }
 }
 
-function topicsOf(type: (typeof NOTIFICATION_TYPES)[number]): string[] {
+const principals = [
+  ...resourcesOfType(template, 'AWS::Serverless::Function'),
+  ...resourcesOfType(template, 'AWS::Serverless::StateMachine'),
+  ...resourcesOfType(template, 'AWS::IAM::Role'),
+].map(([id]) => id);
+const functions = resourcesOfType(template, 'AWS::Serverless::Function').map(([id]) => id);
+const notificationFunction = (type: NotificationType) => NOTIFICATION_DEFINITIONS[type].functionId;
+const allowedBy = (action: string, resource: string) =>
+  principals.filter((id) => isAllowed(policyOf(id), action, resource)).sort();
+
+const NOTIFICATION_ACTIONS = ['iot:Publish', 'secretsmanager:GetSecretValue'];
+const EXPECTED_ACTIONS: Record<string, string[]> = {
+  ...Object.fromEntries(
+    NOTIFICATION_TYPES.map((type) => [notificationFunction(type), NOTIFICATION_ACTIONS]),
+  ),
+  DownlinkStatusFunction: [
+    ...NOTIFICATION_ACTIONS,
+    'dynamodb:GetItem',
+    'dynamodb:UpdateItem',
+    'states:SendTaskSuccess',
+  ],
+  ValidateDownlinkFunction: [],
+  SendToOrbiwanFunction: [
+    'dynamodb:DeleteItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'iot:Publish',
+    'secretsmanager:GetSecretValue',
+  ],
+  WaitForStatusFunction: ['dynamodb:UpdateItem', 'states:SendTaskSuccess'],
+  ReportDownlinkFailureFunction: ['iot:Publish'],
+  DownlinkStateMachine: [
+    'lambda:InvokeFunction',
+    ...[...STAR_ONLY_ACTIONS].filter((action) => action.startsWith('logs:')),
+  ],
+  DownlinkRuleRole: ['states:StartExecution'],
+  DownlinkRuleErrorRole: ['sqs:SendMessage'],
+};
+
+function topicsOf(type: NotificationType): string[] {
   const { topicSuffix } = NOTIFICATION_DEFINITIONS[type];
-  return type === 'appchange'
-    ? [`${prefix}/${topicSuffix}`]
-    : type === 'alarm'
-      ? [`${prefix}/${DEV_EUI}/alarm`, `${prefix}/alarm`]
-      : [`${prefix}/${DEV_EUI}/${topicSuffix}`];
+  if (type === 'appchange') return [`${prefix}/${topicSuffix}`];
+  if (type === 'alarm') return [`${prefix}/${DEV_EUI}/alarm`, `${prefix}/alarm`];
+  return [`${prefix}/${DEV_EUI}/${topicSuffix}`];
 }
 
 describe('Template: IAM', () => {
-  it('grants no Allow on every action or every resource', () => {
-    const broad = allStatements().filter(
-      (statement) =>
-        statement.Effect === 'Allow' &&
-        (list(statement.Action).some((action) => action.endsWith('*')) ||
-          list(statement.Resource).includes('*')),
+  it('knows the permissions of every principal in the template', () => {
+    expect(principals.sort()).toEqual(Object.keys(EXPECTED_ACTIONS).sort());
+  });
+
+  it.each(Object.entries(EXPECTED_ACTIONS))('lets %s do only what it needs', (id, actions) => {
+    const allowed = new Set(
+      policyOf(id)
+        .filter((statement) => statement.Effect === 'Allow')
+        .flatMap((statement) => list(statement.Action)),
+    );
+    expect([...allowed].sort()).toEqual([...actions].sort());
+  });
+
+  it("grants no wildcard action, and '*' as resource only where AWS allows nothing else", () => {
+    const broad = principals.flatMap((id) =>
+      policyOf(id)
+        .filter((statement) => statement.Effect === 'Allow')
+        .filter(
+          (statement) =>
+            list(statement.Action).some((action) => action.includes('*')) ||
+            (list(statement.Resource).includes('*') &&
+              list(statement.Action).some((action) => !STAR_ONLY_ACTIONS.has(action))),
+        )
+        .map((statement) => ({ id, statement })),
     );
     expect(broad).toEqual([]);
   });
 
+  it('lets no function publish a downlink request, so no notification can ever become one', () => {
+    expect(allowedBy('iot:Publish', DOWNLINK_REQUEST)).toEqual([]);
+    for (const id of functions)
+      expect(
+        policyOf(id).some((statement) => statement.Effect === 'Deny'),
+        id,
+      ).toBe(true);
+  });
+
   describe.each(NOTIFICATION_TYPES)('%s function', (type) => {
-    const policy = policyOf(NOTIFICATION_DEFINITIONS[type].functionId);
+    const policy = policyOf(notificationFunction(type));
 
     it('may publish to its own topic', () => {
       for (const topic of topicsOf(type))
         expect(isAllowed(policy, 'iot:Publish', topicArn(topic))).toBe(true);
-    });
-
-    it('may not publish a downlink, so a forged notification can never become one', () => {
-      expect(isAllowed(policy, 'iot:Publish', topicArn(`${prefix}/${DEV_EUI}/downlink`))).toBe(
-        false,
-      );
     });
 
     it("may not publish to another type's topic or outside the prefix", () => {
@@ -95,45 +179,85 @@ describe('Template: IAM', () => {
         expect(isAllowed(policy, 'iot:Publish', topicArn(topic)), topic).toBe(false);
       }
     });
-
-    it('may read the push token and no other secret', () => {
-      const pushToken = stack.refs.PushTokenSecret ?? '';
-      expect(isAllowed(policy, 'secretsmanager:GetSecretValue', pushToken)).toBe(true);
-      expect(
-        isAllowed(
-          policy,
-          'secretsmanager:GetSecretValue',
-          pushToken.replace('PushTokenSecret', 'OrbiwanCredentials'),
-        ),
-      ).toBe(false);
-    });
-
-    it('may do nothing else', () => {
-      const actions = new Set(
-        policy.filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action)),
-      );
-      expect([...actions].sort()).toEqual(['iot:Publish', 'secretsmanager:GetSecretValue']);
-    });
   });
 
   it('lets only the notification functions read the push token', () => {
-    const readers = resourcesOfType(template, 'AWS::Serverless::Function')
-      .filter(([id]) =>
-        isAllowed(policyOf(id), 'secretsmanager:GetSecretValue', stack.refs.PushTokenSecret ?? ''),
-      )
-      .map(([id]) => id)
-      .sort();
-    expect(readers).toEqual(
-      NOTIFICATION_TYPES.map((type) => NOTIFICATION_DEFINITIONS[type].functionId).sort(),
+    expect(allowedBy('secretsmanager:GetSecretValue', PUSH_TOKEN)).toEqual(
+      NOTIFICATION_TYPES.map(notificationFunction).sort(),
     );
+  });
+
+  it("lets only SendToOrbiwan read OrbiWAN's credentials, and no one any other secret", () => {
+    expect(allowedBy('secretsmanager:GetSecretValue', ORBIWAN_CREDENTIALS)).toEqual([
+      'SendToOrbiwanFunction',
+    ]);
+    expect(
+      allowedBy('secretsmanager:GetSecretValue', PUSH_TOKEN.replace('PushTokenSecret', 'Other')),
+    ).toEqual([]);
+  });
+
+  it('lets only the status and wait functions resume executions', () => {
+    expect(allowedBy('states:SendTaskSuccess', '*')).toEqual([
+      'DownlinkStatusFunction',
+      'WaitForStatusFunction',
+    ]);
+  });
+
+  it('lets the rule start this state machine and no other, and its error action only fill the dead-letter queue', () => {
+    expect(allowedBy('states:StartExecution', STATE_MACHINE)).toEqual(['DownlinkRuleRole']);
+    expect(
+      isAllowed(policyOf('DownlinkRuleRole'), 'states:StartExecution', `${STATE_MACHINE}-other`),
+    ).toBe(false);
+    expect(allowedBy('sqs:SendMessage', attribute('DownlinkDeadLetterQueue.Arn'))).toEqual([
+      'DownlinkRuleErrorRole',
+    ]);
+  });
+
+  it('lets the state machine invoke its four task functions and no other function', () => {
+    const tasks = [
+      'ValidateDownlinkFunction',
+      'SendToOrbiwanFunction',
+      'WaitForStatusFunction',
+      'ReportDownlinkFailureFunction',
+    ];
+    for (const id of functions) {
+      expect(
+        isAllowed(
+          policyOf('DownlinkStateMachine'),
+          'lambda:InvokeFunction',
+          attribute(`${id}.Arn`),
+        ),
+        id,
+      ).toBe(tasks.includes(id));
+    }
+  });
+
+  it('scopes DynamoDB access to the downlinks table', () => {
+    const otherTable = TABLE.replace(/table\/.*/, 'table/other');
+    for (const action of [
+      'dynamodb:UpdateItem',
+      'dynamodb:PutItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+    ]) {
+      expect(allowedBy(action, otherTable)).toEqual([]);
+    }
+  });
+
+  it('lets the downlink functions publish statuses only', () => {
+    for (const id of ['SendToOrbiwanFunction', 'ReportDownlinkFailureFunction']) {
+      expect(isAllowed(policyOf(id), 'iot:Publish', DOWNLINK_STATUS), id).toBe(true);
+      expect(
+        isAllowed(policyOf(id), 'iot:Publish', topicArn(`${prefix}/${DEV_EUI}/uplink`)),
+        id,
+      ).toBe(false);
+    }
   });
 
   it('notices a policy that would allow a downlink (the check itself works)', () => {
     const tooBroad = toStatements({
       Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: topicArn(`${prefix}/*`) }],
     });
-    expect(isAllowed(tooBroad, 'iot:Publish', topicArn(`${prefix}/${DEV_EUI}/downlink`))).toBe(
-      true,
-    );
+    expect(isAllowed(tooBroad, 'iot:Publish', DOWNLINK_REQUEST)).toBe(true);
   });
 });

@@ -1,0 +1,46 @@
+import type { InputIssue } from '../shared/errors.js';
+
+// Errors of the downlink tasks. Their names are what the state machine matches in Retry and
+// Catch, and what a failed execution shows in the Step Functions console.
+
+/** The downlink request breaks the contract (README: Downlink request). */
+export class InvalidDownlinkError extends Error {
+  override name = 'InvalidDownlinkError';
+  constructor(
+    message: string,
+    readonly issues: InputIssue[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Another downlink for the same device was being posted to OrbiWAN for too long. */
+export class DeviceLockedError extends Error {
+  override name = 'DeviceLockedError';
+}
+
+/** The stable error codes apps see in `error.code` of a connector-made status. */
+export type DownlinkErrorCode =
+  | 'INVALID_DOWNLINK'
+  | 'UNKNOWN_DEVICE'
+  | 'DEVICE_BUSY'
+  | 'ORBIWAN_REJECTED'
+  | 'ORBIWAN_UNAVAILABLE'
+  | 'TIMED_OUT'
+  | 'INTERNAL_ERROR';
+
+const CODES: Record<string, DownlinkErrorCode> = {
+  InvalidDownlinkError: 'INVALID_DOWNLINK',
+  UnknownDeviceError: 'UNKNOWN_DEVICE',
+  DeviceBusyError: 'DEVICE_BUSY',
+  DeviceLockedError: 'DEVICE_BUSY',
+  OrbiwanRejectedError: 'ORBIWAN_REJECTED',
+  OrbiwanUnavailableError: 'ORBIWAN_UNAVAILABLE',
+  OrbiwanNotReachedError: 'ORBIWAN_UNAVAILABLE',
+  'States.Timeout': 'TIMED_OUT',
+};
+
+/** The code for an error name as Step Functions reports it (the task's error type). */
+export function errorCodeFor(errorName: string): DownlinkErrorCode {
+  return CODES[errorName] ?? 'INTERNAL_ERROR';
+}

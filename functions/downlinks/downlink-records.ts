@@ -1,0 +1,145 @@
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { lifecycleRank } from './downlink-status.js';
+
+// One item per downlink in the downlinks table, keyed (devEui, downlinkId = OrbiWAN's id). Three
+// writers meet there in any order: the POST (requestId), OrbiWAN's status pushes (the status, only
+// ever moving forward) and the state machine's waits (the task token). Whoever writes second sees
+// the other's part, so a status that arrives before its wait is kept and delivered, not lost.
+
+export interface DownlinkKey {
+  devEui: string;
+  downlinkId: string;
+}
+
+export interface DownlinkRecord {
+  requestId: string | undefined;
+  lastStatus: number | undefined;
+  taskToken: string | undefined;
+  /** The rank of the status the waiting execution has already seen. */
+  waitingAfterRank: number | undefined;
+}
+
+export interface DownlinkRecordsOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  /** How long an item outlives its last write (DynamoDB TTL), in seconds. */
+  retentionSeconds: number;
+  now?: () => number;
+}
+
+export interface StatusNote {
+  /** False when the status is a duplicate or older than one already recorded. */
+  advanced: boolean;
+  record: DownlinkRecord;
+}
+
+export interface DownlinkRecords {
+  noteAccepted: (
+    key: DownlinkKey,
+    details: { requestId: string | undefined; executionArn: string },
+  ) => Promise<void>;
+  noteStatus: (key: DownlinkKey, transmissionStatus: number) => Promise<StatusNote>;
+  noteWait: (key: DownlinkKey, taskToken: string, afterStatus: number) => Promise<DownlinkRecord>;
+}
+
+/** The status a waiting execution has not seen yet, with the token to deliver it to. */
+export function statusToDeliver(
+  record: DownlinkRecord,
+): { taskToken: string; transmissionStatus: number } | undefined {
+  const { taskToken, lastStatus, waitingAfterRank } = record;
+  if (taskToken === undefined || lastStatus === undefined) return undefined;
+  return lifecycleRank(lastStatus) > (waitingAfterRank ?? -1)
+    ? { taskToken, transmissionStatus: lastStatus }
+    : undefined;
+}
+
+export function downlinkRecords({
+  client,
+  tableName,
+  retentionSeconds,
+  now = Date.now,
+}: DownlinkRecordsOptions): DownlinkRecords {
+  const keyOf = ({ devEui, downlinkId }: DownlinkKey) => ({
+    devEui: { S: devEui },
+    downlinkId: { S: downlinkId },
+  });
+  const expiresAt = () => ({ N: String(Math.floor(now() / 1000) + retentionSeconds) });
+
+  return {
+    noteAccepted: async (key, { requestId, executionArn }) => {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: keyOf(key),
+          UpdateExpression: `SET executionArn = :execution, expiresAt = :expires${requestId === undefined ? '' : ', requestId = :request'}`,
+          ExpressionAttributeValues: {
+            ':execution': { S: executionArn },
+            ':expires': expiresAt(),
+            ...(requestId === undefined ? {} : { ':request': { S: requestId } }),
+          },
+        }),
+      );
+    },
+
+    noteStatus: async (key, transmissionStatus) => {
+      try {
+        const { Attributes } = await client.send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: keyOf(key),
+            UpdateExpression: 'SET lastStatus = :status, statusRank = :rank, expiresAt = :expires',
+            ConditionExpression: 'attribute_not_exists(statusRank) OR statusRank < :rank',
+            ExpressionAttributeValues: {
+              ':status': { N: String(transmissionStatus) },
+              ':rank': { N: String(lifecycleRank(transmissionStatus)) },
+              ':expires': expiresAt(),
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return { advanced: true, record: toRecord(Attributes) };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        const { Item } = await client.send(
+          new GetItemCommand({ TableName: tableName, Key: keyOf(key), ConsistentRead: true }),
+        );
+        return { advanced: false, record: toRecord(Item) };
+      }
+    },
+
+    noteWait: async (key, taskToken, afterStatus) => {
+      const { Attributes } = await client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: keyOf(key),
+          UpdateExpression:
+            'SET taskToken = :token, waitingAfterRank = :after, expiresAt = :expires',
+          ExpressionAttributeValues: {
+            ':token': { S: taskToken },
+            ':after': { N: String(lifecycleRank(afterStatus)) },
+            ':expires': expiresAt(),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toRecord(Attributes);
+    },
+  };
+}
+
+function toRecord(item: Record<string, AttributeValue> | undefined): DownlinkRecord {
+  const number = (name: string) =>
+    item?.[name]?.N === undefined ? undefined : Number(item[name].N);
+  return {
+    requestId: item?.requestId?.S,
+    lastStatus: number('lastStatus'),
+    taskToken: item?.taskToken?.S,
+    waitingAfterRank: number('waitingAfterRank'),
+  };
+}

@@ -1,0 +1,146 @@
+import * as z from 'zod';
+import { normaliseDevEui } from '../shared/dev-eui.js';
+import type { InputIssue } from '../shared/errors.js';
+import type { DownlinkMode } from '../shared/orbiwan/orbiwan-client.js';
+import { deviceTopic } from '../shared/topics.js';
+import { InvalidDownlinkError } from './downlink-errors.js';
+
+/** What the IoT rule hands the state machine for every message on {prefix}/+/downlink. */
+export interface RuleInput {
+  /** The MQTT payload, Base64-encoded by the rule, so that even non-JSON payloads arrive. */
+  payload: string;
+  topic: string;
+  /** When the rule received it, in ms since the epoch. */
+  receivedAt: number;
+  clientId?: string;
+}
+
+/** A validated downlink: what every later state works with. */
+export interface Downlink {
+  /** 16 lowercase hex digits, from the topic. */
+  devEui: string;
+  statusTopic: string;
+  /** Lowercase hex, 0 to 242 bytes. */
+  data: string;
+  port: number;
+  confirmed: boolean;
+  mode: DownlinkMode;
+  fcnt?: number;
+  requestId?: string;
+  receivedAt: number;
+}
+
+export interface DownlinkDefaults {
+  topicPrefix: string;
+  confirmed: boolean;
+  mode: DownlinkMode;
+}
+
+const MAX_PAYLOAD_BYTES = 242;
+
+// Strict: an unknown field is most often a typo ("confirm", "fport") that would otherwise be
+// silently ignored and change what reaches the device.
+export const downlinkRequestSchema = z.strictObject({
+  data: z
+    .string()
+    .regex(/^(?:[0-9a-fA-F]{2})*$/, 'expected hex digits, two per byte')
+    .max(MAX_PAYLOAD_BYTES * 2, `expected at most ${MAX_PAYLOAD_BYTES} bytes`),
+  port: z.int().min(1).max(223),
+  confirmed: z.boolean().optional(),
+  mode: z.enum(['enqueue_on_busy', 'fail_on_busy', 'replace_on_busy']).optional(),
+  fcnt: z.int().min(0).max(0xffff_ffff).optional(),
+  requestId: z
+    .string()
+    .min(1)
+    .max(128)
+    .refine((value) => !/\p{Cc}/u.test(value), 'expected no control characters')
+    .optional(),
+});
+
+export type DownlinkRequest = z.infer<typeof downlinkRequestSchema>;
+
+/** Validates a message from the rule; throws InvalidDownlinkError naming every problem. */
+export function parseDownlink(input: RuleInput, defaults: DownlinkDefaults): Downlink {
+  const devEui = devEuiOfTopic(input.topic, defaults.topicPrefix);
+  const issues: InputIssue[] = devEui.ok ? [] : [{ path: 'topic', message: devEui.problem }];
+  const request = parseRequest(input.payload);
+  if (!request.ok) issues.push(...request.issues);
+  if (!devEui.ok || !request.ok) {
+    const summary = issues
+      .map(({ path, message }) => (path ? `${path}: ${message}` : message))
+      .join('; ');
+    throw new InvalidDownlinkError(`not a valid downlink: ${summary}`, issues);
+  }
+  const { data, port, confirmed, mode, fcnt, requestId } = request.value;
+  return {
+    devEui: devEui.value,
+    statusTopic: deviceTopic(defaults.topicPrefix, devEui.value, 'downlink/status'),
+    data: data.toLowerCase(),
+    port,
+    confirmed: confirmed ?? defaults.confirmed,
+    mode: mode ?? defaults.mode,
+    ...(fcnt === undefined ? {} : { fcnt }),
+    ...(requestId === undefined ? {} : { requestId }),
+    receivedAt: input.receivedAt,
+  };
+}
+
+/** The requestId of a request that may be invalid otherwise, so its error status still carries it. */
+export function requestIdOf(payload: string): string | undefined {
+  const request = parseRequest(payload);
+  if (request.ok) return request.value.requestId;
+  const json = request.json as { requestId?: unknown } | undefined;
+  const candidate = json?.requestId;
+  return downlinkRequestSchema.shape.requestId.safeParse(candidate).success
+    ? (candidate as string)
+    : undefined;
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; issues: InputIssue[]; json?: unknown };
+
+function parseRequest(payload: string): Parsed<DownlinkRequest> {
+  let json: unknown;
+  try {
+    json = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(payload, 'base64')),
+    );
+  } catch {
+    return {
+      ok: false,
+      issues: [
+        {
+          path: '',
+          message: 'the payload is not JSON: expected {"data": "<hex>", "port": <1..223>}',
+        },
+      ],
+    };
+  }
+  const result = downlinkRequestSchema.safeParse(json);
+  if (result.success) return { ok: true, value: result.data };
+  const issues = result.error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));
+  return { ok: false, issues, json };
+}
+
+type DevEuiOfTopic = { ok: true; value: string } | { ok: false; problem: string };
+
+/** The DevEUI is the level before `downlink` in `{prefix}/{deveui}/downlink`. */
+function devEuiOfTopic(topic: string, prefix: string): DevEuiOfTopic {
+  const level = deviceLevel(topic, prefix);
+  if (level === undefined)
+    return { ok: false, problem: `expected ${prefix}/{deveui}/downlink, got "${topic}"` };
+  const devEui = normaliseDevEui(level);
+  return devEui === undefined
+    ? { ok: false, problem: `"${level}" is not a DevEUI: expected 16 hex digits` }
+    : { ok: true, value: devEui };
+}
+
+export function deviceLevel(topic: string, prefix: string): string | undefined {
+  const start = `${prefix}/`;
+  const end = '/downlink';
+  if (!topic.startsWith(start) || !topic.endsWith(end)) return undefined;
+  const level = topic.slice(start.length, topic.length - end.length);
+  return level === '' || level.includes('/') ? undefined : level;
+}

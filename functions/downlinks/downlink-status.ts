@@ -1,0 +1,81 @@
+import { withMembers } from '../shared/raw-json.js';
+import type { DownlinkErrorCode } from './downlink-errors.js';
+
+// The status messages on {prefix}/{deveui}/downlink/status: OrbiWAN's own, with fields added
+// (never renamed, so apps written for OrbiWise's connector keep working), and the connector's own
+// for what OrbiWAN does not report (accepted, rejected, timed out).
+
+/** OrbiWAN's transmissionStatus in words, by value. */
+const TRANSMISSION_STATES = [
+  'pending',
+  'sent',
+  'acknowledged',
+  'not_acknowledged',
+  'error',
+  'cancelled',
+] as const;
+
+export type TransmissionState = (typeof TRANSMISSION_STATES)[number];
+
+export function transmissionState(transmissionStatus: number): TransmissionState {
+  const state = TRANSMISSION_STATES[transmissionStatus];
+  if (state === undefined)
+    throw new RangeError(`transmissionStatus ${transmissionStatus} is not 0..5`);
+  return state;
+}
+
+/**
+ * How far along the lifecycle a status is: pending (0) < sent (1) < any final one (2..5).
+ * A status never moves a downlink to a lower rank, and the first final status is the last word.
+ */
+export function lifecycleRank(transmissionStatus: number): 0 | 1 | 2 {
+  if (transmissionStatus <= 0) return 0;
+  return transmissionStatus === 1 ? 1 : 2;
+}
+
+/** OrbiWAN's status body as received, plus requestId, state, and stale when it adds nothing new. */
+export function republishedStatus(
+  body: Uint8Array,
+  {
+    transmissionStatus,
+    requestId,
+    stale,
+  }: { transmissionStatus: number; requestId: string | undefined; stale: boolean },
+): Buffer {
+  return withMembers(body, {
+    requestId,
+    state: transmissionState(transmissionStatus),
+    ...(stale ? { stale: true } : {}),
+  });
+}
+
+/** `accepted`: OrbiWAN's reply to the POST (id, fcnt, port, transmissionStatus, ...) plus who and why. */
+export function acceptedStatus(
+  reply: Uint8Array,
+  { devEui, requestId }: { devEui: string; requestId: string | undefined },
+): Buffer {
+  return withMembers(reply, { DevEUI: devEui, requestId, state: 'accepted' });
+}
+
+export interface ConnectorFailure {
+  devEui: string;
+  /** OrbiWAN's id as digits, once OrbiWAN has one. */
+  id: string | undefined;
+  requestId: string | undefined;
+  transmissionStatus: number | undefined;
+  state: 'error' | 'timed_out';
+  error: { code: DownlinkErrorCode; message: string };
+}
+
+/** A connector-made failure status, the same shape as OrbiWAN's (id as a JSON number). */
+export function failureStatus({
+  devEui,
+  id,
+  requestId,
+  transmissionStatus,
+  state,
+  error,
+}: ConnectorFailure): Buffer {
+  const rawId: Record<string, string> = id !== undefined && /^\d+$/.test(id) ? { id } : {};
+  return withMembers('{}', { DevEUI: devEui, requestId, transmissionStatus, state, error }, rawId);
+}

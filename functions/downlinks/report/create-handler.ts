@@ -1,0 +1,1 @@
+export { reportFailureHandlerFromEnv as createHandler } from './report-failure.js';

@@ -1,0 +1,110 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { iotDataClient } from '../../shared/clients/iot-data-client.js';
+import { normaliseDevEui } from '../../shared/dev-eui.js';
+import { logger } from '../../shared/logger.js';
+import { iotPublisher, type Publish } from '../../shared/publish.js';
+import { errorCodeFor, type DownlinkErrorCode } from '../downlink-errors.js';
+import { deviceLevel, requestIdOf, type Downlink } from '../downlink-request.js';
+import { topicPrefixFromEnv } from '../downlink-settings.js';
+import { failureStatus } from '../downlink-status.js';
+import type { SentDownlink } from '../send/send-to-orbiwan.js';
+
+/** A caught error as Step Functions passes it on (Catch with ResultPath $.failure). */
+export interface Failure {
+  Error: string;
+  Cause?: string;
+}
+
+/** What the Report* states pass: the request as it came for an invalid one, the downlink otherwise. */
+export type ReportInput =
+  | { outcome: 'invalid'; topic: string; payload: string; failure: Failure }
+  | {
+      outcome: 'rejected' | 'error' | 'timed_out';
+      downlink: Downlink;
+      orbiwan: Partial<SentDownlink>;
+      failure: Failure;
+      timeoutSeconds?: number;
+    };
+
+export interface ReportResult {
+  topic: string;
+  code: DownlinkErrorCode;
+}
+
+/**
+ * States ReportInvalidDownlink, ReportRejection, ReportError and ReportTimeout: every way a
+ * downlink can fail ends here, so that it always ends with a status message saying why.
+ */
+export async function reportFailure(
+  input: ReportInput,
+  { publish, topicPrefix }: { publish: Publish; topicPrefix: string },
+): Promise<ReportResult> {
+  const code = input.outcome === 'timed_out' ? 'TIMED_OUT' : errorCodeFor(input.failure.Error);
+  const message =
+    input.outcome === 'timed_out'
+      ? `OrbiWAN reported no final status within ${String(input.timeoutSeconds ?? '?')} s of waiting`
+      : failureMessage(input.failure, code);
+  const failure =
+    input.outcome === 'invalid'
+      ? {
+          topic: `${input.topic}/status`,
+          devEui: devEuiForReport(input.topic, topicPrefix),
+          id: undefined,
+          requestId: requestIdOf(input.payload),
+          transmissionStatus: undefined,
+        }
+      : {
+          topic: input.downlink.statusTopic,
+          devEui: input.downlink.devEui,
+          id: input.orbiwan.id,
+          requestId: input.downlink.requestId,
+          transmissionStatus: input.orbiwan.transmissionStatus,
+        };
+  const state = input.outcome === 'timed_out' ? 'timed_out' : 'error';
+  await publish({
+    topic: failure.topic,
+    payload: failureStatus({ ...failure, state, error: { code, message } }),
+    qos: 1,
+  });
+  logger.warn('downlink failed', {
+    code,
+    message,
+    outcome: input.outcome,
+    devEui: failure.devEui,
+    requestId: failure.requestId,
+  });
+  return { topic: failure.topic, code };
+}
+
+// Lambda errors arrive with a JSON Cause ({errorType, errorMessage, trace}); only the message is
+// for apps, the trace stays in the logs.
+function failureMessage({ Error: name, Cause: cause }: Failure, code: DownlinkErrorCode): string {
+  if (code === 'INTERNAL_ERROR') return `the connector failed (${name}); see its logs`;
+  try {
+    const { errorMessage } = JSON.parse(cause ?? '') as { errorMessage?: unknown };
+    if (typeof errorMessage === 'string') return errorMessage;
+  } catch {
+    // Not a Lambda error: use the cause as it is.
+  }
+  return (cause ?? name).slice(0, 300);
+}
+
+// An invalid request may name no valid DevEUI: keep the topic's level so the sender can match it.
+function devEuiForReport(topic: string, prefix: string): string {
+  const level = deviceLevel(topic, prefix) ?? topic.split('/').at(-2) ?? '';
+  return normaliseDevEui(level) ?? level;
+}
+
+export function createReportFailureHandler(deps: { publish: Publish; topicPrefix: string }) {
+  return middy<ReportInput, ReportResult>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler((input) => reportFailure(input, deps));
+}
+
+export function reportFailureHandlerFromEnv(env: NodeJS.ProcessEnv) {
+  return createReportFailureHandler({
+    publish: iotPublisher(iotDataClient),
+    topicPrefix: topicPrefixFromEnv(env),
+  });
+}

@@ -1,0 +1,1 @@
+export { sendToOrbiwanHandlerFromEnv as createHandler } from './send-to-orbiwan.js';

@@ -1,0 +1,78 @@
+import { dynamoDbClient } from '../shared/clients/dynamodb-client.js';
+import { sfnClient } from '../shared/clients/sfn-client.js';
+import { logger } from '../shared/logger.js';
+import { topLevelMember } from '../shared/raw-json.js';
+import type { PrepareMessage } from '../notifications/republish-notification.js';
+import { stepFunctionsDelivery, type DeliverStatus } from './deliver-status.js';
+import {
+  downlinkRecords,
+  statusToDeliver,
+  type DownlinkRecords,
+  type StatusNote,
+} from './downlink-records.js';
+import { downlinksTableFromEnv } from './downlink-settings.js';
+import { republishedStatus } from './downlink-status.js';
+
+/**
+ * What the downlink status function does beyond republishing: record the status with its downlink
+ * (only ever forward), add requestId and state to what it publishes, and, once published, resume
+ * the execution waiting for it. A status OrbiWAN pushes is never refused for correlation trouble:
+ * it is still published, and the execution finds it when it registers its wait.
+ */
+export function correlateDownlinkStatus({
+  records,
+  deliver,
+}: {
+  records: DownlinkRecords;
+  deliver: DeliverStatus;
+}): PrepareMessage {
+  return async ({ devEui }, body) => {
+    const downlinkId = (topLevelMember(body.raw.toString('utf8'), 'id') ?? '').replace(
+      /^"(.*)"$/,
+      '$1',
+    );
+    const { transmissionStatus } = body.json as { transmissionStatus: number };
+    logger.appendKeys({ downlinkId });
+
+    let note: StatusNote | undefined;
+    try {
+      note = await records.noteStatus({ devEui: devEui ?? '', downlinkId }, transmissionStatus);
+      logger.appendKeys({ requestId: note.record.requestId });
+    } catch (error) {
+      logger.error(
+        'could not record the status with its downlink; republishing it without requestId',
+        { error },
+      );
+    }
+    const payload = republishedStatus(body.raw, {
+      transmissionStatus,
+      requestId: note?.record.requestId,
+      stale: note !== undefined && !note.advanced,
+    });
+
+    const pending = note === undefined ? undefined : statusToDeliver(note.record);
+    const afterPublish = async () => {
+      if (pending === undefined) return;
+      try {
+        const outcome = await deliver(pending.taskToken, {
+          id: downlinkId,
+          transmissionStatus: pending.transmissionStatus,
+        });
+        logger.info('downlink lifecycle resumed', {
+          transmissionStatus: pending.transmissionStatus,
+          outcome,
+        });
+      } catch (error) {
+        logger.error('could not resume the downlink lifecycle; it will time out', { error });
+      }
+    };
+    return { payload, afterPublish };
+  };
+}
+
+export function downlinkStatusCorrelationFromEnv(env: NodeJS.ProcessEnv): PrepareMessage {
+  return correlateDownlinkStatus({
+    records: downlinkRecords({ client: dynamoDbClient, ...downlinksTableFromEnv(env) }),
+    deliver: stepFunctionsDelivery(sfnClient),
+  });
+}

@@ -1,0 +1,1 @@
+export { validateDownlinkHandlerFromEnv as createHandler } from './validate-downlink.js';

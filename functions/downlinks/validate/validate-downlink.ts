@@ -1,0 +1,40 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { logger } from '../../shared/logger.js';
+import { InvalidDownlinkError } from '../downlink-errors.js';
+import {
+  parseDownlink,
+  type Downlink,
+  type DownlinkDefaults,
+  type RuleInput,
+} from '../downlink-request.js';
+import { downlinkDefaultsFromEnv, topicPrefixFromEnv } from '../downlink-settings.js';
+
+/** State ValidateDownlink: the rule's message in, a Downlink out, or InvalidDownlinkError. */
+export function createValidateDownlinkHandler(defaults: DownlinkDefaults) {
+  return middy<RuleInput, Downlink>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler((input) => {
+      try {
+        const downlink = parseDownlink(input, defaults);
+        logger.appendKeys({ devEui: downlink.devEui, requestId: downlink.requestId });
+        logger.info('downlink request valid', {
+          port: downlink.port,
+          bytes: downlink.data.length / 2,
+          confirmed: downlink.confirmed,
+        });
+        return Promise.resolve(downlink);
+      } catch (error) {
+        if (error instanceof InvalidDownlinkError)
+          logger.warn('downlink request invalid', { topic: input.topic, issues: error.issues });
+        throw error;
+      }
+    });
+}
+
+export function validateDownlinkHandlerFromEnv(env: NodeJS.ProcessEnv) {
+  return createValidateDownlinkHandler({
+    topicPrefix: topicPrefixFromEnv(env),
+    ...downlinkDefaultsFromEnv(env),
+  });
+}

@@ -1,0 +1,1 @@
+export { registerWaitHandlerFromEnv as createHandler } from './register-wait.js';

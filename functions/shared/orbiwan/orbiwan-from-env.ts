@@ -1,0 +1,46 @@
+import { secretsManagerClient } from '../clients/secrets-manager-client.js';
+import { cached } from '../cached.js';
+import { ConfigurationError, requireEnv } from '../config.js';
+import { readSecretString } from '../secrets.js';
+import { orbiwanAuth } from './orbiwan-auth.js';
+import { createOrbiwanClient, type OrbiwanClient } from './orbiwan-client.js';
+import { parseOrbiwanCredentials } from './orbiwan-credentials.js';
+
+// Both well inside the send function's timeout: a token request and a POST each take at most
+// TIMEOUT_MS, with the device lock's wait between them (template.yaml: SendToOrbiwanFunction).
+export const ORBIWAN_CONNECT_TIMEOUT_MS = 2_000;
+export const ORBIWAN_TIMEOUT_MS = 6_000;
+
+// Rotated credentials take effect within this time without a redeploy.
+const CREDENTIALS_MAX_AGE_MS = 5 * 60_000;
+
+/** The OrbiWAN client of a function, configured by ORBIWAN_BASE_URL, _AUTH_MODE, _CREDENTIALS_SECRET_ARN. */
+export function orbiwanClientFromEnv(env: NodeJS.ProcessEnv): OrbiwanClient {
+  const baseUrl = orbiwanBaseUrl(requireEnv('ORBIWAN_BASE_URL', env));
+  const mode = requireEnv('ORBIWAN_AUTH_MODE', env);
+  if (mode !== 'basic' && mode !== 'oauth2') {
+    throw new ConfigurationError(`ORBIWAN_AUTH_MODE must be basic or oauth2, got "${mode}"`);
+  }
+  const secretId = requireEnv('ORBIWAN_CREDENTIALS_SECRET_ARN', env);
+  const credentials = cached(
+    async () =>
+      parseOrbiwanCredentials(await readSecretString(secretsManagerClient, secretId), secretId),
+    CREDENTIALS_MAX_AGE_MS,
+  );
+  const timeouts = { connectTimeoutMs: ORBIWAN_CONNECT_TIMEOUT_MS, timeoutMs: ORBIWAN_TIMEOUT_MS };
+  const auth = orbiwanAuth({ mode, baseUrl, credentials, ...timeouts });
+  return createOrbiwanClient({ baseUrl, auth, ...timeouts });
+}
+
+function orbiwanBaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigurationError(`ORBIWAN_BASE_URL "${value}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigurationError(`ORBIWAN_BASE_URL must be http(s), got "${value}"`);
+  }
+  return value.replace(/\/+$/, '');
+}

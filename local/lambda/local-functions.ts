@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import { resolveIntrinsics } from '../template/intrinsics.js';
+import { functionProperties, resourcesOfType, type CfnTemplate } from '../template/sam-template.js';
+import type { LocalStack } from '../template/stack.js';
+
+// Every function of the template, run in this process: its handler is built by the create-handler.ts
+// beside its entry point, with the environment template.yaml gives it, and invoked the way Lambda
+// would. The AWS SDK clients inside the handlers read AWS_ENDPOINT_URL_* from process.env, which the
+// caller points at the local stand-ins before loading.
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface LocalFunction {
+  id: string;
+  name: string;
+  arn: string;
+  environment: Record<string, string>;
+  invoke: (event: unknown) => Promise<unknown>;
+}
+
+/** A function error as Lambda reports it: errorType (the error's name) and errorMessage. */
+export class LambdaFunctionError extends Error {
+  constructor(
+    readonly errorType: string,
+    readonly errorMessage: string,
+  ) {
+    super(errorMessage);
+    this.name = errorType;
+  }
+}
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+type CreateHandler = (env: NodeJS.ProcessEnv) => Handler;
+
+export async function loadLocalFunctions(
+  template: CfnTemplate,
+  stack: LocalStack,
+): Promise<LocalFunction[]> {
+  const functions: LocalFunction[] = [];
+  for (const [id] of resourcesOfType(template, 'AWS::Serverless::Function')) {
+    const properties = functionProperties(template, id);
+    const handlerPath = String(properties.Handler);
+    const module = handlerPath.slice(0, handlerPath.lastIndexOf('.'));
+    const factoryFile = join(
+      ROOT,
+      typeof properties.CodeUri === 'string' ? properties.CodeUri : '.',
+      dirname(module),
+      'create-handler.ts',
+    );
+    const { createHandler } = (await import(pathToFileURL(factoryFile).href)) as {
+      createHandler: CreateHandler;
+    };
+    const variables =
+      (properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
+      {};
+    const environment = Object.fromEntries(
+      Object.entries(resolveIntrinsics(variables, stack) as Record<string, unknown>).map(
+        ([key, value]) => [key, String(value)],
+      ),
+    );
+    const name = stack.refs[id] ?? id;
+    const handler = createHandler(environment);
+    functions.push({
+      id,
+      name,
+      arn: stack.attributes[`${id}.Arn`] ?? name,
+      environment,
+      invoke: async (event) => {
+        try {
+          return await handler(event, lambdaContext(name, stack));
+        } catch (error) {
+          const { name: errorType, message } =
+            error instanceof Error ? error : new Error(String(error));
+          throw new LambdaFunctionError(errorType, message);
+        }
+      },
+    });
+  }
+  return functions;
+}
+
+/** Finds a function by logical ID, name or ARN, as Lambda's FunctionName accepts the last two. */
+export function findFunction(
+  functions: LocalFunction[],
+  reference: string,
+): LocalFunction | undefined {
+  return functions.find(
+    (fn) => fn.arn === reference || fn.name === reference || fn.id === reference,
+  );
+}
+
+function lambdaContext(functionName: string, stack: LocalStack): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${stack.region}:${stack.accountId}:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 15_000,
+  } as Context;
+}
