@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,41 +13,59 @@ import {
   type NotificationDefinition,
   type NotificationType,
 } from '../../functions/notifications/notification-types.js';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startAwsEndpoint, type AwsEndpoint } from '../../local/aws/aws-endpoint.js';
 import { createTemplateTables, dynamoDbService } from '../../local/aws/dynamodb.js';
 import { iotDataPlaneService, type PublishedMessage } from '../../local/aws/iot-data-plane.js';
 import { SecretsStore } from '../../local/aws/secrets-manager.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
-import { functionProperties, loadTemplate } from '../../local/template/sam-template.js';
+import {
+  functionProperties,
+  loadTemplate,
+  resourcesOfType,
+} from '../../local/template/sam-template.js';
+import type { LocalStack } from '../../local/template/stack.js';
 import {
   SAMPLE_PUSH_TOKEN,
   bodyBytes,
   sampleEvents,
   type SampleEvent,
 } from '../helpers/api-events.js';
+import { startFakeHttpServer, type FakeHttpServer } from '../helpers/fake-http-server.js';
+import { SAMPLE_PARAMETERS, sampleStack } from '../helpers/sample-stack.js';
 import { samBuild } from '../helpers/sam-build.js';
-import { sampleStack } from '../helpers/sample-stack.js';
 
-// The equivalent of `sam build` + `sam local invoke <Function> -e events/<type>/<event>.json`:
+// The equivalent of `sam build` + `sam local invoke <Function> -e events/<dir>/<event>.json`:
 // every function is bundled exactly as its Metadata says, loaded in a fresh Node process with the
 // environment the template gives it, and invoked with each of its sample events. AWS is the local
-// stand-in endpoint, reached through the standard AWS_ENDPOINT_URL_* variables.
-//
-// Sample event names say what must happen: bad-* -> 400, unauthorized-* -> 401, else 200 with the
-// body published byte for byte on the notification's topic.
+// stand-in endpoint, reached through the standard AWS_ENDPOINT_URL_* variables; OrbiWAN a fake.
 
 const run = promisify(execFile);
 const INVOKER = fileURLToPath(new URL('../helpers/invoke-bundle.mjs', import.meta.url));
 const template = loadTemplate();
-const stack = sampleStack();
 const workDir = mkdtempSync(join(tmpdir(), 'sam-build-'));
 const published: PublishedMessage[] = [];
 let aws: AwsEndpoint;
+let orbiwan: FakeHttpServer;
+let stack: LocalStack;
+
+type Outcome = { result: unknown } | { error: { errorType: string; errorMessage: string } };
 
 beforeAll(async () => {
+  orbiwan = await startFakeHttpServer((request) =>
+    request.path.includes('0011223344556677')
+      ? { status: 404, body: 'Node not found', headers: { 'content-type': 'text/plain' } }
+      : {
+          status: 200,
+          body: '{"id":18014398509481985,"fcnt":57,"port":20,"transmissionStatus":0}',
+        },
+  );
+  stack = sampleStack({ OrbiwanBaseUrl: orbiwan.url });
   const secrets = new SecretsStore();
   secrets.put(stack.refs.PushTokenSecret ?? '', SAMPLE_PUSH_TOKEN);
+  secrets.put(
+    SAMPLE_PARAMETERS.OrbiwanCredentialsSecretArn,
+    '{"username":"connector","password":"secret"}',
+  );
   aws = await startAwsEndpoint([
     iotDataPlaneService((message) => void published.push(message)),
     secrets.service(),
@@ -57,9 +76,51 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await aws.close();
+  await orbiwan.close();
   rmSync(workDir, { recursive: true, force: true });
 });
 
+function lambdaEnvironment(
+  functionId: string,
+  added: Record<string, string>,
+): Record<string, string> {
+  const properties = functionProperties(template, functionId);
+  const variables = resolveIntrinsics(
+    (properties.Environment as { Variables: Record<string, unknown> }).Variables,
+    stack,
+  ) as Record<string, unknown>;
+  return {
+    PATH: process.env.PATH ?? '',
+    AWS_REGION: stack.region,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL_IOT_DATA_PLANE: aws.url,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.url,
+    AWS_ENDPOINT_URL_DYNAMODB: aws.url,
+    AWS_ENDPOINT_URL_SFN: aws.url,
+    AWS_LAMBDA_FUNCTION_NAME: stack.refs[functionId] ?? functionId,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(resolveIntrinsics(properties.MemorySize, stack)),
+    ...Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, String(value)])),
+    ...added,
+  };
+}
+
+/** `sam build` then `sam local invoke` of one function with each of the given events. */
+async function buildAndInvoke(functionId: string, samples: SampleEvent[]): Promise<Outcome[]> {
+  const built = await samBuild(template, functionId, join(workDir, functionId));
+  expect(statSync(built.file).size).toBeGreaterThan(0);
+  const eventsFile = join(workDir, `${functionId}-events.json`);
+  const resultsFile = join(workDir, `${functionId}-results.json`);
+  writeFileSync(eventsFile, JSON.stringify(samples.map((sample) => sample.event)));
+  published.length = 0;
+  await run(process.execPath, [INVOKER, built.file, built.exportName, eventsFile, resultsFile], {
+    env: lambdaEnvironment(functionId, built.addedEnvironment),
+  });
+  return JSON.parse(readFileSync(resultsFile, 'utf8')) as Outcome[];
+}
+
+// Notification events say by their names what must happen: bad-* -> 400, unauthorized-* -> 401,
+// else 200 with the body published on the notification's topic.
 function expectedStatus(sample: SampleEvent): number {
   if (sample.name.startsWith('unauthorized-')) return 401;
   if (sample.name.startsWith('bad-')) return 400;
@@ -88,32 +149,7 @@ function expectedPayload(type: NotificationType, sample: SampleEvent): string {
   return `${body.slice(0, end)},"state":"${STATES[transmissionStatus] ?? ''}"${body.slice(end)}`;
 }
 
-function lambdaEnvironment(
-  functionId: string,
-  added: Record<string, string>,
-): Record<string, string> {
-  const properties = functionProperties(template, functionId);
-  const variables = resolveIntrinsics(
-    (properties.Environment as { Variables: Record<string, unknown> }).Variables,
-    stack,
-  ) as Record<string, unknown>;
-  return {
-    PATH: process.env.PATH ?? '',
-    AWS_REGION: stack.region,
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_ENDPOINT_URL_IOT_DATA_PLANE: aws.url,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.url,
-    AWS_ENDPOINT_URL_DYNAMODB: aws.url,
-    AWS_ENDPOINT_URL_SFN: aws.url,
-    AWS_LAMBDA_FUNCTION_NAME: stack.refs[functionId] ?? functionId,
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(resolveIntrinsics(properties.MemorySize, stack)),
-    ...Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, String(value)])),
-    ...added,
-  };
-}
-
-describe('sam build + sam local invoke', () => {
+describe('sam build + sam local invoke: notification functions', () => {
   describe.each(NOTIFICATION_TYPES)('%s', (type) => {
     const definition = NOTIFICATION_DEFINITIONS[type];
     const samples = sampleEvents(type.replaceAll('_', '-'));
@@ -124,51 +160,95 @@ describe('sam build + sam local invoke', () => {
     });
 
     it(`builds ${definition.functionId} and answers each sample event as its name says`, async () => {
-      // Prepare
-      const built = await samBuild(
-        template,
-        definition.functionId,
-        join(workDir, definition.functionId),
-      );
-      expect(statSync(built.file).size).toBeGreaterThan(0);
-      const eventsFile = join(workDir, `${type}-events.json`);
-      const resultsFile = join(workDir, `${type}-results.json`);
-      writeFileSync(eventsFile, JSON.stringify(samples.map((sample) => sample.event)));
-      published.length = 0;
+      const outcomes = await buildAndInvoke(definition.functionId, samples);
 
-      // Act
-      await run(
-        process.execPath,
-        [INVOKER, built.file, built.exportName, eventsFile, resultsFile],
-        {
-          env: lambdaEnvironment(definition.functionId, built.addedEnvironment),
-        },
+      const statuses = outcomes.map((outcome) =>
+        'result' in outcome
+          ? (outcome.result as APIGatewayProxyStructuredResultV2).statusCode
+          : outcome.error.errorType,
       );
-
-      // Assess
-      const results = JSON.parse(
-        readFileSync(resultsFile, 'utf8'),
-      ) as APIGatewayProxyStructuredResultV2[];
+      expect(samples.map((sample, index) => `${sample.name}: ${String(statuses[index])}`)).toEqual(
+        samples.map((sample) => `${sample.name}: ${String(expectedStatus(sample))}`),
+      );
       const accepted = samples.filter((sample) => expectedStatus(sample) === 200);
-      expect(
-        results.map(
-          (result, index) => `${samples[index]?.name ?? ''}: ${String(result.statusCode)}`,
-        ),
-      ).toEqual(samples.map((sample) => `${sample.name}: ${String(expectedStatus(sample))}`));
       expect(published.map((message) => message.topic)).toEqual(
         accepted.map((sample) => expectedTopic(definition, sample)),
       );
       published.forEach((message, index) => {
         const sample = accepted[index];
-        expect(sample).toBeDefined();
         if (sample !== undefined)
           expect(message.payload.toString()).toBe(expectedPayload(type, sample));
         expect(message.qos).toBe(definition.qos);
-        const expiry = definition.expires
-          ? Number(stack.parameters.UplinkEarlyExpirySeconds)
-          : undefined;
-        expect(message.messageExpirySeconds).toBe(expiry);
+        expect(message.messageExpirySeconds).toBe(
+          definition.expires ? Number(stack.parameters.UplinkEarlyExpirySeconds) : undefined,
+        );
       });
     });
   });
+});
+
+// What each downlink task must do with its sample events: return (a value matching) or throw.
+const TASKS: Record<
+  string,
+  { dir: string; expected: (name: string) => { throws: string } | { returns: unknown } }
+> = {
+  ValidateDownlinkFunction: {
+    dir: 'validate-downlink',
+    expected: (name) =>
+      name.startsWith('bad-')
+        ? { throws: 'InvalidDownlinkError' }
+        : { returns: expect.objectContaining({ devEui: '70b3d57ed0001a2b' }) },
+  },
+  SendToOrbiwanFunction: {
+    dir: 'send-to-orbiwan',
+    expected: (name) =>
+      name === 'unknown-device'
+        ? { throws: 'UnknownDeviceError' }
+        : { returns: { id: '18014398509481985', fcnt: 57, transmissionStatus: 0 } },
+  },
+  WaitForStatusFunction: { dir: 'wait-for-status', expected: () => ({ returns: 'waiting' }) },
+  ReportDownlinkFailureFunction: {
+    dir: 'report-downlink-failure',
+    expected: (name) => ({
+      returns: {
+        topic: 'orbiwan/lorawan/70b3d57ed0001a2b/downlink/status',
+        code: {
+          invalid: 'INVALID_DOWNLINK',
+          'rejected-unknown-device': 'UNKNOWN_DEVICE',
+          'error-orbiwan-unavailable': 'ORBIWAN_UNAVAILABLE',
+          'timed-out': 'TIMED_OUT',
+        }[name],
+      },
+    }),
+  },
+};
+
+describe('sam build + sam local invoke: downlink tasks', () => {
+  it('covers every function of the template, with the notification functions above', () => {
+    const covered = [
+      ...NOTIFICATION_TYPES.map((type) => NOTIFICATION_DEFINITIONS[type].functionId),
+      ...Object.keys(TASKS),
+    ].sort();
+    const all = resourcesOfType(template, 'AWS::Serverless::Function')
+      .map(([id]) => id)
+      .sort();
+    expect(covered).toEqual(all);
+  });
+
+  it.each(Object.entries(TASKS))(
+    'builds %s and answers each of its sample events',
+    async (functionId, { dir, expected }) => {
+      const samples = sampleEvents(dir);
+      const outcomes = await buildAndInvoke(functionId, samples);
+
+      expect(samples.length).toBeGreaterThan(1);
+      samples.forEach((sample, index) => {
+        const expectation = expected(sample.name);
+        const outcome = outcomes[index];
+        if ('throws' in expectation)
+          expect(outcome, sample.name).toMatchObject({ error: { errorType: expectation.throws } });
+        else expect(outcome, sample.name).toEqual({ result: expectation.returns });
+      });
+    },
+  );
 });

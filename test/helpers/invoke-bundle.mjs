@@ -1,5 +1,7 @@
 // Runs in a fresh Node process, as a Lambda container would: loads a built bundle and invokes
-// its handler with each event in turn. Usage: node invoke-bundle.mjs <bundle> <export> <events.json> <results.json>
+// its handler with each event in turn, recording what it returned or the error it threw (as Lambda
+// reports it: errorType and errorMessage).
+// Usage: node invoke-bundle.mjs <bundle> <export> <events.json> <results.json>
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -21,5 +23,11 @@ const handler = module[exportName];
 if (typeof handler !== 'function')
   throw new Error(`${file} does not export a function ${exportName}`);
 const results = [];
-for (const event of events) results.push(await handler(event, context));
+for (const event of events) {
+  try {
+    results.push({ result: (await handler(event, context)) ?? null });
+  } catch (error) {
+    results.push({ error: { errorType: error.name, errorMessage: error.message } });
+  }
+}
 writeFileSync(resultsFile, JSON.stringify(results));

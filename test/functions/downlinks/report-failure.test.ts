@@ -1,0 +1,105 @@
+import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  reportFailureHandlerFromEnv,
+  type ReportInput,
+} from '../../../functions/downlinks/report/report-failure.js';
+import { sampleEvent } from '../../helpers/api-events.js';
+import { lambdaContext } from '../../helpers/lambda-context.js';
+import { captureLogs } from '../../helpers/logs.js';
+
+const iotMock = mockClient(IoTDataPlaneClient);
+const report = (input: ReportInput) =>
+  reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' })(input, lambdaContext);
+const sample = (name: string) =>
+  sampleEvent('report-downlink-failure', name) as unknown as ReportInput;
+
+function published() {
+  const [call] = iotMock.commandCalls(PublishCommand);
+  const { topic, payload, qos } = call?.args[0].input ?? {};
+  return { topic, qos, text: Buffer.from(payload as Uint8Array).toString('utf8') };
+}
+
+beforeEach(() => {
+  iotMock.reset();
+  iotMock.on(PublishCommand).resolves({});
+  captureLogs();
+});
+
+describe('Handler: ReportDownlinkFailure', () => {
+  it('answers an invalid request on its own topic + /status with INVALID_DOWNLINK and its requestId', async () => {
+    await expect(report(sample('invalid'))).resolves.toEqual({
+      topic: 'orbiwan/lorawan/70b3d57ed0001a2b/downlink/status',
+      code: 'INVALID_DOWNLINK',
+    });
+    expect(published()).toEqual({
+      topic: 'orbiwan/lorawan/70b3d57ed0001a2b/downlink/status',
+      qos: 1,
+      text: JSON.stringify({
+        DevEUI: '70b3d57ed0001a2b',
+        requestId: 'order-43',
+        state: 'error',
+        error: {
+          code: 'INVALID_DOWNLINK',
+          message:
+            'not a valid downlink: data: expected hex digits, two per byte; port: Too small: expected number to be >=1',
+        },
+      }),
+    });
+  });
+
+  it.each([
+    [
+      'rejected-unknown-device',
+      'UNKNOWN_DEVICE',
+      'OrbiWAN does not know device 70b3d57ed0001a2b: Node not found',
+    ],
+    [
+      'error-orbiwan-unavailable',
+      'ORBIWAN_UNAVAILABLE',
+      'OrbiWAN failed the downlink POST (502); it may have queued it',
+    ],
+  ])(
+    'publishes %s as an error status with code %s and the error message, never the trace',
+    async (name, code, message) => {
+      await report(sample(name));
+      const status = JSON.parse(published().text) as Record<string, unknown>;
+      expect(status).toMatchObject({
+        DevEUI: '70b3d57ed0001a2b',
+        state: 'error',
+        error: { code, message },
+      });
+      expect(published().text).not.toContain('handler.mjs');
+    },
+  );
+
+  it("publishes a timeout as timed_out with OrbiWAN's id (exact, as a JSON number) and the last known status", async () => {
+    await report(sample('timed-out'));
+    expect(published().text).toBe(
+      '{"id":18014398509481985,"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","transmissionStatus":0,"state":"timed_out","error":{"code":"TIMED_OUT","message":"OrbiWAN reported no final status within 86400 s of waiting"}}',
+    );
+  });
+
+  it('reports an error it does not know as INTERNAL_ERROR without details', async () => {
+    const input = {
+      ...sample('error-orbiwan-unavailable'),
+      failure: { Error: 'Lambda.Unknown', Cause: 'Runtime exited with error: signal: killed' },
+    };
+    await report(input);
+    expect(JSON.parse(published().text)).toMatchObject({
+      error: {
+        code: 'INTERNAL_ERROR',
+        message: 'the connector failed (Lambda.Unknown); see its logs',
+      },
+    });
+  });
+
+  it('fails (so the state machine retries it) when the status cannot be published', async () => {
+    iotMock.on(PublishCommand).rejects(new Error('unavailable'));
+    await expect(report(sample('timed-out'))).rejects.toMatchObject({
+      name: 'DependencyError',
+      code: 'PUBLISH_FAILED',
+    });
+  });
+});
