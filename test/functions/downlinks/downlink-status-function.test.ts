@@ -79,16 +79,14 @@ describe('Handler: downlink status', () => {
     dynamoMock
       .on(UpdateItemCommand)
       .rejects(new ConditionalCheckFailedException({ message: 'older', $metadata: {} }));
-    dynamoMock
-      .on(GetItemCommand)
-      .resolves({
-        Item: {
-          requestId: { S: 'order-42' },
-          lastStatus: { N: '2' },
-          taskToken: { S: TOKEN },
-          waitingAfterRank: { N: '2' },
-        },
-      });
+    dynamoMock.on(GetItemCommand).resolves({
+      Item: {
+        requestId: { S: 'order-42' },
+        lastStatus: { N: '2' },
+        taskToken: { S: TOKEN },
+        waitingAfterRank: { N: '2' },
+      },
+    });
 
     await invoke();
 
@@ -106,29 +104,25 @@ describe('Handler: downlink status', () => {
   });
 
   it('answers 200 when the execution cannot be resumed (it will time out and say so)', async () => {
-    dynamoMock
-      .on(UpdateItemCommand)
-      .resolves({
-        Attributes: {
-          lastStatus: { N: '2' },
-          taskToken: { S: TOKEN },
-          waitingAfterRank: { N: '0' },
-        },
-      });
+    dynamoMock.on(UpdateItemCommand).resolves({
+      Attributes: {
+        lastStatus: { N: '2' },
+        taskToken: { S: TOKEN },
+        waitingAfterRank: { N: '0' },
+      },
+    });
     sfnMock.on(SendTaskSuccessCommand).rejects(new Error('service unavailable'));
     expect((await invoke()).statusCode).toBe(200);
   });
 
   it('answers 5xx and resumes nothing when the status cannot be published', async () => {
-    dynamoMock
-      .on(UpdateItemCommand)
-      .resolves({
-        Attributes: {
-          lastStatus: { N: '2' },
-          taskToken: { S: TOKEN },
-          waitingAfterRank: { N: '0' },
-        },
-      });
+    dynamoMock.on(UpdateItemCommand).resolves({
+      Attributes: {
+        lastStatus: { N: '2' },
+        taskToken: { S: TOKEN },
+        waitingAfterRank: { N: '0' },
+      },
+    });
     iotMock.on(PublishCommand).rejects(new Error('iot unavailable'));
     expect((await invoke()).statusCode).toBe(502);
     expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);

@@ -20,15 +20,13 @@ const wait = (input: WaitInput) =>
   );
 
 function recordWith(attributes: Record<string, { N?: string; S?: string }>) {
-  dynamoMock
-    .on(UpdateItemCommand)
-    .resolves({
-      Attributes: {
-        devEui: { S: '70b3d57ed0001a2b' },
-        downlinkId: { S: '18014398509481985' },
-        ...attributes,
-      },
-    });
+  dynamoMock.on(UpdateItemCommand).resolves({
+    Attributes: {
+      devEui: { S: '70b3d57ed0001a2b' },
+      downlinkId: { S: '18014398509481985' },
+      ...attributes,
+    },
+  });
 }
 
 beforeEach(() => {
