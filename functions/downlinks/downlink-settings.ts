@@ -1,15 +1,7 @@
 import { ConfigurationError, requireEnv, requireIntegerEnv } from '../shared/config.js';
 import type { DownlinkMode } from '../shared/orbiwan/orbiwan-client.js';
-import { isValidTopicPrefix } from '../shared/topics.js';
 
 // The configuration the downlink functions share, read from their environment (template.yaml).
-
-export function topicPrefixFromEnv(env: NodeJS.ProcessEnv): string {
-  const prefix = requireEnv('TOPIC_PREFIX', env);
-  if (!isValidTopicPrefix(prefix))
-    throw new ConfigurationError(`TOPIC_PREFIX "${prefix}" is not a valid topic prefix`);
-  return prefix;
-}
 
 export interface DownlinksTableSettings {
   tableName: string;

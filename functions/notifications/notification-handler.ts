@@ -15,7 +15,7 @@ import { requireBearerToken } from '../shared/http/require-bearer-token.js';
 import { logger } from '../shared/logger.js';
 import { IOT_MAX_PAYLOAD_BYTES, iotPublisher, type Publish } from '../shared/publish.js';
 import { readSecretString } from '../shared/secrets.js';
-import { isValidTopicPrefix } from '../shared/topics.js';
+import { topicPrefixFromEnv } from '../shared/topics.js';
 import {
   NOTIFICATION_DEFINITIONS,
   NOTIFICATION_TYPES,
@@ -94,10 +94,7 @@ export function notificationHandlerFromEnv(
     );
   }
   const definition = NOTIFICATION_DEFINITIONS[type];
-  const topicPrefix = requireEnv('TOPIC_PREFIX', env);
-  if (!isValidTopicPrefix(topicPrefix)) {
-    throw new ConfigurationError(`TOPIC_PREFIX "${topicPrefix}" is not a valid topic prefix`);
-  }
+  const topicPrefix = topicPrefixFromEnv(env);
   const secretId = requireEnv('PUSH_TOKEN_SECRET_ARN', env);
   const messageExpirySeconds = definition.expires
     ? requireIntegerEnv('MESSAGE_EXPIRY_SECONDS', { min: 1, max: 3600 }, env)

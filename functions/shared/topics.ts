@@ -1,3 +1,5 @@
+import { ConfigurationError, requireEnv } from './config.js';
+
 // Every topic the connector publishes or listens on is built here, from the template's prefix.
 
 /** A topic for one device: `{prefix}/{devEui}/{suffix}`; devEui must already be normalised. */
@@ -15,6 +17,11 @@ export function prefixTopic(prefix: string, suffix: string): string {
 // At most 4 slashes: `{prefix}/{deveui}/downlink/status` must stay within IoT Core's 7.
 const TOPIC_PREFIX = /^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+){0,4}$/;
 
-export function isValidTopicPrefix(prefix: string): boolean {
-  return TOPIC_PREFIX.test(prefix);
+/** The topic prefix of a function, from TOPIC_PREFIX. */
+export function topicPrefixFromEnv(env: NodeJS.ProcessEnv): string {
+  const prefix = requireEnv('TOPIC_PREFIX', env);
+  if (!TOPIC_PREFIX.test(prefix)) {
+    throw new ConfigurationError(`TOPIC_PREFIX "${prefix}" is not a valid topic prefix`);
+  }
+  return prefix;
 }

@@ -90,31 +90,8 @@ export function stepFunctionsService(engine: LocalStepFunctions): AwsService {
   });
 }
 
-function describe(execution: ExecutionRecord) {
-  const {
-    executionArn,
-    stateMachineArn,
-    name,
-    status,
-    input,
-    output,
-    error,
-    cause,
-    startDate,
-    stopDate,
-  } = execution;
-  return {
-    executionArn,
-    stateMachineArn,
-    name,
-    status,
-    input,
-    output,
-    error,
-    cause,
-    startDate: seconds(startDate),
-    stopDate: seconds(stopDate),
-  };
+function describe({ history, startDate, stopDate, ...execution }: ExecutionRecord) {
+  return { ...execution, startDate: seconds(startDate), stopDate: seconds(stopDate) };
 }
 
 // Each event carries its details under the key Step Functions uses for its type.

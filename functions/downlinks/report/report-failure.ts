@@ -6,7 +6,7 @@ import { logger } from '../../shared/logger.js';
 import { iotPublisher, type Publish } from '../../shared/publish.js';
 import { errorCodeFor, type DownlinkErrorCode } from '../downlink-errors.js';
 import { deviceLevel, requestIdOf, type Downlink } from '../downlink-request.js';
-import { topicPrefixFromEnv } from '../downlink-settings.js';
+import { topicPrefixFromEnv } from '../../shared/topics.js';
 import { failureStatus } from '../downlink-status.js';
 import type { SentDownlink } from '../send/send-to-orbiwan.js';
 

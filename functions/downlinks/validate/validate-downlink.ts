@@ -8,7 +8,8 @@ import {
   type DownlinkDefaults,
   type RuleInput,
 } from '../downlink-request.js';
-import { downlinkDefaultsFromEnv, topicPrefixFromEnv } from '../downlink-settings.js';
+import { topicPrefixFromEnv } from '../../shared/topics.js';
+import { downlinkDefaultsFromEnv } from '../downlink-settings.js';
 
 /** State ValidateDownlink: the rule's message in, a Downlink out, or InvalidDownlinkError. */
 export function createValidateDownlinkHandler(defaults: DownlinkDefaults) {
