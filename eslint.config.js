@@ -16,6 +16,8 @@ export default tseslint.config(
       'no-console': 'error',
       // Leaving a field out of an object by destructuring it is an idiom, not an unused variable.
       '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
+      // A `let` assigned once, later, is how a closure refers to what is made after it.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
   {
@@ -25,6 +27,11 @@ export default tseslint.config(
       ...tseslint.configs.disableTypeChecked.languageOptions,
       globals: globals.node,
     },
+  },
+  {
+    // The lifecycle page's script runs in the browser.
+    files: ['local/lifecycle/page/**'],
+    languageOptions: { globals: globals.browser },
   },
   {
     // Scripts and the test suite may print; functions log through Powertools Logger only.

@@ -23,19 +23,22 @@ const IOT_MAX_PAYLOAD_BYTES = 128 * 1024;
 export function iotDataPlaneService(onPublish: OnPublish): AwsService {
   return {
     name: 'iot-data-plane',
-    accepts: (request) => request.method === 'POST' && (request.url ?? '').startsWith('/topics/'),
-    handle: async (request, response) => {
-      await handlePublish(request, await readBody(request), response, onPublish);
-    },
+    accepts: isPublishRequest,
+    handle: (request, response) => servePublish(request, response, onPublish),
   };
 }
 
-async function handlePublish(
+export function isPublishRequest(request: IncomingMessage): boolean {
+  return request.method === 'POST' && (request.url ?? '').startsWith('/topics/');
+}
+
+/** Answers POST /topics/{topic} as IoT Core does, SigV4 (AWS endpoint) or TLS client certificate (8443). */
+export async function servePublish(
   request: IncomingMessage,
-  body: Buffer,
   response: ServerResponse,
   onPublish: OnPublish,
 ): Promise<void> {
+  const body = await readBody(request);
   try {
     const message = parsePublish(request, body);
     await onPublish(message);

@@ -102,10 +102,11 @@ function physicalResource(
           Arn: `arn:aws:logs:${region}:${accountId}:log-group:/aws/vendedlogs/${name}:*`,
         },
       };
+    // Listed under their logical ID, so the local console and the AWS CLI show DownlinkStateMachine.
     case 'AWS::Serverless::StateMachine':
     case 'AWS::StepFunctions::StateMachine': {
-      const arn = `arn:aws:states:${region}:${accountId}:stateMachine:${name}`;
-      return { ref: arn, attributes: { Arn: arn, Name: name } };
+      const arn = `arn:aws:states:${region}:${accountId}:stateMachine:${id}`;
+      return { ref: arn, attributes: { Arn: arn, Name: id } };
     }
     case 'AWS::DynamoDB::Table':
       return {

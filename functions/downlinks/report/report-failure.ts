@@ -69,7 +69,7 @@ export async function reportFailure(
   });
   logger.warn('downlink failed', {
     code,
-    message,
+    reason: message,
     outcome: input.outcome,
     devEui: failure.devEui,
     requestId: failure.requestId,

@@ -35,7 +35,9 @@ export function jsonErrorResponses({
       if (reply.statusCode >= 500) {
         logger.error('request failed', { code: reply.body.error.code, error: request.error });
       } else {
-        logger.warn('request refused', { statusCode: reply.statusCode, ...reply.body.error });
+        const { code, message: reason, issues } = reply.body.error;
+        // Not 'message': Powertools reserves that key for the log line's own message.
+        logger.warn('request refused', { statusCode: reply.statusCode, code, reason, issues });
       }
       request.response = {
         statusCode: reply.statusCode,

@@ -1,0 +1,208 @@
+import { topLevelMember } from '../../functions/shared/raw-json.js';
+import type { PublishedMessage } from '../aws/iot-data-plane.js';
+import type { ExecutionRecord, HistoryEvent } from '../stepfunctions/local-step-functions.js';
+
+// What the lifecycle page shows: every downlink with the states of its execution (as the Step
+// Functions console shows them) and the statuses published for it, and the latest notifications
+// per device. Fed by the local Step Functions engine and the local broker.
+
+export interface TimelineEntry {
+  at: string;
+  /** 'state': a state of the execution; 'status': a status message published for the downlink. */
+  kind: 'state' | 'status';
+  name: string;
+}
+
+export interface DownlinkView {
+  executionArn: string;
+  name: string;
+  startedAt: string;
+  devEui: string | undefined;
+  requestId: string | undefined;
+  downlinkId: string | undefined;
+  /** The latest status word (accepted, sent, acknowledged, ..., error, timed_out), or the state the execution is in. */
+  state: string;
+  executionStatus: string;
+  error: string | undefined;
+  timeline: TimelineEntry[];
+}
+
+export interface NotificationView {
+  devEui: string | undefined;
+  type: string;
+  at: string;
+  bytes: number;
+  excerpt: string;
+}
+
+export interface ActivitySnapshot {
+  downlinks: DownlinkView[];
+  notifications: Record<string, NotificationView[]>;
+}
+
+const KEEP_DOWNLINKS = 200;
+const KEEP_NOTIFICATIONS_PER_DEVICE = 10;
+
+export class ConnectorActivity {
+  private readonly downlinks = new Map<string, DownlinkView>();
+  private readonly notifications = new Map<string, NotificationView[]>();
+  private readonly listeners = new Set<() => void>();
+  /** Statuses published before their execution knew OrbiWAN's id (accepted is), by devEui/id. */
+  private readonly unmatched = new Map<string, TimelineEntry[]>();
+
+  constructor(private readonly topicPrefix: string) {}
+
+  onExecutionEvent(execution: ExecutionRecord, event: HistoryEvent): void {
+    const view = this.viewOf(execution);
+    view.executionStatus = execution.status;
+    view.error = execution.error;
+    if (event.type.endsWith('StateEntered') && event.stateName !== undefined) {
+      view.timeline.push({
+        at: event.timestamp.toISOString(),
+        kind: 'state',
+        name: event.stateName,
+      });
+      if (view.timeline.every((entry) => entry.kind === 'state')) view.state = event.stateName;
+    }
+    if (event.type === 'ExecutionStarted' && event.input !== undefined)
+      this.learnFromRequest(view, event.input);
+    if (event.type.endsWith('StateExited') && event.output !== undefined)
+      this.learnFromOutput(view, event.output);
+    this.changed();
+  }
+
+  onPublished({ topic, payload }: PublishedMessage): void {
+    const relative = topic.startsWith(`${this.topicPrefix}/`)
+      ? topic.slice(this.topicPrefix.length + 1)
+      : undefined;
+    if (relative === undefined) return;
+    const [first = '', ...rest] = relative.split('/');
+    const devEui = /^[0-9a-f]{16}$/.test(first) ? first : undefined;
+    const type = devEui === undefined ? relative : rest.join('/');
+    const text = payload.toString('utf8');
+    const device = devEui ?? '(no device)';
+    const recent = [
+      {
+        devEui,
+        type,
+        at: new Date().toISOString(),
+        bytes: payload.length,
+        excerpt: text.slice(0, 160),
+      },
+      ...(this.notifications.get(device) ?? []),
+    ];
+    this.notifications.set(device, recent.slice(0, KEEP_NOTIFICATIONS_PER_DEVICE));
+    if (type === 'downlink/status') this.learnFromStatus(devEui, text);
+    this.changed();
+  }
+
+  snapshot(): ActivitySnapshot {
+    return {
+      downlinks: [...this.downlinks.values()].reverse(),
+      notifications: Object.fromEntries(this.notifications),
+    };
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private viewOf(execution: ExecutionRecord): DownlinkView {
+    let view = this.downlinks.get(execution.executionArn);
+    if (view === undefined) {
+      view = {
+        executionArn: execution.executionArn,
+        name: execution.name,
+        startedAt: execution.startDate.toISOString(),
+        devEui: undefined,
+        requestId: undefined,
+        downlinkId: undefined,
+        state: 'started',
+        executionStatus: execution.status,
+        error: undefined,
+        timeline: [],
+      };
+      this.downlinks.set(execution.executionArn, view);
+      if (this.downlinks.size > KEEP_DOWNLINKS)
+        this.downlinks.delete(this.downlinks.keys().next().value ?? '');
+    }
+    return view;
+  }
+
+  // The rule's message: the DevEUI level of its topic and the request's requestId, even when the
+  // request turns out invalid.
+  private learnFromRequest(view: DownlinkView, input: string): void {
+    try {
+      const { topic, payload } = JSON.parse(input) as { topic?: string; payload?: string };
+      const level = topic?.slice(this.topicPrefix.length + 1).split('/')[0];
+      view.devEui = level === undefined || level === '' ? undefined : level.toLowerCase();
+      const request = JSON.parse(Buffer.from(payload ?? '', 'base64').toString('utf8')) as {
+        requestId?: unknown;
+      };
+      if (typeof request.requestId === 'string') view.requestId = request.requestId;
+    } catch {
+      // Not the rule's message, or a request that is not JSON: ValidateDownlink will say more.
+    }
+  }
+
+  // ValidateDownlink's output holds the downlink; SendToOrbiwan's, OrbiWAN's id.
+  private learnFromOutput(view: DownlinkView, output: string): void {
+    try {
+      const { downlink, orbiwan } = JSON.parse(output) as {
+        downlink?: { devEui?: string; requestId?: string };
+        orbiwan?: { id?: string };
+      };
+      if (downlink?.devEui !== undefined) view.devEui = downlink.devEui;
+      if (view.downlinkId === undefined && orbiwan?.id !== undefined) {
+        view.downlinkId = orbiwan.id;
+        const key = `${view.devEui ?? ''}/${orbiwan.id}`;
+        for (const entry of this.unmatched.get(key) ?? []) this.addStatus(view, entry);
+        this.unmatched.delete(key);
+      }
+    } catch {
+      // Not JSON: nothing to learn.
+    }
+  }
+
+  private learnFromStatus(devEui: string | undefined, text: string): void {
+    let status: { state?: unknown; requestId?: unknown };
+    try {
+      status = JSON.parse(text) as typeof status;
+    } catch {
+      return;
+    }
+    const id = topLevelMember(text, 'id')?.replace(/^"(.*)"$/, '$1');
+    const view = [...this.downlinks.values()].find(
+      (candidate) =>
+        candidate.devEui === devEui &&
+        ((id !== undefined && candidate.downlinkId === id) ||
+          (status.requestId !== undefined && candidate.requestId === status.requestId)),
+    );
+    if (typeof status.state !== 'string') return;
+    const entry: TimelineEntry = {
+      at: new Date().toISOString(),
+      kind: 'status',
+      name: status.state,
+    };
+    if (view !== undefined) {
+      this.addStatus(view, entry);
+    } else if (id !== undefined) {
+      const key = `${devEui ?? ''}/${id}`;
+      this.unmatched.set(key, [...(this.unmatched.get(key) ?? []), entry].slice(-10));
+      // Statuses of downlinks sent by others than the connector never match: keep only recent ones.
+      if (this.unmatched.size > KEEP_DOWNLINKS)
+        this.unmatched.delete(this.unmatched.keys().next().value ?? '');
+    }
+  }
+
+  private addStatus(view: DownlinkView, entry: TimelineEntry): void {
+    view.state = entry.name;
+    view.timeline.push(entry);
+    view.timeline.sort((a, b) => a.at.localeCompare(b.at));
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+}
