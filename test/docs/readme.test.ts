@@ -18,7 +18,23 @@ function tableRow(...cells: string[]): RegExp {
   return new RegExp(`^\\|\\s*${escaped.join('\\s*\\|\\s*')}\\s*\\|`, 'm');
 }
 
+// The variables npm start reads, as local/settings.ts names them.
+const settingsSource = readFileSync(`${ROOT}local/settings.ts`, 'utf8');
+const LOCAL_VARIABLES = [
+  ...new Set([...settingsSource.matchAll(/\(env, '([A-Z_]+)'/g)].map((match) => match[1] ?? '')),
+];
+
 describe('README', () => {
+  it('gives the run command and the test command first', () => {
+    const start = readme.slice(0, readme.indexOf('## How it works'));
+    expect(start).toContain('npm install && npm start');
+    expect(start).toContain('`npm test`');
+  });
+
+  it.each(LOCAL_VARIABLES)('documents the npm start setting %s', (variable) => {
+    expect(readme).toMatch(tableRow(`\`${variable}\``));
+  });
+
   it.each(Object.keys(template.Parameters ?? {}))('documents the parameter %s', (name) => {
     expect(readme).toMatch(tableRow(`\`${name}\``));
   });
