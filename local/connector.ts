@@ -66,13 +66,15 @@ export interface LocalConnector {
 export interface LocalConnectorOptions {
   /** Wait this long before every state machine retry instead of what Retry says (tests). */
   retryDelayMs?: number;
+  /** Another template than template.yaml (tests that show the wiring follows the template). */
+  template?: CfnTemplate;
 }
 
 export async function startLocalConnector(
   settings: LocalSettings,
   options: LocalConnectorOptions = {},
 ): Promise<LocalConnector> {
-  const template = loadTemplate();
+  const template = options.template ?? loadTemplate();
   const certificates = ensureDevCertificates(settings.certsDirectory);
   let route: RouteRequest | undefined;
   const http = await listenHttp(settings.httpPort, (request, response) =>

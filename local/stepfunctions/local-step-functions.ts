@@ -297,7 +297,10 @@ export class LocalStepFunctions {
             Payload: unknown;
           };
           await this.invoke(FunctionName, Payload);
-          // As in Step Functions' history: the function ran, the task now waits for its token.
+          // As in Step Functions' history: the function ran, the task now waits for its token. State
+          // events reach the history through an async generator: let it catch up first, so this
+          // event comes after the state's TaskStateEntered.
+          await new Promise((resolve) => setImmediate(resolve));
           this.record(execution, { type: 'TaskSubmitted', stateName });
           return callback;
         };

@@ -79,6 +79,8 @@ export function acceptDownlinks(): (request: RecordedRequest) => Reply {
 export async function startDownlinkHarness(
   parameters: Record<string, string> = {},
 ): Promise<DownlinkHarness> {
+  // The functions share this process's logger; its lines would bury the test report.
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   const orbiwan = await startFakeHttpServer(acceptDownlinks());
   const template = loadTemplate();
   const stack = sampleStack({ OrbiwanBaseUrl: orbiwan.url, ...parameters }, template);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startLocalConnector, type LocalConnector } from '../../local/connector.js';
 import { localSettingsFromEnv } from '../../local/settings.js';
-import { loadTemplate } from '../../local/template/sam-template.js';
+import { loadTemplate, type CfnTemplate } from '../../local/template/sam-template.js';
 
 // The local stack for end-to-end tests: every port chosen by the system, certificates in a
 // temporary folder, the simulator's devices uplinking only when a test says so, and no random
@@ -14,6 +14,7 @@ export const E2E_TOKEN = 'e2e-push-token';
 
 export async function startTestConnector(
   env: Record<string, string> = {},
+  template: CfnTemplate = loadTemplate(),
 ): Promise<LocalConnector> {
   const settings = localSettingsFromEnv(
     {
@@ -32,9 +33,9 @@ export async function startTestConnector(
       LOG_LEVEL: 'ERROR',
       ...env,
     },
-    loadTemplate(),
+    template,
   );
-  return startLocalConnector(settings, { retryDelayMs: 5 });
+  return startLocalConnector(settings, { retryDelayMs: 5, template });
 }
 
 export interface ReceivedMessage {

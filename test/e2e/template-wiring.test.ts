@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalConnector } from '../../local/connector.js';
+import { loadTemplate } from '../../local/template/sam-template.js';
+import { E2E_TOKEN, startTestConnector, subscribe } from '../helpers/local-connector.js';
+
+// template.yaml is the only place the wiring is defined: change it, and the local stack follows.
+
+let connector: LocalConnector;
+
+beforeAll(async () => {
+  const template = loadTemplate();
+  const uplink = template.Resources.UplinkFunction?.Properties as {
+    Events: Record<string, { Properties: { Path: string } }>;
+  };
+  for (const event of Object.values(uplink.Events))
+    event.Properties.Path = '/rest/callback/moved/ul';
+  connector = await startTestConnector({ TOPIC_PREFIX: 'acme/lora' }, template);
+});
+
+afterAll(async () => {
+  await connector.close();
+});
+
+describe('Local stack wiring', () => {
+  it('serves a route where the template puts it, and publishes under the TOPIC_PREFIX parameter', async () => {
+    const subscriber = await subscribe(connector.endpoints.mqtt, 'acme/lora/#');
+    const push = (path: string) =>
+      fetch(`${connector.endpoints.http}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${E2E_TOKEN}` },
+        body: '{"DevEUI":"0011223344556677","dataFrame":"AQ==","port":1,"fcnt":1}',
+      });
+
+    const moved = await push('/rest/callback/moved/ul');
+    const old = await push('/rest/callback/payloads/ul');
+    const message = await subscriber.next(
+      (candidate) => candidate.topic === 'acme/lora/0011223344556677/uplink',
+    );
+
+    expect([moved.status, old.status]).toEqual([200, 404]);
+    expect(message.payload.toString()).toContain('"fcnt":1');
+    await subscriber.close();
+  });
+});
