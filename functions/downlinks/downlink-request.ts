@@ -1,8 +1,9 @@
-import * as z from 'zod';
 import { normaliseDevEui } from '../shared/dev-eui.js';
 import type { InputIssue } from '../shared/errors.js';
 import type { DownlinkMode } from '../shared/orbiwan/orbiwan-client.js';
 import { deviceTopic } from '../shared/topics.js';
+import * as z from 'zod/mini';
+import { issuesOf } from '../shared/zod.js';
 import { InvalidDownlinkError } from './downlink-errors.js';
 
 /** What the IoT rule hands the state machine for every message on {prefix}/+/downlink. */
@@ -40,21 +41,24 @@ const MAX_PAYLOAD_BYTES = 242;
 
 // Strict: an unknown field is most often a typo ("confirm", "fport") that would otherwise be
 // silently ignored and change what reaches the device.
+const requestId = z.string().check(
+  z.minLength(1),
+  z.maxLength(128),
+  z.refine((value) => !/\p{Cc}/u.test(value), 'expected no control characters'),
+);
+
 export const downlinkRequestSchema = z.strictObject({
   data: z
     .string()
-    .regex(/^(?:[0-9a-fA-F]{2})*$/, 'expected hex digits, two per byte')
-    .max(MAX_PAYLOAD_BYTES * 2, `expected at most ${MAX_PAYLOAD_BYTES} bytes`),
-  port: z.int().min(1).max(223),
-  confirmed: z.boolean().optional(),
-  mode: z.enum(['enqueue_on_busy', 'fail_on_busy', 'replace_on_busy']).optional(),
-  fcnt: z.int().min(0).max(0xffff_ffff).optional(),
-  requestId: z
-    .string()
-    .min(1)
-    .max(128)
-    .refine((value) => !/\p{Cc}/u.test(value), 'expected no control characters')
-    .optional(),
+    .check(
+      z.regex(/^(?:[0-9a-fA-F]{2})*$/, 'expected hex digits, two per byte'),
+      z.maxLength(MAX_PAYLOAD_BYTES * 2, `expected at most ${MAX_PAYLOAD_BYTES} bytes`),
+    ),
+  port: z.int().check(z.minimum(1), z.maximum(223)),
+  confirmed: z.optional(z.boolean()),
+  mode: z.optional(z.enum(['enqueue_on_busy', 'fail_on_busy', 'replace_on_busy'])),
+  fcnt: z.optional(z.int().check(z.minimum(0), z.maximum(0xffff_ffff))),
+  requestId: z.optional(requestId),
 });
 
 export type DownlinkRequest = z.infer<typeof downlinkRequestSchema>;
@@ -91,9 +95,7 @@ export function requestIdOf(payload: string): string | undefined {
   if (request.ok) return request.value.requestId;
   const json = request.json as { requestId?: unknown } | undefined;
   const candidate = json?.requestId;
-  return downlinkRequestSchema.shape.requestId.safeParse(candidate).success
-    ? (candidate as string)
-    : undefined;
+  return requestId.safeParse(candidate).success ? (candidate as string) : undefined;
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; issues: InputIssue[]; json?: unknown };
@@ -117,11 +119,7 @@ function parseRequest(payload: string): Parsed<DownlinkRequest> {
   }
   const result = downlinkRequestSchema.safeParse(json);
   if (result.success) return { ok: true, value: result.data };
-  const issues = result.error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.'),
-    message: issue.message,
-  }));
-  return { ok: false, issues, json };
+  return { ok: false, issues: issuesOf(result.error), json };
 }
 
 type DevEuiOfTopic = { ok: true; value: string } | { ok: false; problem: string };

@@ -1,5 +1,6 @@
-import * as z from 'zod';
 import { DEV_EUI_FORMS, normaliseDevEui } from '../shared/dev-eui.js';
+import * as z from 'zod/mini';
+import '../shared/zod.js';
 
 // Schemas of the notification bodies OrbiWAN documents (see shared ORBIWAN.md). They check the
 // fields the connector and its subscribers rely on; unknown fields are allowed, because the body
@@ -11,91 +12,97 @@ export interface NotificationFacts {
   devEui: string | undefined;
 }
 
-export type NotificationSchema = z.ZodType<NotificationFacts>;
+export type NotificationSchema = z.ZodMiniType<NotificationFacts>;
 
 const openScalar = z.union([z.string(), z.number()]);
-const counter = z.int().nonnegative();
+const counter = z.int().check(z.minimum(0));
 // 64-bit OrbiWAN ids can exceed JavaScript's safe integers: accept them without using the value.
 const orbiwanId = z.union([z.number(), z.string()]);
 // dataFrame is Base64 by default and hex with data_format=hex; both use this alphabet.
-const payload = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected a Base64 or hex payload');
+const payload = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected a Base64 or hex payload'));
 
 const uplinkFields = {
   dataFrame: payload,
-  port: z.int().min(0).max(255),
+  port: z.int().check(z.minimum(0), z.maximum(255)),
   fcnt: counter,
-  early: z.boolean().optional(),
-  id: orbiwanId.optional(),
-  timestamp: z.string().optional(),
-  live: z.boolean().optional(),
-  session_id: z.string().optional(),
-  decrypted: z.boolean().optional(),
-  confirmed: z.boolean().optional(),
-  devaddr: openScalar.optional(),
-  decoded: z.record(z.string(), z.unknown()).nullish(),
+  early: z.optional(z.boolean()),
+  id: z.optional(orbiwanId),
+  timestamp: z.optional(z.string()),
+  live: z.optional(z.boolean()),
+  session_id: z.optional(z.string()),
+  decrypted: z.optional(z.boolean()),
+  confirmed: z.optional(z.boolean()),
+  devaddr: z.optional(openScalar),
+  decoded: z.nullish(z.record(z.string(), z.unknown())),
 };
 
 const radioFields = {
-  rssi: z.number().optional(),
-  snr: z.number().optional(),
-  sf_used: z.int().optional(),
-  freq: z.number().optional(),
-  dr_used: z.string().optional(),
-  cr_used: z.string().optional(),
-  gtw_info: z
-    .array(
+  rssi: z.optional(z.number()),
+  snr: z.optional(z.number()),
+  sf_used: z.optional(z.int()),
+  freq: z.optional(z.number()),
+  dr_used: z.optional(z.string()),
+  cr_used: z.optional(z.string()),
+  gtw_info: z.nullish(
+    z.array(
       z.looseObject({
-        gtw_id: openScalar.optional(),
-        rssi: z.number().optional(),
-        snr: z.number().optional(),
+        gtw_id: z.optional(openScalar),
+        rssi: z.optional(z.number()),
+        snr: z.optional(z.number()),
       }),
-    )
-    .nullish(),
-  latitude: z.number().optional(),
-  longitude: z.number().optional(),
-  altitude: z.number().optional(),
+    ),
+  ),
+  latitude: z.optional(z.number()),
+  longitude: z.optional(z.number()),
+  altitude: z.optional(z.number()),
 };
 
 type DevicePresence = 'required' | 'optional';
 
 // Checked as a field, so a bad DevEUI is reported together with every other problem of the body.
-const devEui = z.string().transform((value, ctx) => {
-  const normalised = normaliseDevEui(value);
-  if (normalised === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `${quote(value)} is not a DevEUI: expected ${DEV_EUI_FORMS}`,
-    });
-    return z.NEVER;
-  }
-  return normalised;
-});
+const devEui = z.pipe(
+  z.string(),
+  z.transform((value: string, payload) => {
+    const normalised = normaliseDevEui(value);
+    if (normalised === undefined) {
+      payload.issues.push({
+        code: 'custom',
+        input: value,
+        message: `${quote(value)} is not a DevEUI: expected ${DEV_EUI_FORMS}`,
+      });
+      return z.NEVER;
+    }
+    return normalised;
+  }),
+);
 
 /**
  * A notification about one device, named by `DevEUI` (release 6) or `deveui` (older releases).
  * The transform yields the DevEUI in its canonical form.
  */
-function deviceNotification(shape: z.ZodRawShape, presence: DevicePresence): NotificationSchema {
-  return z
-    .looseObject({ ...shape, DevEUI: devEui.optional(), deveui: devEui.optional() })
-    .transform((body, ctx): NotificationFacts => {
-      const { DevEUI, deveui } = body;
-      if (DevEUI !== undefined && deveui !== undefined && DevEUI !== deveui) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['deveui'],
-          message: 'DevEUI and deveui name different devices',
-        });
-      }
-      if (DevEUI === undefined && deveui === undefined && presence === 'required') {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['DevEUI'],
-          message: 'missing: expected DevEUI or deveui',
-        });
-      }
-      return { devEui: DevEUI ?? deveui };
-    });
+function deviceNotification(
+  shape: z.core.$ZodLooseShape,
+  presence: DevicePresence,
+): NotificationSchema {
+  return z.pipe(
+    z.looseObject({ ...shape, DevEUI: z.optional(devEui), deveui: z.optional(devEui) }),
+    z.transform(
+      ({ DevEUI, deveui }: { DevEUI?: string; deveui?: string }, payload): NotificationFacts => {
+        const problem = (path: string, message: string) => {
+          payload.issues.push({ code: 'custom', input: payload.value, path: [path], message });
+        };
+        if (DevEUI !== undefined && deveui !== undefined && DevEUI !== deveui) {
+          problem('deveui', 'DevEUI and deveui name different devices');
+        }
+        if (DevEUI === undefined && deveui === undefined && presence === 'required') {
+          problem('DevEUI', 'missing: expected DevEUI or deveui');
+        }
+        return { devEui: DevEUI ?? deveui };
+      },
+    ),
+  );
 }
 
 function quote(value: string): string {
@@ -109,11 +116,11 @@ export const uplinkSchema = deviceNotification({ ...uplinkFields, ...radioFields
 export const downlinkStatusSchema = deviceNotification(
   {
     id: orbiwanId,
-    transmissionStatus: z.int().min(0).max(5),
-    fcnt: counter.optional(),
-    port: z.int().min(0).max(255).optional(),
-    session_id: z.string().optional(),
-    data: z.string().optional(),
+    transmissionStatus: z.int().check(z.minimum(0), z.maximum(5)),
+    fcnt: z.optional(counter),
+    port: z.optional(z.int().check(z.minimum(0), z.maximum(255))),
+    session_id: z.optional(z.string()),
+    data: z.optional(z.string()),
   },
   'required',
 );
@@ -121,31 +128,31 @@ export const downlinkStatusSchema = deviceNotification(
 export const joinInfoSchema = deviceNotification(
   {
     join_status: z.string(),
-    appeui: z.string().optional(),
-    session_id: z.string().optional(),
+    appeui: z.optional(z.string()),
+    session_id: z.optional(z.string()),
   },
   'required',
 );
 
 export const nodeInfoSchema = deviceNotification(
   {
-    device_status: openScalar.optional(),
-    last_reception: openScalar.optional(),
-    dl_fcnt: counter.optional(),
-    device_class: openScalar.optional(),
-    registration_status: openScalar.optional(),
-    expiry_time_uplink: openScalar.optional(),
-    expiry_time_downlink: openScalar.optional(),
+    device_status: z.optional(openScalar),
+    last_reception: z.optional(openScalar),
+    dl_fcnt: z.optional(counter),
+    device_class: z.optional(openScalar),
+    registration_status: z.optional(openScalar),
+    expiry_time_uplink: z.optional(openScalar),
+    expiry_time_downlink: z.optional(openScalar),
   },
   'required',
 );
 
 export const locationSchema = deviceNotification(
   {
-    latitude: z.number().min(-90).max(90),
-    longitude: z.number().min(-180).max(180),
-    loraloc_time: openScalar.optional(),
-    loraloc_fcnt: counter.optional(),
+    latitude: z.number().check(z.minimum(-90), z.maximum(90)),
+    longitude: z.number().check(z.minimum(-180), z.maximum(180)),
+    loraloc_time: z.optional(openScalar),
+    loraloc_fcnt: z.optional(counter),
   },
   'required',
 );
@@ -153,27 +160,28 @@ export const locationSchema = deviceNotification(
 export const deviceStatusSchema = deviceNotification(
   {
     // 0 external power, 1..254 battery level, 255 unknown (LoRaWAN DevStatusAns).
-    battery_status: z.int().min(0).max(255),
-    margin_status: z.int().optional(),
-    timestamp_status: openScalar.optional(),
-    req_status: z.int().optional(),
+    battery_status: z.int().check(z.minimum(0), z.maximum(255)),
+    margin_status: z.optional(z.int()),
+    timestamp_status: z.optional(openScalar),
+    req_status: z.optional(z.int()),
   },
   'required',
 );
 
 export const alarmSchema = deviceNotification(
   {
-    timestamp: openScalar.optional(),
-    severity: openScalar.optional(),
-    category: openScalar.optional(),
-    alarm_code: openScalar.optional(),
-    alarm_text: z.string().optional(),
-    gtw_id: openScalar.optional(),
+    timestamp: z.optional(openScalar),
+    severity: z.optional(openScalar),
+    category: z.optional(openScalar),
+    alarm_code: z.optional(openScalar),
+    alarm_text: z.optional(z.string()),
+    gtw_id: z.optional(openScalar),
   },
   'optional',
 );
 
 // Undocumented by OrbiWise: any JSON object, about no device in particular.
-export const appChangeSchema: NotificationSchema = z
-  .looseObject({})
-  .transform((): NotificationFacts => ({ devEui: undefined }));
+export const appChangeSchema: NotificationSchema = z.pipe(
+  z.looseObject({}),
+  z.transform((): NotificationFacts => ({ devEui: undefined })),
+);

@@ -1,7 +1,7 @@
-import type * as z from 'zod';
-import { InvalidInputError, type InputIssue } from '../shared/errors.js';
+import { InvalidInputError } from '../shared/errors.js';
 import type { MqttMessage } from '../shared/publish.js';
 import { deviceTopic, prefixTopic } from '../shared/topics.js';
+import { issuesOf } from '../shared/zod.js';
 import type { NotificationFacts } from './notification-schemas.js';
 import type { JsonBody } from '../shared/http/json-body.js';
 import type { NotificationDefinition } from './notification-types.js';
@@ -19,7 +19,7 @@ export function validateNotification(
 ): NotificationFacts {
   const result = definition.schema.safeParse(json);
   if (result.success) return result.data;
-  const issues = result.error.issues.map(toInputIssue);
+  const issues = issuesOf(result.error);
   const summary = issues.map(({ path, message }) => (path ? `${path}: ${message}` : message));
   throw new InvalidInputError(
     'INVALID_NOTIFICATION',
@@ -51,8 +51,4 @@ export function notificationMessage(
   const expiry =
     definition.expires && messageExpirySeconds !== undefined ? { messageExpirySeconds } : {};
   return { topic, payload, qos: definition.qos, ...expiry };
-}
-
-function toInputIssue(issue: z.core.$ZodIssue): InputIssue {
-  return { path: issue.path.map(String).join('.'), message: issue.message };
 }

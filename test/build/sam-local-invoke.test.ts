@@ -32,7 +32,7 @@ import {
 } from '../helpers/api-events.js';
 import { startFakeHttpServer, type FakeHttpServer } from '../helpers/fake-http-server.js';
 import { SAMPLE_PARAMETERS, sampleStack } from '../helpers/sample-stack.js';
-import { samBuild } from '../helpers/sam-build.js';
+import { samBuild } from '../../local/build/sam-build.js';
 
 // The equivalent of `sam build` + `sam local invoke <Function> -e events/<dir>/<event>.json`:
 // every function is bundled exactly as its Metadata says, loaded in a fresh Node process with the

@@ -55,9 +55,16 @@ describe('Template: functions', () => {
         Format: 'esm',
         OutExtension: ['.js=.mjs'],
         Minify: true,
-        Sourcemap: true,
+        Sourcemap: false,
+        MainFields: 'module,main',
         Banner: [expect.stringContaining('createRequire(import.meta.url)')],
       });
+      // Only providers the SDK's default chain imports lazily, after the environment's credentials.
+      for (const external of build.External as string[]) {
+        expect(external).toMatch(
+          /^@(aws-sdk|smithy)\/credential-provider-(ini|sso|web-identity|process|http|imds)$/,
+        );
+      }
       const [entry, ...others] = build.EntryPoints as string[];
       expect(others).toEqual([]);
       expect(existsSync(`${ROOT}${properties.CodeUri as string}/${entry ?? ''}`)).toBe(true);

@@ -1,12 +1,13 @@
-import * as z from 'zod';
 import { ConfigurationError } from '../config.js';
+import * as z from 'zod/mini';
+import '../zod.js';
 
 /** What the secret named by OrbiwanCredentialsSecretArn holds, as JSON. */
 const credentialsSchema = z.object({
-  username: z.string().min(1),
-  password: z.string().min(1),
+  username: z.string().check(z.minLength(1)),
+  password: z.string().check(z.minLength(1)),
   /** OAuth2 only: the client_id OrbiWAN's token endpoint expects, when it expects one. */
-  clientId: z.string().min(1).optional(),
+  clientId: z.optional(z.string().check(z.minLength(1))),
 });
 
 export type OrbiwanCredentials = z.infer<typeof credentialsSchema>;

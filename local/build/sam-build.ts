@@ -1,11 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
-import {
-  functionProperties,
-  isRecord,
-  type CfnTemplate,
-} from '../../local/template/sam-template.js';
+import { functionProperties, isRecord, type CfnTemplate } from '../template/sam-template.js';
 
 // Builds a function the way `sam build` does with `Metadata: BuildMethod: esbuild` (AWS Lambda
 // Builders' nodejs_npm_esbuild workflow): esbuild --bundle --platform=node --outdir=<artifacts>,
