@@ -106,10 +106,6 @@ export async function startLocalConnector(
       OrbiwanCredentialsSecretArn: credentialsSecret,
     },
   });
-  // What Lambda would set for every function; the SDK needs some credentials to sign with.
-  process.env.AWS_REGION = stack.region;
-  process.env.AWS_ACCESS_KEY_ID ??= 'local';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
   // The functions share this process's one Powertools Logger, which reads its settings here.
   process.env.POWERTOOLS_LOG_LEVEL = stack.parameters.LogLevel ?? 'INFO';
   process.env.POWERTOOLS_SERVICE_NAME = serviceName(template);

@@ -6,6 +6,7 @@ import { iotDataPlaneService, type OnPublish } from './aws/iot-data-plane.js';
 import { matchesTopicFilter, templateTopicRules, type MqttMessage } from './iot/topic-rules.js';
 import { SecretsStore } from './aws/secrets-manager.js';
 import { stepFunctionsService } from './aws/step-functions-api.js';
+import { UsageMeter, type LocalUsage } from './usage-meter.js';
 import { findFunction, loadLocalFunctions, type LocalFunction } from './lambda/local-functions.js';
 import {
   LocalStepFunctions,
@@ -51,6 +52,7 @@ export interface DeadLetter {
 
 export interface LocalCloud {
   endpoint: AwsEndpoint;
+  usage: LocalUsage;
   functions: LocalFunction[];
   stepFunctions: LocalStepFunctions;
   /** State machine ARNs by logical ID. */
@@ -76,6 +78,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   for (const [arn, value] of Object.entries(options.secrets)) secrets.put(arn, value);
 
   let functions: LocalFunction[] = [];
+  const meter = new UsageMeter();
   const stepFunctions = new LocalStepFunctions({
     region: stack.region,
     accountId: stack.accountId,
@@ -89,18 +92,26 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   });
   const endpoint = await startAwsEndpoint(
     [
-      iotDataPlaneService(options.onPublish),
-      dynamoDbService(),
+      iotDataPlaneService(meter.countPublishes(options.onPublish)),
+      meter.countRequests(dynamoDbService(), meter.usage.dynamoDbRequests),
       secrets.service(),
-      stepFunctionsService(stepFunctions),
+      meter.countRequests(stepFunctionsService(stepFunctions), meter.usage.stepFunctionsRequests),
     ],
     options.port,
   );
-  // The functions' SDK clients must find the stand-ins before the functions load.
+  // What Lambda gives every function, set before the functions load: their SDK clients find the
+  // stand-ins here, and need a region and some credentials to sign with.
   for (const variable of ENDPOINT_VARIABLES) process.env[variable] = endpoint.url;
+  process.env.AWS_REGION = stack.region;
+  process.env.AWS_ACCESS_KEY_ID ??= 'local';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
 
-  await createTemplateTables(template, stack, new DynamoDBClient({ endpoint: endpoint.url }));
-  functions = await loadLocalFunctions(template, stack);
+  await createTemplateTables(
+    template,
+    stack,
+    new DynamoDBClient({ endpoint: endpoint.url, region: stack.region }),
+  );
+  functions = (await loadLocalFunctions(template, stack)).map((fn) => meter.countInvocations(fn));
 
   const stateMachines: Record<string, string> = {};
   for (const [id, machine] of resourcesOfType(template, 'AWS::Serverless::StateMachine')) {
@@ -150,7 +161,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     await endpoint.close();
     running = false;
   };
-  return { endpoint, functions, stepFunctions, stateMachines, applyTopicRules, deadLetters, close };
+  return {
+    endpoint,
+    usage: meter.usage,
+    functions,
+    stepFunctions,
+    stateMachines,
+    applyTopicRules,
+    deadLetters,
+    close,
+  };
 }
 
 /** DefinitionSubstitutions as Step Functions applies them: every ${Name} replaced, textually. */

@@ -87,6 +87,11 @@ export class LocalStepFunctions {
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly running = new Map<string, { done: Promise<void>; abort: () => void }>();
   private readonly tasks = new Map<string, PendingTask>();
+  /** Each machine's definition, validated and compiled once: aws-local-stepfunctions takes ~100 ms to. */
+  private readonly compiled = new Map<
+    string,
+    { definition: StateMachineDefinition; stateMachine: StateMachine }
+  >();
 
   constructor(private readonly options: LocalStepFunctionsOptions) {}
 
@@ -99,8 +104,20 @@ export class LocalStepFunctions {
     definition: string;
     roleArn?: string;
   }): StateMachineRecord {
-    parseDefinition(definition);
+    const parsed = parseDefinition(definition);
     const stateMachineArn = `arn:aws:states:${this.options.region}:${this.options.accountId}:stateMachine:${name}`;
+    try {
+      const stateMachine = new StateMachine(withTimeoutPathsOnStateInput(parsed), {
+        validationOptions: { checkArn: false },
+      });
+      this.compiled.set(stateMachineArn, { definition: parsed, stateMachine });
+    } catch (error) {
+      throw new AwsServiceError(
+        'InvalidDefinition',
+        400,
+        `Invalid State Machine Definition: ${String(error)}`,
+      );
+    }
     const record: StateMachineRecord = {
       stateMachineArn,
       name,
@@ -242,7 +259,9 @@ export class LocalStepFunctions {
   }
 
   private run(machine: StateMachineRecord, execution: ExecutionRecord, input: unknown): void {
-    const definition = parseDefinition(machine.definition);
+    const compiled = this.compiled.get(machine.stateMachineArn);
+    if (compiled === undefined) throw new Error(`${machine.name} was never compiled`);
+    const { definition, stateMachine } = compiled;
     let lastToken: string | undefined;
     const tokens = this.tasks;
     // Step Functions makes a new token each time a task reads $$.Task.Token; a plain getter (not a
@@ -313,9 +332,6 @@ export class LocalStepFunctions {
       }
     }
 
-    const stateMachine = new StateMachine(withTimeoutPathsOnStateInput(definition), {
-      validationOptions: { checkArn: false },
-    });
     const { retryDelayMs } = this.options;
     const retryIntervalOverrides =
       retryDelayMs === undefined
