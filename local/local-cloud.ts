@@ -6,7 +6,7 @@ import { iotDataPlaneService, type OnPublish } from './aws/iot-data-plane.js';
 import { matchesTopicFilter, templateTopicRules, type MqttMessage } from './iot/topic-rules.js';
 import { SecretsStore } from './aws/secrets-manager.js';
 import { stepFunctionsService } from './aws/step-functions-api.js';
-import { UsageMeter, type LocalUsage } from './usage-meter.js';
+import { UsageMeter } from './usage-meter.js';
 import { findFunction, loadLocalFunctions, type LocalFunction } from './lambda/local-functions.js';
 import {
   LocalStepFunctions,
@@ -52,7 +52,8 @@ export interface DeadLetter {
 
 export interface LocalCloud {
   endpoint: AwsEndpoint;
-  usage: LocalUsage;
+  /** What the functions asked of the local cloud: the counts an AWS bill is made of. */
+  usage: UsageMeter;
   functions: LocalFunction[];
   stepFunctions: LocalStepFunctions;
   /** State machine ARNs by logical ID. */
@@ -93,9 +94,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const endpoint = await startAwsEndpoint(
     [
       iotDataPlaneService(meter.countPublishes(options.onPublish)),
-      meter.countRequests(dynamoDbService(), meter.usage.dynamoDbRequests),
+      meter.countRequests(dynamoDbService(), meter.counts.dynamoDbRequests),
       secrets.service(),
-      meter.countRequests(stepFunctionsService(stepFunctions), meter.usage.stepFunctionsRequests),
+      meter.countRequests(stepFunctionsService(stepFunctions), meter.counts.stepFunctionsRequests),
     ],
     options.port,
   );
@@ -163,7 +164,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   };
   return {
     endpoint,
-    usage: meter.usage,
+    usage: meter,
     functions,
     stepFunctions,
     stateMachines,

@@ -3,18 +3,18 @@ import type { OnPublish } from './aws/iot-data-plane.js';
 import type { LocalFunction } from './lambda/local-functions.js';
 
 // What the local cloud was asked to do: the counts an AWS bill is made of (npm run bench prices
-// them), and which invocation asked for what.
+// them), and, while someone records, which invocation asked for what.
 
 export interface InvocationRecord {
   functionId: string;
   durationMs: number;
-  /** AWS requests made while the invocation ran (invocations run one at a time when this matters). */
+  /** AWS requests made while the invocation ran (record one downlink at a time for these to hold). */
   dynamoDbRequests: number;
   publishes: number;
   stepFunctionsRequests: number;
 }
 
-export interface LocalUsage {
+export interface UsageCounts {
   /** Lambda invocations by function logical ID. */
   invocations: Record<string, number>;
   /** DynamoDB requests by operation (PutItem, UpdateItem, ...). */
@@ -23,17 +23,28 @@ export interface LocalUsage {
   stepFunctionsRequests: Record<string, number>;
   /** IoT Data Plane publishes (the connector's messages). */
   publishes: number;
-  invocationLog: InvocationRecord[];
 }
 
 export class UsageMeter {
-  readonly usage: LocalUsage = {
+  readonly counts: UsageCounts = {
     invocations: {},
     dynamoDbRequests: {},
     stepFunctionsRequests: {},
     publishes: 0,
-    invocationLog: [],
   };
+  // Kept only while record() runs: a long-running local stack must not grow without bound.
+  private readonly recordings = new Set<InvocationRecord[]>();
+
+  /** Runs `run` and returns, with its result, every invocation that ended meanwhile. */
+  async record<T>(run: () => Promise<T>): Promise<{ result: T; invocations: InvocationRecord[] }> {
+    const invocations: InvocationRecord[] = [];
+    this.recordings.add(invocations);
+    try {
+      return { result: await run(), invocations };
+    } finally {
+      this.recordings.delete(invocations);
+    }
+  }
 
   /** The service, counting its requests by operation (x-amz-target) under `counts`. */
   countRequests(service: AwsService, counts: Record<string, number>): AwsService {
@@ -48,7 +59,7 @@ export class UsageMeter {
 
   countPublishes(onPublish: OnPublish): OnPublish {
     return (message) => {
-      this.usage.publishes += 1;
+      this.counts.publishes += 1;
       return onPublish(message);
     };
   }
@@ -57,20 +68,22 @@ export class UsageMeter {
     return {
       ...fn,
       invoke: async (event) => {
-        increment(this.usage.invocations, fn.id);
+        increment(this.counts.invocations, fn.id);
+        if (this.recordings.size === 0) return fn.invoke(event);
         const before = this.totals();
         const started = performance.now();
         try {
           return await fn.invoke(event);
         } finally {
           const after = this.totals();
-          this.usage.invocationLog.push({
+          const record: InvocationRecord = {
             functionId: fn.id,
             durationMs: performance.now() - started,
             dynamoDbRequests: after.dynamoDb - before.dynamoDb,
             publishes: after.publishes - before.publishes,
             stepFunctionsRequests: after.stepFunctions - before.stepFunctions,
-          });
+          };
+          for (const recording of this.recordings) recording.push(record);
         }
       },
     };
@@ -80,9 +93,9 @@ export class UsageMeter {
     const sum = (counts: Record<string, number>) =>
       Object.values(counts).reduce((total, value) => total + value, 0);
     return {
-      dynamoDb: sum(this.usage.dynamoDbRequests),
-      stepFunctions: sum(this.usage.stepFunctionsRequests),
-      publishes: this.usage.publishes,
+      dynamoDb: sum(this.counts.dynamoDbRequests),
+      stepFunctions: sum(this.counts.stepFunctionsRequests),
+      publishes: this.counts.publishes,
     };
   }
 }

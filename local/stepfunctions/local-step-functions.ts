@@ -69,6 +69,9 @@ interface PendingTask {
   settle: { resolve: (output: unknown) => void; reject: (error: Error) => void };
 }
 
+/** Finished executions kept for Describe/List/GetExecutionHistory; older ones are forgotten. */
+export const KEEP_FINISHED_EXECUTIONS = 1_000;
+
 const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 const LAMBDA_INVOKE_WAIT = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
 
@@ -80,6 +83,8 @@ export interface LocalStepFunctionsOptions {
   onEvent?: (execution: ExecutionRecord, event: HistoryEvent) => void;
   /** Wait this long before every retry instead of what Retry says (tests). */
   retryDelayMs?: number;
+  /** How many finished executions to remember (default KEEP_FINISHED_EXECUTIONS). */
+  keepFinishedExecutions?: number;
 }
 
 export class LocalStepFunctions {
@@ -87,6 +92,9 @@ export class LocalStepFunctions {
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly running = new Map<string, { done: Promise<void>; abort: () => void }>();
   private readonly tasks = new Map<string, PendingTask>();
+  private readonly tokensByExecution = new Map<string, string[]>();
+  /** Finished executions, oldest first: a long-running local stack must not grow without bound. */
+  private readonly finished: string[] = [];
   /** Each machine's definition, validated and compiled once: aws-local-stepfunctions takes ~100 ms to. */
   private readonly compiled = new Map<
     string,
@@ -310,6 +318,10 @@ export class LocalStepFunctions {
               open: true,
               settle: { resolve, reject },
             });
+            this.tokensByExecution.set(execution.executionArn, [
+              ...(this.tokensByExecution.get(execution.executionArn) ?? []),
+              token,
+            ]);
           });
           const { FunctionName, Payload } = parameters as {
             FunctionName: string;
@@ -388,8 +400,23 @@ export class LocalStepFunctions {
         this.finish(execution, 'FAILED', { type: 'ExecutionFailed', error: name, cause: message });
       }
       this.closeTasks(execution.executionArn);
+      this.running.delete(execution.executionArn);
+      this.retire(execution.executionArn);
     });
     this.running.set(execution.executionArn, { done, abort });
+  }
+
+  // Its tokens stay known (SendTask* answers TaskTimedOut) until the execution is forgotten.
+  private retire(executionArn: string): void {
+    this.finished.push(executionArn);
+    while (
+      this.finished.length > (this.options.keepFinishedExecutions ?? KEEP_FINISHED_EXECUTIONS)
+    ) {
+      const oldest = this.finished.shift() ?? '';
+      this.executions.delete(oldest);
+      for (const token of this.tokensByExecution.get(oldest) ?? []) this.tasks.delete(token);
+      this.tokensByExecution.delete(oldest);
+    }
   }
 
   private async invoke(functionName: string, payload: unknown): Promise<unknown> {
@@ -408,11 +435,9 @@ export class LocalStepFunctions {
   }
 
   private closeTasks(executionArn: string, stateName?: string): void {
-    for (const task of this.tasks.values()) {
-      if (
-        task.executionArn === executionArn &&
-        (stateName === undefined || task.stateName === stateName)
-      )
+    for (const token of this.tokensByExecution.get(executionArn) ?? []) {
+      const task = this.tasks.get(token);
+      if (task !== undefined && (stateName === undefined || task.stateName === stateName))
         task.open = false;
     }
   }

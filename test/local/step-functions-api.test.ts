@@ -176,3 +176,53 @@ describe('Local Step Functions API', () => {
     ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
   });
 });
+
+describe('A long-running local Step Functions', () => {
+  it('forgets the oldest finished executions and their tokens, never a running one', async () => {
+    const parked: string[] = [];
+    const engine = new LocalStepFunctions({
+      region: 'eu-west-1',
+      accountId: '123456789012',
+      keepFinishedExecutions: 2,
+      invokeLambda: (_, payload) => {
+        parked.push((payload as { token: string }).token);
+        return Promise.resolve({});
+      },
+    });
+    const machine = engine.createStateMachine({ name: 'Parking', definition: DEFINITION });
+    const waiting = async (value: number) => {
+      const before = parked.length;
+      const { executionArn } = engine.startExecution({
+        stateMachineArn: machine.stateMachineArn,
+        input: JSON.stringify({ value }),
+      });
+      while (parked.length === before) await new Promise((resolve) => setImmediate(resolve));
+      return { executionArn, token: parked.at(-1) ?? '' };
+    };
+
+    const finished = [];
+    for (const value of [1, 2, 3]) {
+      const execution = await waiting(value);
+      engine.sendTaskSuccess(execution.token, '{}');
+      await engine.whenDone(execution.executionArn);
+      finished.push(execution);
+    }
+    const stillRunning = await waiting(4);
+
+    const [oldest, second, third] = finished;
+    expect(() => engine.describeExecution(oldest?.executionArn ?? '')).toThrow(
+      expect.objectContaining({ name: 'ExecutionDoesNotExist' }),
+    );
+    expect(() => {
+      engine.sendTaskSuccess(oldest?.token ?? '', '{}');
+    }).toThrow(expect.objectContaining({ name: 'TaskDoesNotExist' }));
+    // Still remembered: its token answers as AWS does for a finished execution's.
+    expect(() => {
+      engine.sendTaskSuccess(second?.token ?? '', '{}');
+    }).toThrow(expect.objectContaining({ name: 'TaskTimedOut' }));
+    expect(engine.describeExecution(third?.executionArn ?? '').status).toBe('SUCCEEDED');
+    expect(engine.describeExecution(stillRunning.executionArn).status).toBe('RUNNING');
+    engine.sendTaskSuccess(stillRunning.token, '{}');
+    expect((await engine.whenDone(stillRunning.executionArn)).status).toBe('SUCCEEDED');
+  });
+});
