@@ -42,6 +42,7 @@ export function renderReport(result: BenchResult): string {
       [
         'function',
         'minified KiB',
+        'of it AWS SDK / ours',
         'gzipped KiB',
         'init',
         'first invocation',
@@ -53,6 +54,7 @@ export function renderReport(result: BenchResult): string {
         return [
           functionId,
           kib(bundle?.minifiedBytes ?? 0),
+          `${kib(bundle?.awsSdkBytes ?? 0)} / ${kib(bundle?.ownBytes ?? 0)}`,
           kib(bundle?.gzippedBytes ?? 0),
           ms(init),
           ms(firstInvoke),

@@ -146,19 +146,19 @@ async function observe(
   }>,
 ): Promise<Observed> {
   const { usage } = harness.cloud;
-  const logStart = usage.invocationLog.length;
+  const { counts } = usage;
   const publishedStart = harness.published.length;
   const writes = () =>
     ['PutItem', 'UpdateItem', 'DeleteItem'].reduce(
-      (sum, operation) => sum + (usage.dynamoDbRequests[operation] ?? 0),
+      (sum, operation) => sum + (counts.dynamoDbRequests[operation] ?? 0),
       0,
     );
-  const reads = () => usage.dynamoDbRequests.GetItem ?? 0;
+  const reads = () => counts.dynamoDbRequests.GetItem ?? 0;
   const [writesBefore, readsBefore] = [writes(), reads()];
-  const counted = await run();
+  const { result: counted, invocations } = await usage.record(run);
   return {
     ...counted,
-    invocations: usage.invocationLog.slice(logStart),
+    invocations,
     publishedBytes: harness.published
       .slice(publishedStart)
       .map((message) => message.payload.length + message.topic.length),

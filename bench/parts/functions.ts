@@ -23,7 +23,12 @@ export interface BundleSize {
   functionId: string;
   minifiedBytes: number;
   gzippedBytes: number;
+  /** Of the minified bytes: the AWS SDK (@aws-sdk, @smithy, @aws-crypto), and the project's own. */
+  awsSdkBytes: number;
+  ownBytes: number;
 }
+
+const AWS_SDK_PACKAGE = /^@(aws-sdk|smithy|aws-crypto)\//;
 
 export interface ColdStart {
   functionId: string;
@@ -67,9 +72,19 @@ export async function measureFunctions(
   const built: BuiltFunction[] = [];
   for (const functionId of functionIds)
     built.push(await samBuild(template, functionId, join(workDir, 'build', functionId)));
-  const bundles = built.map(({ functionId, file }) => {
+  const bundles = built.map(({ functionId, file, bytesByPackage }) => {
     const code = readFileSync(file);
-    return { functionId, minifiedBytes: code.length, gzippedBytes: gzipSync(code).length };
+    const bytesFrom = (matches: (name: string) => boolean) =>
+      Object.entries(bytesByPackage)
+        .filter(([name]) => matches(name))
+        .reduce((sum, [, bytes]) => sum + bytes, 0);
+    return {
+      functionId,
+      minifiedBytes: code.length,
+      gzippedBytes: gzipSync(code).length,
+      awsSdkBytes: bytesFrom((name) => AWS_SDK_PACKAGE.test(name)),
+      ownBytes: bytesFrom((name) => name === '(ours)'),
+    };
   });
 
   const trivialFile = await buildTrivialHandler(workDir);

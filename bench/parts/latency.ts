@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { ConnectorProcess } from '../connector-process.js';
@@ -30,33 +30,38 @@ export interface LatencyOptions {
   token: string;
 }
 
+interface Arrival {
+  at: number;
+  payload: Buffer;
+}
+
 /** An MQTT client that resolves a waiter per key as soon as the matching message arrives. */
 class Listener {
-  private readonly waiting = new Map<string, (at: number) => void>();
-  private readonly arrived = new Map<string, number>();
+  private readonly waiting = new Map<string, (arrival: Arrival) => void>();
+  private readonly arrived = new Map<string, Arrival>();
 
   constructor(
     readonly client: MqttClient,
     keyOf: (topic: string, payload: Buffer) => string | undefined,
   ) {
     client.on('message', (topic, payload) => {
-      const at = performance.now();
+      const arrival = { at: performance.now(), payload };
       const key = keyOf(topic, payload);
       if (key === undefined) return;
       const waiter = this.waiting.get(key);
-      if (waiter === undefined) this.arrived.set(key, at);
+      if (waiter === undefined) this.arrived.set(key, arrival);
       else {
         this.waiting.delete(key);
-        waiter(at);
+        waiter(arrival);
       }
     });
   }
 
-  next(key: string): Promise<number> {
-    const at = this.arrived.get(key);
-    if (at !== undefined) {
+  next(key: string): Promise<Arrival> {
+    const arrival = this.arrived.get(key);
+    if (arrival !== undefined) {
       this.arrived.delete(key);
-      return Promise.resolve(at);
+      return Promise.resolve(arrival);
     }
     return new Promise((resolve) => this.waiting.set(key, resolve));
   }
@@ -64,6 +69,14 @@ class Listener {
 
 const fcntOf = (payload: Buffer) =>
   String((JSON.parse(payload.toString()) as { fcnt?: number }).fcnt);
+/** Downlink statuses are keyed by state and requestId (the benchmarks use the payload as that). */
+const statusKeyOf = (payload: Buffer) => {
+  const { state, requestId } = JSON.parse(payload.toString()) as {
+    state?: string;
+    requestId?: string;
+  };
+  return `status:${state ?? ''}:${requestId ?? ''}`;
+};
 const hex = (value: number) => value.toString(16).padStart(8, '0');
 
 export async function measureLatency(
@@ -77,15 +90,19 @@ export async function measureLatency(
     credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
   });
   const relay = await startBareRelay(iot);
-  const subscriber = await mqtt.connectAsync(connector.mqtt, { reconnectPeriod: 0 });
-  const listener = new Listener(
-    subscriber,
-    (topic, payload) => `${topic.split('/').at(-1) ?? ''}:${fcntOf(payload)}`,
+  const subscriber = await connectMqtt(connector.mqtt);
+  const listener = new Listener(subscriber, (topic, payload) =>
+    topic.endsWith('/downlink/status')
+      ? statusKeyOf(payload)
+      : `${topic.split('/').at(-1) ?? ''}:${fcntOf(payload)}`,
   );
-  await subscriber.subscribeAsync([`${PREFIX}/+/uplink`, `${PREFIX}/+/uplink_early`], { qos: 0 });
+  await subscriber.subscribeAsync(
+    [`${PREFIX}/+/uplink`, `${PREFIX}/+/uplink_early`, `${PREFIX}/+/downlink/status`],
+    { qos: 0 },
+  );
 
   // Baseline of the outbound path: an application's own subscriber that POSTs each downlink.
-  const forwarder = await mqtt.connectAsync(connector.mqtt, { reconnectPeriod: 0 });
+  const forwarder = await connectMqtt(connector.mqtt);
   await forwarder.subscribeAsync('bench/+/downlink', { qos: 0 });
   forwarder.on('message', (topic, payload) => {
     const { data, port } = JSON.parse(payload.toString()) as { data: string; port: number };
@@ -100,24 +117,24 @@ export async function measureLatency(
   });
 
   // The early-reply loop's application: answers every early uplink with a downlink at once.
-  const app = await mqtt.connectAsync(connector.mqtt, { reconnectPeriod: 0 });
+  const app = await connectMqtt(connector.mqtt);
   await app.subscribeAsync(`${PREFIX}/+/uplink_early`, { qos: 0 });
   app.on('message', (topic, payload) => {
     const fcnt = Number(fcntOf(payload));
     if (fcnt < LOOP_BASE) return;
     void app.publishAsync(
       topic.replace(/uplink_early$/, 'downlink'),
-      JSON.stringify({ data: hex(fcnt), port: 1, confirmed: false }),
+      JSON.stringify({ data: hex(fcnt), port: 1, confirmed: false, requestId: hex(fcnt) }),
       { qos: 0 },
     );
   });
 
   let fcnt = 1;
-  const push = async (url: string, path: string, body: object) => {
+  const push = async (url: string, path: string, body: object | string, method = 'POST') => {
     const response = await fetch(`${url}${path}`, {
-      method: 'POST',
+      method,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      body: typeof body === 'string' ? body : JSON.stringify(body),
     });
     await response.arrayBuffer();
     if (!response.ok) throw new Error(`${path} answered ${String(response.status)}`);
@@ -140,7 +157,24 @@ export async function measureLatency(
       type === 'uplink' ? '/rest/callback/payloads/ul' : '/rest/callback/payloads/ul_early',
       body,
     );
-    return (await arrived) - started;
+    return (await arrived).at - started;
+  };
+
+  // A device's next uplink comes seconds after its last downlink, whose lifecycle has ended by
+  // then: so does each sample's here, with OrbiWAN's `sent` push, before the next one starts. (On
+  // AWS each invocation has a sandbox of its own; here one process would otherwise be measuring a
+  // sample while still finishing the last.)
+  const finishLifecycle = async (devEui: string, requestId: string) => {
+    const accepted = (await listener.next(`status:accepted:${requestId}`)).payload.toString();
+    const id = /"id":(\d+)/.exec(accepted)?.[1] ?? '';
+    const sent = listener.next(`status:sent:${requestId}`);
+    await push(
+      connector.http,
+      '/rest/callback/payloads/dl',
+      `{"DevEUI":"${devEui}","id":${id},"fcnt":1,"port":1,"transmissionStatus":1}`,
+      'PUT',
+    );
+    await sent;
   };
 
   const warmup = Math.max(5, Math.round(samples / 10));
@@ -163,15 +197,20 @@ export async function measureLatency(
     const data = hex(++downlinks);
     const started = performance.now();
     const arrived = orbiwan.arrival(data);
-    await subscriber.publishAsync(topic, JSON.stringify({ data, port: 1, confirmed: false }), {
-      qos: 0,
-    });
-    return (await arrived) - started;
+    await subscriber.publishAsync(
+      topic,
+      JSON.stringify({ data, port: 1, confirmed: false, requestId: data }),
+      { qos: 0 },
+    );
+    return { ms: (await arrived) - started, requestId: data };
   };
   const outbound = { connector: [] as number[], baseline: [] as number[] };
   for (let index = 0; index < warmup + samples; index++) {
-    const connectorMs = await outboundSample(`${PREFIX}/0000000000000003/downlink`);
-    const baselineMs = await outboundSample('bench/0000000000000004/downlink');
+    const { ms: connectorMs, requestId } = await outboundSample(
+      `${PREFIX}/0000000000000003/downlink`,
+    );
+    await finishLifecycle('0000000000000003', requestId);
+    const { ms: baselineMs } = await outboundSample('bench/0000000000000004/downlink');
     if (index < warmup) continue;
     outbound.connector.push(connectorMs);
     outbound.baseline.push(baselineMs);
@@ -185,6 +224,7 @@ export async function measureLatency(
     const posted = orbiwan.arrival(hex(body.fcnt));
     await push(connector.http, '/rest/callback/payloads/ul_early', body);
     const elapsed = (await posted) - started;
+    await finishLifecycle('0000000000000005', hex(body.fcnt));
     if (index >= warmup) loop.push(elapsed);
   }
 
@@ -210,6 +250,13 @@ export async function measureLatency(
     outbound: compare(outbound),
     earlyReplyLoop: { ...loopSummary, p99ShareOfBudget: round(loopSummary.p99 / RX1_BUDGET_MS, 3) },
   };
+}
+
+/** An MQTT client that sends each packet at once, as an application that cares about latency would. */
+async function connectMqtt(url: string): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+  (client.stream as Partial<Socket>).setNoDelay?.(true);
+  return client;
 }
 
 // Early-uplink frame counters of the loop start here, apart from the inbound samples'.

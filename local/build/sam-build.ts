@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { functionProperties, isRecord, type CfnTemplate } from '../template/sam-template.js';
 
 // Builds a function the way `sam build` does with `Metadata: BuildMethod: esbuild` (AWS Lambda
@@ -18,6 +18,8 @@ export interface BuiltFunction {
   exportName: string;
   /** Environment variables SAM adds at build time (Sourcemap adds NODE_OPTIONS). */
   addedEnvironment: Record<string, string>;
+  /** Bytes of the bundle by the package they come from ('(ours)' for the project's own code). */
+  bytesByPackage: Record<string, number>;
 }
 
 const KNOWN_PROPERTIES = new Set([
@@ -81,8 +83,9 @@ export async function samBuild(
       ? {}
       : { sourcesContent: properties.SourcesContent === true }),
     logLevel: 'silent',
+    metafile: true,
   };
-  await build(options);
+  const { metafile } = await build(options);
 
   if (typeof Handler !== 'string') throw new Error(`${functionId}: Handler is not a string`);
   const handler = Handler;
@@ -94,5 +97,17 @@ export async function samBuild(
     file: join(artifactsDir, `${moduleName}${extension}`),
     exportName: handler.slice(dot + 1),
     addedEnvironment: properties.Sourcemap === true ? { NODE_OPTIONS: '--enable-source-maps' } : {},
+    bytesByPackage: metafile === undefined ? {} : bytesByPackage(metafile),
   };
+}
+
+function bytesByPackage(metafile: Metafile): Record<string, number> {
+  const bytes: Record<string, number> = {};
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const name = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? '(ours)';
+      bytes[name] = (bytes[name] ?? 0) + bytesInOutput;
+    }
+  }
+  return bytes;
 }

@@ -1,0 +1,128 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { renderReport } from '../../bench/report.js';
+import { runBench, type BenchResult } from '../../bench/run.js';
+import { NOTIFICATION_TYPES } from '../../functions/notifications/notification-types.js';
+import { loadTemplate, resourcesOfType } from '../../local/template/sam-template.js';
+
+// `npm run bench -- --quick` in the suite, so the bench cannot rot: every part runs and its counts
+// add up. Timings are only checked to be measured, never against a limit (the machines are noisy).
+
+const functionIds = resourcesOfType(loadTemplate(), 'AWS::Serverless::Function').map(([id]) => id);
+let result: BenchResult;
+let resultsFile: string;
+
+beforeAll(async () => {
+  resultsFile = join(mkdtempSync(join(tmpdir(), 'bench-quick-')), 'quick.json');
+  result = await runBench({ quick: true, resultsFile });
+}, 180_000);
+
+const measured = (value: number) => Number.isFinite(value) && value > 0;
+
+describe('npm run bench -- --quick', () => {
+  it('writes what it returns to the results file', () => {
+    expect(JSON.parse(readFileSync(resultsFile, 'utf8'))).toEqual(
+      JSON.parse(JSON.stringify(result)),
+    );
+    expect(result.mode).toBe('quick');
+  });
+
+  it('1. sizes every function as sam build builds it, and says how much is the AWS SDK', () => {
+    expect(result.functions.bundles.map((bundle) => bundle.functionId).sort()).toEqual(
+      [...functionIds].sort(),
+    );
+    for (const bundle of result.functions.bundles) {
+      expect(bundle.gzippedBytes).toBeGreaterThan(0);
+      expect(bundle.gzippedBytes).toBeLessThan(bundle.minifiedBytes);
+      expect(bundle.ownBytes).toBeGreaterThan(0);
+      expect(bundle.awsSdkBytes + bundle.ownBytes).toBeLessThanOrEqual(bundle.minifiedBytes);
+    }
+  });
+
+  it('2. cold-starts every function and serves its first invocation without an error', () => {
+    expect(result.functions.coldStarts).toHaveLength(functionIds.length);
+    for (const start of result.functions.coldStarts) {
+      expect(start.failures, start.functionId).toEqual([]);
+      expect(start.total.n).toBe(result.settings.coldStartRuns);
+      expect(measured(start.totalRatio), start.functionId).toBe(true);
+    }
+    expect(measured(result.functions.trivial.total.median)).toBe(true);
+  });
+
+  it('3. times every notification handler warm', () => {
+    expect(result.warmHandlers.map((handler) => handler.type).sort()).toEqual(
+      [...NOTIFICATION_TYPES].sort(),
+    );
+    for (const handler of result.warmHandlers) {
+      expect(measured(handler.perInvocationUs.median), handler.type).toBe(true);
+      // Every notification logs one structured line, and it is counted in the cost model.
+      expect(handler.logBytesPerInvocation, handler.type).toBeGreaterThan(0);
+    }
+  });
+
+  it('4-6. measures every latency path against its baseline, with every sample counted', () => {
+    const { inbound, outbound, earlyReplyLoop } = result.latency;
+    for (const comparison of [inbound.uplink_early, inbound.uplink, outbound]) {
+      expect(comparison.connector.n).toBe(result.settings.latencySamples);
+      expect(comparison.baseline.n).toBe(result.settings.latencySamples);
+      expect(measured(comparison.p50Ratio)).toBe(true);
+    }
+    expect(earlyReplyLoop.n).toBe(result.settings.latencySamples);
+    expect(earlyReplyLoop.p99ShareOfBudget).toBeCloseTo(earlyReplyLoop.p99 / 100, 3);
+  });
+
+  it('7. matches every 200 with exactly one MQTT message under load', () => {
+    const { throughput, settings } = result;
+    expect(throughput).toMatchObject({
+      sent: settings.throughput.count,
+      accepted: settings.throughput.count,
+      refused: {},
+      received: settings.throughput.count,
+      lost: 0,
+      duplicated: 0,
+    });
+    expect(measured(throughput.notificationsPerSecond)).toBe(true);
+    expect(measured(throughput.connectorPeakRssMiB)).toBe(true);
+  });
+
+  it('8. prices what each path was seen to ask of AWS', () => {
+    const { uplink, downlinkUnconfirmed, downlinkConfirmed } = result.costModel;
+    // An uplink is two pushes (uplink_early, uplink), each one request, one invocation, one publish.
+    expect(uplink.counts).toMatchObject({ apiRequests: 2, invocations: 2, stateTransitions: 0 });
+    // Validate, send, wait, then a status push resumes it: the happy path's transitions.
+    expect(downlinkUnconfirmed.counts).toMatchObject({
+      apiRequests: 1,
+      invocations: 4,
+      stateTransitions: 5,
+      rulesTriggered: 1,
+    });
+    // Confirmed: `sent` then `acknowledged`, so one more push, invocation and wait.
+    expect(downlinkConfirmed.counts).toMatchObject({
+      apiRequests: 2,
+      invocations: 6,
+      stateTransitions: 7,
+    });
+    for (const path of [uplink, downlinkUnconfirmed, downlinkConfirmed]) {
+      const sum = Object.values(path.perMillion).reduce((total, value) => total + value, 0);
+      expect(path.perMillionTotal).toBeCloseTo(sum, 6);
+      expect(path.perMillionTotal).toBeGreaterThan(0);
+    }
+  });
+
+  it('prints every part and the targets in its report', () => {
+    const report = renderReport(result);
+    for (const heading of [
+      '**Targets**',
+      '**1-2. Bundles and cold starts**',
+      '**3. Warm handler cost**',
+      '**4-5. Latency through the local stack**',
+      '**6. Early-reply loop**',
+      '**7. Throughput**',
+      '**8. Cost on AWS**',
+    ])
+      expect(report).toContain(heading);
+    expect(result.targets.map((target) => target.name)).toHaveLength(6);
+  });
+});
