@@ -1,7 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as prettier from 'prettier';
 import { startBenchEnvironment } from './bench-environment.js';
 import { startBenchOrbiwan } from './bench-orbiwan.js';
 import { startConnectorProcess } from './connector-process.js';
@@ -181,6 +182,23 @@ function targetsOf(
   ];
 }
 
+const README = fileURLToPath(new URL('../README.md', import.meta.url));
+export const README_MARKERS = ['<!-- bench:start -->', '<!-- bench:end -->'] as const;
+
+/**
+ * The README with its Performance figures (between the markers) replaced by the report, formatted
+ * as `npm run lint` wants it.
+ */
+export async function readmeWithReport(readme: string, report: string): Promise<string> {
+  const [start, end] = README_MARKERS;
+  const from = readme.indexOf(start);
+  const to = readme.indexOf(end);
+  if (from === -1 || to < from) throw new Error(`README.md lacks the ${start} ... ${end} markers`);
+  const text = `${readme.slice(0, from + start.length)}\n${report}\n${readme.slice(to)}`;
+  const options = await prettier.resolveConfig(README);
+  return prettier.format(text, { ...options, filepath: README });
+}
+
 // Run as a command: npm run bench [-- --quick]
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick');
@@ -191,6 +209,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const result = await runBench({ quick, resultsFile }, (line) => {
     console.error(`bench: ${line}`);
   });
-  console.log(renderReport(result));
+  const report = renderReport(result);
+  console.log(report);
   console.error(`bench: results written to ${resultsFile}`);
+  if (!quick) {
+    writeFileSync(README, await readmeWithReport(readFileSync(README, 'utf8'), report));
+    console.error('bench: README.md Performance figures updated');
+  }
 }

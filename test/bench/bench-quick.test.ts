@@ -106,7 +106,8 @@ describe('npm run bench -- --quick', () => {
     });
     for (const path of [uplink, downlinkUnconfirmed, downlinkConfirmed]) {
       const sum = Object.values(path.perMillion).reduce((total, value) => total + value, 0);
-      expect(path.perMillionTotal).toBeCloseTo(sum, 6);
+      // Each service's figure is rounded to the cent on its own.
+      expect(path.perMillionTotal).toBeCloseTo(sum, 1);
       expect(path.perMillionTotal).toBeGreaterThan(0);
     }
   });

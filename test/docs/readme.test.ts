@@ -6,6 +6,8 @@ import {
   NOTIFICATION_TYPES,
 } from '../../functions/notifications/notification-types.js';
 import { loadTemplate } from '../../local/template/sam-template.js';
+import { renderReport } from '../../bench/report.js';
+import { readmeWithReport, type BenchResult } from '../../bench/run.js';
 
 // The README is how users deploy and configure the connector: it must not fall behind the template.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,5 +52,13 @@ describe('README', () => {
     expect(readme).toContain(`/${topicSuffix}\``);
     expect(readme).toMatch(tableRow(`\`${functionId}\``, `\`${eventsDir}\``));
     expect(existsSync(`${ROOT}${eventsDir}`)).toBe(true);
+  });
+
+  it('shows the latest bench results, as npm run bench wrote them', async () => {
+    const latest = JSON.parse(
+      readFileSync(`${ROOT}bench/results/latest.json`, 'utf8'),
+    ) as BenchResult;
+    expect(latest.mode).toBe('full');
+    expect(readme).toBe(await readmeWithReport(readme, renderReport(latest)));
   });
 });
