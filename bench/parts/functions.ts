@@ -60,6 +60,7 @@ const EVENT_DIRECTORIES: Record<string, string> = {
   ValidateDownlinkFunction: 'validate-downlink',
   SendToOrbiwanFunction: 'send-to-orbiwan',
   WaitForStatusFunction: 'wait-for-status',
+  CheckDownlinkStatusFunction: 'check-downlink-status',
   ReportDownlinkFailureFunction: 'report-downlink-failure',
 };
 

@@ -33,6 +33,14 @@ export function lifecycleRank(transmissionStatus: number): 0 | 1 | 2 {
   return transmissionStatus === 1 ? 1 : 2;
 }
 
+/**
+ * Whether a status ends the downlink's lifecycle: 2..5 always, 1 (sent) for an unconfirmed one.
+ * The state machine's EvaluateStatus says the same (a test holds them together).
+ */
+export function isFinalStatus(transmissionStatus: number, confirmed: boolean): boolean {
+  return lifecycleRank(transmissionStatus) === 2 || (transmissionStatus === 1 && !confirmed);
+}
+
 /** OrbiWAN's status body as received, plus requestId, state, and stale when it adds nothing new. */
 export function republishedStatus(
   body: Uint8Array,

@@ -56,7 +56,8 @@ beforeAll(async () => {
       ? { status: 404, body: 'Node not found', headers: { 'content-type': 'text/plain' } }
       : {
           status: 200,
-          body: '{"id":18014398509481985,"fcnt":57,"port":20,"transmissionStatus":0}',
+          // A POST queues the downlink; asked later, the device has acknowledged it.
+          body: `{"id":18014398509481985,"fcnt":57,"port":20,"transmissionStatus":${request.method === 'GET' ? 2 : 0}}`,
         },
   );
   stack = sampleStack({ OrbiwanBaseUrl: orbiwan.url });
@@ -207,6 +208,13 @@ const TASKS: Record<
         : { returns: { id: '18014398509481985', fcnt: 57, transmissionStatus: 0 } },
   },
   WaitForStatusFunction: { dir: 'wait-for-status', expected: () => ({ returns: 'waiting' }) },
+  CheckDownlinkStatusFunction: {
+    dir: 'check-downlink-status',
+    expected: (name) =>
+      name === 'unknown-downlink'
+        ? { throws: 'OrbiwanRejectedError' }
+        : { returns: { id: '18014398509481985', transmissionStatus: 2, final: true } },
+  },
   ReportDownlinkFailureFunction: {
     dir: 'report-downlink-failure',
     expected: (name) => ({

@@ -32,6 +32,8 @@ export interface DownlinkHarness {
   cloud: LocalCloud;
   orbiwan: FakeHttpServer;
   published: PublishedMessage[];
+  /** What the fake OrbiWAN answers when asked for a downlink: its transmissionStatus, by id. */
+  statusAtOrbiwan: Map<string, number>;
   /** The status messages published for a device, parsed, in order. */
   statuses: (devEui?: string) => Record<string, unknown>[];
   /** OrbiWAN's ids of the downlinks it accepted, as digits (JSON.parse would round them). */
@@ -63,16 +65,28 @@ export interface DownlinkHarness {
 // OrbiWAN never gives two downlinks one id; ids are beyond 2^53, as OrbiWAN's are 64-bit.
 let nextId = 18_014_398_509_481_985n;
 
-/** Replies like OrbiWAN to a downlink POST. */
-export function acceptDownlinks(): (request: RecordedRequest) => Reply {
+/**
+ * Replies like OrbiWAN to a downlink POST, and to a GET of a downlink it accepted with its status
+ * in `statuses` (by id; 0, pending, until a test says otherwise).
+ */
+export function acceptDownlinks(
+  statuses = new Map<string, number>(),
+): (request: RecordedRequest) => Reply {
   let fcnt = 41;
+  const downlink = (id: string, port: string, transmissionStatus: number) =>
+    `{"id":${id},"fcnt":${String(fcnt)},"port":${port},"transmissionStatus":${String(transmissionStatus)},"session_id":"3f1c9a52-7c1e-4a8e-9d7f-2b6f0e4d8c11"}`;
   return (request) => {
+    if (request.method === 'GET') {
+      const id = /\/payloads\/dl\/(\d+)$/.exec(request.path)?.[1] ?? '';
+      const status = statuses.get(id);
+      return status === undefined
+        ? { status: 404, body: 'Downlink not found', headers: { 'content-type': 'text/plain' } }
+        : { status: 200, body: downlink(id, '20', status) };
+    }
     fcnt += 1;
     const id = (nextId++).toString();
-    return {
-      status: 200,
-      body: `{"id":${id},"fcnt":${fcnt},"port":${request.query.get('port') ?? '0'},"transmissionStatus":0,"session_id":"3f1c9a52-7c1e-4a8e-9d7f-2b6f0e4d8c11"}`,
-    };
+    statuses.set(id, 0);
+    return { status: 200, body: downlink(id, request.query.get('port') ?? '0', 0) };
   };
 }
 
@@ -81,7 +95,8 @@ export async function startDownlinkHarness(
 ): Promise<DownlinkHarness> {
   // The functions share this process's logger; its lines would bury the test report.
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  const orbiwan = await startFakeHttpServer(acceptDownlinks());
+  const statusAtOrbiwan = new Map<string, number>();
+  const orbiwan = await startFakeHttpServer(acceptDownlinks(statusAtOrbiwan));
   const template = loadTemplate();
   const stack = sampleStack({ OrbiwanBaseUrl: orbiwan.url, ...parameters }, template);
   const published: PublishedMessage[] = [];
@@ -127,6 +142,7 @@ export async function startDownlinkHarness(
     cloud,
     orbiwan,
     published,
+    statusAtOrbiwan,
     statuses: (devEui = DEV_EUI) =>
       published
         .filter((message) => message.topic === `${PREFIX}/${devEui}/downlink/status`)
@@ -137,7 +153,10 @@ export async function startDownlinkHarness(
         .map((message) => message.payload.toString('utf8'))
         .filter((text) => text.includes('"state":"accepted"'))
         .map((text) => topLevelMember(text, 'id') ?? ''),
-    posts: () => orbiwan.requests.filter((request) => request.path.endsWith('/payloads/dl')),
+    posts: () =>
+      orbiwan.requests.filter(
+        (request) => request.method === 'POST' && request.path.endsWith('/payloads/dl'),
+      ),
     publishDownlink: (payload, topic = `${PREFIX}/${DEV_EUI}/downlink`) => {
       const bytes = Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
       const [execution] = cloud.applyTopicRules({ topic, payload: bytes, clientId: 'test-app' });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DEV_EUI,
   startDownlinkHarness,
@@ -6,28 +6,62 @@ import {
 } from '../helpers/downlink-harness.js';
 
 // In a file of its own: one local cloud per process (the functions' SDK clients are shared).
+// OrbiWAN does not retry a status push that failed, so every test here loses its pushes: the
+// wait times out (after 1 s) and the connector asks OrbiWAN where the downlink stands.
 let short: DownlinkHarness;
 
 beforeAll(async () => {
   short = await startDownlinkHarness({ DownlinkTimeoutSeconds: '1' });
 });
 
+beforeEach(() => {
+  short.published.length = 0;
+  short.orbiwan.requests.length = 0;
+});
+
 afterAll(async () => {
   await short.close();
 });
 
-describe('Downlink lifecycle: timeout', () => {
-  it('ends TimedOut with a timed_out status when OrbiWAN reports nothing in DownlinkTimeoutSeconds', async () => {
-    const execution = short.publishDownlink({ data: 'aa', port: 20, requestId: 'silent' });
-    const done = await short.finished(execution.executionArn);
+/** Publishes a downlink and, once OrbiWAN accepted it, sets what OrbiWAN will say when asked. */
+async function downlinkWhosePushesAreLost(
+  request: Record<string, unknown>,
+  statusAtOrbiwan?: number,
+) {
+  const execution = short.publishDownlink(request);
+  await short.waitingForStatus(execution.executionArn);
+  const [id = ''] = short.acceptedIds();
+  if (statusAtOrbiwan !== undefined) short.statusAtOrbiwan.set(id, statusAtOrbiwan);
+  return { execution, id, done: await short.finished(execution.executionArn) };
+}
+
+const statusChecks = () =>
+  short.orbiwan.requests.filter(
+    (request) => request.method === 'GET' && request.path.includes('/payloads/dl/'),
+  );
+
+describe('Downlink lifecycle: timeout, and status pushes that never arrive', () => {
+  it('ends TimedOut with a timed_out status when OrbiWAN still reports it pending', async () => {
+    const { execution, id, done } = await downlinkWhosePushesAreLost({
+      data: 'aa',
+      port: 20,
+      requestId: 'silent',
+    });
 
     expect(done).toMatchObject({ status: 'FAILED', error: 'TimedOut' });
-    expect(short.statesEntered(execution.executionArn).slice(-3)).toEqual([
+    expect(short.statesEntered(execution.executionArn).slice(-5)).toEqual([
       'WaitForStatus',
+      'CheckStatusAtOrbiwan',
+      'FinalAtOrbiwan',
       'ReportTimeout',
       'TimedOut',
     ]);
-    const [accepted, timedOut] = short.statuses();
+    expect(statusChecks().map((request) => request.path)).toEqual([
+      `/rest/nodes/${DEV_EUI}/payloads/dl/${id}`,
+    ]);
+    // Pending is no news: the accepted status said so already.
+    const [accepted, timedOut, ...more] = short.statuses();
+    expect(accepted).toMatchObject({ state: 'accepted' });
     expect(timedOut).toEqual({
       DevEUI: DEV_EUI,
       id: accepted?.id,
@@ -39,5 +73,95 @@ describe('Downlink lifecycle: timeout', () => {
         message: 'OrbiWAN reported no final status within 1 s of waiting',
       },
     });
+    expect(more).toEqual([]);
+  });
+
+  it('ends Acknowledged, and publishes it, when OrbiWAN says the device acknowledged it', async () => {
+    const { execution, done } = await downlinkWhosePushesAreLost(
+      { data: 'bb', port: 20, confirmed: true, requestId: 'lost-ack' },
+      2,
+    );
+
+    expect(done).toMatchObject({ status: 'SUCCEEDED' });
+    expect(short.statesEntered(execution.executionArn).slice(-4)).toEqual([
+      'CheckStatusAtOrbiwan',
+      'FinalAtOrbiwan',
+      'EvaluateStatus',
+      'Acknowledged',
+    ]);
+    const [accepted, acknowledged, ...more] = short.statuses();
+    expect(acknowledged).toMatchObject({
+      DevEUI: DEV_EUI,
+      id: accepted?.id,
+      requestId: 'lost-ack',
+      transmissionStatus: 2,
+      state: 'acknowledged',
+    });
+    expect(acknowledged).not.toHaveProperty('stale');
+    expect(more).toEqual([]);
+  });
+
+  it.each([
+    [3, 'NotAcknowledged', 'NotAcknowledged', 'not_acknowledged'],
+    [4, 'TransmissionFailed', 'TransmissionError', 'error'],
+    [5, 'Cancelled', 'Cancelled', 'cancelled'],
+  ])(
+    'ends with status %i from OrbiWAN as a push of it would have (%s)',
+    async (status, finalState, error, word) => {
+      const { execution, done } = await downlinkWhosePushesAreLost(
+        { data: 'cc', port: 20, confirmed: true },
+        status,
+      );
+      expect(done).toMatchObject({ status: 'FAILED', error });
+      expect(short.statesEntered(execution.executionArn).at(-1)).toBe(finalState);
+      expect(short.statuses().map((message) => message.state)).toEqual(['accepted', word]);
+    },
+  );
+
+  it('ends Delivered when OrbiWAN says an unconfirmed downlink was sent', async () => {
+    const { execution, done } = await downlinkWhosePushesAreLost(
+      { data: 'dd', port: 20, confirmed: false },
+      1,
+    );
+    expect(done).toMatchObject({ status: 'SUCCEEDED' });
+    expect(short.statesEntered(execution.executionArn).at(-1)).toBe('Delivered');
+    expect(short.statuses().map((message) => message.state)).toEqual(['accepted', 'sent']);
+  });
+
+  it('publishes sent, then times out, when OrbiWAN says a confirmed downlink was only sent', async () => {
+    const { done } = await downlinkWhosePushesAreLost({ data: 'ee', port: 20, confirmed: true }, 1);
+    expect(done).toMatchObject({ status: 'FAILED', error: 'TimedOut' });
+    expect(short.statuses().map((message) => message.state)).toEqual([
+      'accepted',
+      'sent',
+      'timed_out',
+    ]);
+    expect(short.statuses().at(-1)).toMatchObject({ transmissionStatus: 1 });
+  });
+
+  it('times out when OrbiWAN cannot say, after retrying the question', async () => {
+    const accept = short.orbiwan.requests;
+    short.orbiwan.respond((request) =>
+      request.method === 'GET' ? { status: 503, body: 'down for maintenance' } : acceptOnce(),
+    );
+    const { execution, done } = await downlinkWhosePushesAreLost({ data: 'ff', port: 20 });
+
+    expect(done).toMatchObject({ status: 'FAILED', error: 'TimedOut' });
+    expect(short.statesEntered(execution.executionArn).slice(-3)).toEqual([
+      'CheckStatusAtOrbiwan',
+      'ReportTimeout',
+      'TimedOut',
+    ]);
+    // The first question and the state machine's three retries; one POST all along.
+    expect(statusChecks()).toHaveLength(4);
+    expect(accept.filter((request) => request.method === 'POST')).toHaveLength(1);
+    expect(short.statuses().map((message) => message.state)).toEqual(['accepted', 'timed_out']);
   });
 });
+
+function acceptOnce() {
+  return {
+    status: 200,
+    body: '{"id":18014398509489999,"fcnt":7,"port":20,"transmissionStatus":0}',
+  };
+}

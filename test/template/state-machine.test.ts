@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
+import { isFinalStatus } from '../../functions/downlinks/downlink-status.js';
 import { substitute } from '../../local/local-cloud.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import { TEMPLATE_PATH, loadTemplate } from '../../local/template/sam-template.js';
@@ -147,6 +148,49 @@ describe('State machine: downlink', () => {
       'TimedOut',
       'TransmissionFailed',
     ]);
+  });
+
+  it('asks OrbiWAN before it declares a timeout, and only then', () => {
+    const timeoutCatch = definition.States.WaitForStatus?.Catch?.find((catcher) =>
+      catcher.ErrorEquals.includes('States.Timeout'),
+    );
+    expect(timeoutCatch?.Next).toBe('CheckStatusAtOrbiwan');
+    const reachingReportTimeout = states
+      .filter(([, state]) => successors(state).includes('ReportTimeout'))
+      .map(([name]) => name)
+      .sort();
+    expect(reachingReportTimeout).toEqual(['CheckStatusAtOrbiwan', 'FinalAtOrbiwan']);
+  });
+
+  it('ends a downlink on exactly the statuses the functions call final', () => {
+    // EvaluateStatus, run by hand: its Choices are NumericEquals, or an And with a BooleanEquals.
+    type Rule = {
+      Variable?: string;
+      NumericEquals?: number;
+      BooleanEquals?: boolean;
+      And?: Rule[];
+      Next?: string;
+    };
+    const evaluate = definition.States.EvaluateStatus as State & { Choices: Rule[] };
+    const holds = (
+      rule: Rule,
+      input: { transmissionStatus: number; confirmed: boolean },
+    ): boolean =>
+      rule.And !== undefined
+        ? rule.And.every((part) => holds(part, input))
+        : rule.Variable === '$.orbiwan.transmissionStatus'
+          ? rule.NumericEquals === input.transmissionStatus
+          : rule.Variable === '$.downlink.confirmed' && rule.BooleanEquals === input.confirmed;
+    for (const transmissionStatus of [0, 1, 2, 3, 4, 5]) {
+      for (const confirmed of [true, false]) {
+        const next =
+          evaluate.Choices.find((rule) => holds(rule, { transmissionStatus, confirmed }))?.Next ??
+          evaluate.Default;
+        expect(next !== 'WaitForStatus', `${String(transmissionStatus)} ${String(confirmed)}`).toBe(
+          isFinalStatus(transmissionStatus, confirmed),
+        );
+      }
+    }
   });
 
   it('reaches every state', () => {

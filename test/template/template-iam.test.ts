@@ -111,6 +111,12 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
     'secretsmanager:GetSecretValue',
   ],
   WaitForStatusFunction: ['dynamodb:UpdateItem', 'states:SendTaskSuccess'],
+  CheckDownlinkStatusFunction: [
+    'dynamodb:GetItem',
+    'dynamodb:UpdateItem',
+    'iot:Publish',
+    'secretsmanager:GetSecretValue',
+  ],
   ReportDownlinkFailureFunction: ['iot:Publish'],
   DownlinkStateMachine: [
     'lambda:InvokeFunction',
@@ -187,8 +193,9 @@ describe('Template: IAM', () => {
     );
   });
 
-  it("lets only SendToOrbiwan read OrbiWAN's credentials, and no one any other secret", () => {
+  it('lets only the functions that call OrbiWAN read its credentials, and no one any other secret', () => {
     expect(allowedBy('secretsmanager:GetSecretValue', ORBIWAN_CREDENTIALS)).toEqual([
+      'CheckDownlinkStatusFunction',
       'SendToOrbiwanFunction',
     ]);
     expect(
@@ -213,11 +220,12 @@ describe('Template: IAM', () => {
     ]);
   });
 
-  it('lets the state machine invoke its four task functions and no other function', () => {
+  it('lets the state machine invoke its five task functions and no other function', () => {
     const tasks = [
       'ValidateDownlinkFunction',
       'SendToOrbiwanFunction',
       'WaitForStatusFunction',
+      'CheckDownlinkStatusFunction',
       'ReportDownlinkFailureFunction',
     ];
     for (const id of functions) {
@@ -245,7 +253,11 @@ describe('Template: IAM', () => {
   });
 
   it('lets the downlink functions publish statuses only', () => {
-    for (const id of ['SendToOrbiwanFunction', 'ReportDownlinkFailureFunction']) {
+    for (const id of [
+      'SendToOrbiwanFunction',
+      'CheckDownlinkStatusFunction',
+      'ReportDownlinkFailureFunction',
+    ]) {
       expect(isAllowed(policyOf(id), 'iot:Publish', DOWNLINK_STATUS), id).toBe(true);
       expect(
         isAllowed(policyOf(id), 'iot:Publish', topicArn(`${prefix}/${DEV_EUI}/uplink`)),

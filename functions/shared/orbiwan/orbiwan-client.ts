@@ -44,8 +44,18 @@ export interface OrbiwanClientOptions {
   httpRequest?: typeof defaultHttpRequest;
 }
 
+/** A downlink as OrbiWAN reports it now (GET .../payloads/dl/{id}). */
+export interface DownlinkAtOrbiwan {
+  id: string;
+  transmissionStatus: number;
+  /** OrbiWAN's reply, byte for byte. */
+  reply: Buffer;
+}
+
 export interface OrbiwanClient {
   enqueueDownlink: (downlink: DownlinkToEnqueue) => Promise<EnqueuedDownlink>;
+  /** Asks OrbiWAN where a downlink stands: for when its status pushes were lost. */
+  downlinkAtOrbiwan: (devEui: string, id: string) => Promise<DownlinkAtOrbiwan>;
 }
 
 export function createOrbiwanClient({
@@ -55,17 +65,17 @@ export function createOrbiwanClient({
   timeoutMs,
   httpRequest = defaultHttpRequest,
 }: OrbiwanClientOptions): OrbiwanClient {
-  async function post(url: URL, body: string): Promise<HttpResponse> {
+  async function send(method: 'GET' | 'POST', url: URL, body?: string): Promise<HttpResponse> {
     try {
       return await httpRequest({
-        method: 'POST',
+        method,
         url,
         headers: {
           authorization: await auth.authorization(),
-          'content-type': 'text/plain',
+          ...(body === undefined ? {} : { 'content-type': 'text/plain' }),
           accept: 'application/json',
         },
-        body,
+        ...(body === undefined ? {} : { body }),
         connectTimeoutMs,
         timeoutMs,
       });
@@ -73,7 +83,9 @@ export function createOrbiwanClient({
       if (!(error instanceof HttpRequestError)) throw error;
       throw error.mayHaveReachedServer
         ? new OrbiwanUnavailableError(
-            `OrbiWAN did not answer the downlink POST (${error.code}); it may have queued it`,
+            method === 'POST'
+              ? `OrbiWAN did not answer the downlink POST (${error.code}); it may have queued it`
+              : `OrbiWAN did not answer (${error.code})`,
             { cause: error },
           )
         : new OrbiwanNotReachedError(`OrbiWAN could not be reached (${error.code})`, {
@@ -82,13 +94,24 @@ export function createOrbiwanClient({
     }
   }
 
+  // A 401 means OrbiWAN processed nothing: with a fresh token, one more try is safe.
+  async function sendWithFreshTokenOn401(method: 'GET' | 'POST', url: URL, body?: string) {
+    const response = await send(method, url, body);
+    return response.status === 401 && auth.rejected() ? send(method, url, body) : response;
+  }
+
   return {
     enqueueDownlink: async (downlink) => {
-      const url = enqueueUrl(baseUrl, downlink);
-      let response = await post(url, downlink.data);
-      // A 401 means OrbiWAN processed nothing: with a fresh token, one more try is safe.
-      if (response.status === 401 && auth.rejected()) response = await post(url, downlink.data);
+      const response = await sendWithFreshTokenOn401(
+        'POST',
+        enqueueUrl(baseUrl, downlink),
+        downlink.data,
+      );
       return enqueuedDownlink(response, downlink.devEui);
+    },
+    downlinkAtOrbiwan: async (devEui, id) => {
+      const url = new URL(`${baseUrl}/rest/nodes/${devEui}/payloads/dl/${id}`);
+      return downlinkAtOrbiwan(await sendWithFreshTokenOn401('GET', url), devEui, id);
     },
   };
 }
@@ -142,6 +165,39 @@ function enqueuedDownlink(response: HttpResponse, devEui: string): EnqueuedDownl
   throw new OrbiwanUnavailableError(
     `OrbiWAN failed the downlink POST (${status}); it may have queued it${detail}`,
   );
+}
+
+function downlinkAtOrbiwan(response: HttpResponse, devEui: string, id: string): DownlinkAtOrbiwan {
+  const { status, body } = response;
+  const detail = errorDetail(response);
+  if (status === 200) {
+    const text = body.toString('utf8');
+    let reply: { transmissionStatus?: unknown };
+    try {
+      reply = JSON.parse(text) as typeof reply;
+    } catch {
+      throw new OrbiwanUnavailableError(`OrbiWAN's downlink ${id} is not JSON: ${excerpt(text)}`);
+    }
+    const { transmissionStatus } = reply;
+    if (
+      typeof transmissionStatus !== 'number' ||
+      !Number.isInteger(transmissionStatus) ||
+      transmissionStatus < 0 ||
+      transmissionStatus > 5
+    )
+      throw new OrbiwanUnavailableError(
+        `OrbiWAN's downlink ${id} has no transmissionStatus 0..5: ${excerpt(text)}`,
+      );
+    return { id, transmissionStatus, reply: body };
+  }
+  if (status === 404)
+    throw new OrbiwanRejectedError(`OrbiWAN has no downlink ${id} for ${devEui}${detail}`);
+  if (status === 401)
+    throw new OrbiwanRejectedError(`OrbiWAN refused the connector's credentials (401)${detail}`);
+  if (status === 429) throw new OrbiwanNotReachedError(`OrbiWAN throttled the request${detail}`);
+  if (status >= 400 && status < 500)
+    throw new OrbiwanRejectedError(`OrbiWAN refused to show downlink ${id} (${status})${detail}`);
+  throw new OrbiwanUnavailableError(`OrbiWAN failed to show downlink ${id} (${status})${detail}`);
 }
 
 // OrbiWAN answers errors in text/plain, or RFC 7807 JSON when asked: either way, a short excerpt.

@@ -280,6 +280,31 @@ describe('OrbiWAN client: OAuth2', () => {
     ]);
   });
 
+  it('logs in again and asks once more when a status GET gets 401', async () => {
+    const orbiwanClient = client('oauth2');
+    await orbiwanClient.enqueueDownlink(downlink);
+    let first = true;
+    orbiwan.respond((request) => {
+      if (request.path === '/rest/oauth2/token')
+        return { status: 200, body: '{"access_token":"renewed","expires_in":600}' };
+      if (first) {
+        first = false;
+        return { status: 401 };
+      }
+      return { status: 200, body: '{"id":18014398509481985,"transmissionStatus":2}' };
+    });
+
+    const current = await orbiwanClient.downlinkAtOrbiwan(downlink.devEui, '18014398509481985');
+
+    expect(current).toMatchObject({ id: '18014398509481985', transmissionStatus: 2 });
+    const gets = orbiwan.requests.filter((request) => request.method === 'GET');
+    expect(gets.map((get) => get.headers.authorization)).toEqual([
+      'Bearer access-1',
+      'Bearer renewed',
+    ]);
+    expect(gets[0]?.path).toBe(`/rest/nodes/${downlink.devEui}/payloads/dl/18014398509481985`);
+  });
+
   it('gives up after one retry when OrbiWAN keeps answering 401', async () => {
     orbiwan.respond((request) =>
       request.path === '/rest/oauth2/token'

@@ -1,0 +1,1 @@
+export { checkStatusHandlerFromEnv as createHandler } from './check-status.js';
