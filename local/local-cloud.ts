@@ -7,6 +7,7 @@ import { matchesTopicFilter, templateTopicRules, type MqttMessage } from './iot/
 import { SecretsStore } from './aws/secrets-manager.js';
 import { stepFunctionsService } from './aws/step-functions-api.js';
 import { UsageMeter } from './usage-meter.js';
+import { FaultInjector } from './aws/fault-injection.js';
 import { findFunction, loadLocalFunctions, type LocalFunction } from './lambda/local-functions.js';
 import {
   LocalStepFunctions,
@@ -54,6 +55,8 @@ export interface LocalCloud {
   endpoint: AwsEndpoint;
   /** What the functions asked of the local cloud: the counts an AWS bill is made of. */
   usage: UsageMeter;
+  /** Faults the AWS stand-ins play on request (tests: a service failing, throttling, slow). */
+  faults: FaultInjector;
   functions: LocalFunction[];
   stepFunctions: LocalStepFunctions;
   /** State machine ARNs by logical ID. */
@@ -80,6 +83,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
   let functions: LocalFunction[] = [];
   const meter = new UsageMeter();
+  const faults = new FaultInjector();
   const stepFunctions = new LocalStepFunctions({
     region: stack.region,
     accountId: stack.accountId,
@@ -97,7 +101,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       meter.countRequests(dynamoDbService(), meter.counts.dynamoDbRequests),
       secrets.service(),
       meter.countRequests(stepFunctionsService(stepFunctions), meter.counts.stepFunctionsRequests),
-    ],
+    ].map((service) => faults.wrap(service)),
     options.port,
   );
   // What Lambda gives every function, set before the functions load: their SDK clients find the
@@ -165,6 +169,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   return {
     endpoint,
     usage: meter,
+    faults,
     functions,
     stepFunctions,
     stateMachines,

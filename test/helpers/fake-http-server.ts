@@ -2,7 +2,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 // A scriptable HTTP server for tests that play the part of OrbiWAN: it records every request and
-// answers with whatever the test's responder says (or never answers, to test timeouts).
+// answers with whatever the test's responder says (or never answers, to test timeouts, or drops
+// the connection, as a crash or a reset would).
 
 export interface RecordedRequest {
   method: string;
@@ -18,7 +19,8 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-export type Responder = (request: RecordedRequest) => Reply | 'hang' | Promise<Reply | 'hang'>;
+type Answer = Reply | 'hang' | 'reset';
+export type Responder = (request: RecordedRequest) => Answer | Promise<Answer>;
 
 export interface FakeHttpServer {
   url: string;
@@ -29,6 +31,8 @@ export interface FakeHttpServer {
 
 export async function startFakeHttpServer(
   responder: Responder = () => ({ status: 200 }),
+  /** A port of the test's choosing (to come back on after a close); any free one by default. */
+  port = 0,
 ): Promise<FakeHttpServer> {
   let current = responder;
   const requests: RecordedRequest[] = [];
@@ -48,6 +52,10 @@ export async function startFakeHttpServer(
       requests.push(recorded);
       void Promise.resolve(current(recorded)).then((reply) => {
         if (reply === 'hang') return;
+        if (reply === 'reset') {
+          request.socket.resetAndDestroy();
+          return;
+        }
         response
           .writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers })
           .end(reply.body ?? '');
@@ -58,10 +66,10 @@ export async function startFakeHttpServer(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const { port: listening } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${String(listening)}`,
     requests,
     respond: (next) => {
       current = next;

@@ -1,0 +1,354 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalConnector } from '../../local/connector.js';
+import type { Fault } from '../../local/aws/fault-injection.js';
+import { acceptDownlinks } from '../helpers/downlink-harness.js';
+import { startFakeHttpServer, type FakeHttpServer } from '../helpers/fake-http-server.js';
+import {
+  E2E_TOKEN,
+  startTestConnector,
+  subscribe,
+  type ReceivedMessage,
+  type Subscriber,
+} from '../helpers/local-connector.js';
+
+// Faults of the AWS services, played by the local stack's stand-ins to the unmodified SDK clients,
+// with OrbiWAN's pushes over real HTTP and the application on real MQTT. OrbiWAN does not retry a
+// failed push and deletes an uplink once answered 200: nothing may get a 200 unless published.
+// Downlink waits time out after 1 s here, so lost status deliveries show their recovery.
+
+const DEVICE = '0011223344aa0001';
+const statusAtOrbiwan = new Map<string, number>();
+let orbiwan: FakeHttpServer;
+let connector: LocalConnector;
+let app: Subscriber;
+let fcnt = 0;
+
+beforeAll(async () => {
+  orbiwan = await startFakeHttpServer(acceptDownlinks(statusAtOrbiwan));
+  connector = await startTestConnector({
+    ORBIWAN_URL: orbiwan.url,
+    ORBIWAN_USERNAME: 'operator',
+    ORBIWAN_PASSWORD: 'operator-password',
+    DOWNLINK_TIMEOUT_SECONDS: '1',
+  });
+  app = await subscribe(connector.endpoints.mqtt, 'orbiwan/lorawan/#');
+});
+
+afterEach(() => {
+  connector.cloud.faults.clear();
+});
+
+afterAll(async () => {
+  await app.close();
+  await connector.close();
+  await orbiwan.close();
+});
+
+const inject = (fault: Fault) => connector.cloud.faults.inject(fault);
+
+async function pushUplink(): Promise<{ status: number; body: string; fcnt: number }> {
+  fcnt += 1;
+  const response = await fetch(`${connector.endpoints.http}/rest/callback/payloads/ul`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${E2E_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ DevEUI: DEVICE, fcnt, port: 2, dataFrame: 'AQI=', id: fcnt }),
+  });
+  return { status: response.status, body: await response.text(), fcnt };
+}
+
+const uplinkNumbered = (number: number) => (message: ReceivedMessage) =>
+  message.topic === `orbiwan/lorawan/${DEVICE}/uplink` &&
+  (JSON.parse(message.payload.toString()) as { fcnt: number }).fcnt === number;
+
+/** The uplinks received on MQTT up to a sentinel pushed now (MQTT keeps one publisher's order). */
+async function uplinksReceivedBeforeSentinel(): Promise<number[]> {
+  const sentinel = await pushUplink();
+  expect(sentinel.status).toBe(200);
+  await app.next(uplinkNumbered(sentinel.fcnt));
+  return app.received
+    .filter((message) => message.topic === `orbiwan/lorawan/${DEVICE}/uplink`)
+    .map((message) => (JSON.parse(message.payload.toString()) as { fcnt: number }).fcnt)
+    .filter((number) => number !== sentinel.fcnt);
+}
+
+async function publishDownlink(request: Record<string, unknown>) {
+  const requestId = String(request.requestId);
+  await app.client.publishAsync(`orbiwan/lorawan/${DEVICE}/downlink`, JSON.stringify(request), {
+    qos: 1,
+  });
+  const final = await app.next(
+    (message) =>
+      message.topic === `orbiwan/lorawan/${DEVICE}/downlink/status` &&
+      message.payload.includes(`"requestId":"${requestId}"`) &&
+      /"state":"(error|timed_out|sent|acknowledged)"/.test(message.payload.toString()),
+  );
+  return JSON.parse(final.payload.toString()) as Record<string, unknown>;
+}
+
+const statesOf = (requestId: string) =>
+  app.received
+    .filter((message) => message.topic.endsWith('/downlink/status'))
+    .map((message) => JSON.parse(message.payload.toString()) as Record<string, unknown>)
+    .filter((status) => status.requestId === requestId)
+    .map((status) => status.state);
+
+const posts = () =>
+  orbiwan.requests.filter((request) => request.method === 'POST').map((request) => request.body);
+
+async function pushStatus(id: string, transmissionStatus: number) {
+  const response = await fetch(`${connector.endpoints.http}/rest/callback/payloads/dl`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${E2E_TOKEN}`, 'content-type': 'application/json' },
+    body: `{"DevEUI":"${DEVICE}","id":${id},"fcnt":1,"port":1,"transmissionStatus":${String(transmissionStatus)}}`,
+  });
+  return response.status;
+}
+
+/** The execution the IoT rule started for the downlink with this requestId, if it has. */
+function findExecutionOf(requestId: string) {
+  return connector.cloud.stepFunctions
+    .listExecutions(connector.cloud.stateMachines.DownlinkStateMachine ?? '')
+    .map((candidate) => connector.cloud.stepFunctions.describeExecution(candidate.executionArn))
+    .find((candidate) => {
+      const { payload } = JSON.parse(candidate.input) as { payload: string };
+      return Buffer.from(payload, 'base64').toString().includes(`"requestId":"${requestId}"`);
+    });
+}
+
+function executionOf(requestId: string) {
+  const execution = findExecutionOf(requestId);
+  if (execution === undefined) throw new Error(`no execution for ${requestId}`);
+  return execution;
+}
+
+/** Resolves once the execution has left its token in WaitForStatus (told by the activity feed). */
+function waitingForStatus(executionArn: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const waiting = connector.cloud.stepFunctions
+        .describeExecution(executionArn)
+        .history.some(
+          (event) => event.type === 'TaskSubmitted' && event.stateName === 'WaitForStatus',
+        );
+      const { status } = connector.cloud.stepFunctions.describeExecution(executionArn);
+      if (!waiting && status === 'RUNNING') return;
+      unsubscribe();
+      if (waiting) resolve();
+      else reject(new Error(`the execution ended ${status} before it waited`));
+    };
+    const unsubscribe = connector.activity.subscribe(check);
+    check();
+  });
+}
+
+async function acceptedId(requestId: string): Promise<string> {
+  const accepted = await app.next(
+    (message) =>
+      message.payload.includes(`"requestId":"${requestId}"`) &&
+      message.payload.includes('"state":"accepted"'),
+  );
+  return /"id":(\d+)/.exec(accepted.payload.toString())?.[1] ?? '';
+}
+
+// First in the file: the secrets are cached once read.
+describe('Faults: Secrets Manager', () => {
+  it('answers 502 and publishes nothing while the push token cannot be read, then recovers', async () => {
+    inject({
+      service: 'secrets-manager',
+      operation: 'GetSecretValue',
+      effect: { error: 'InternalServiceError', status: 500 },
+    });
+    const refused = await pushUplink();
+    connector.cloud.faults.clear();
+
+    expect(refused.status).toBe(502);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: { code: expect.any(String) } });
+    expect(refused.body).not.toMatch(/at .*\.(ts|js|mjs):\d+/);
+    expect(await uplinksReceivedBeforeSentinel()).toEqual([]);
+  });
+
+  it("ends a downlink in an error status, POSTing nothing, while OrbiWAN's credentials cannot be read", async () => {
+    inject({
+      service: 'secrets-manager',
+      operation: 'GetSecretValue',
+      effect: { error: 'InternalServiceError', status: 500 },
+    });
+    const final = await publishDownlink({ data: '01', port: 1, requestId: 'no-credentials' });
+
+    expect(final).toMatchObject({ state: 'error', error: { code: 'INTERNAL_ERROR' } });
+    expect(posts()).toEqual([]);
+  });
+});
+
+describe('Faults: IoT Core publish', () => {
+  it('answers 502 and gives OrbiWAN no 200 while IoT Core refuses the publish', async () => {
+    inject({
+      service: 'iot-data-plane',
+      operation: 'Publish',
+      effect: { error: 'InternalFailureException', status: 500 },
+    });
+    const refused = await pushUplink();
+    connector.cloud.faults.clear();
+
+    expect(refused.status).toBe(502);
+    expect(await uplinksReceivedBeforeSentinel()).not.toContain(refused.fcnt);
+  });
+
+  it('answers 503 (OrbiWAN keeps its copy) while IoT Core throttles', async () => {
+    inject({
+      service: 'iot-data-plane',
+      operation: 'Publish',
+      effect: { error: 'ThrottlingException', status: 429 },
+    });
+    const throttled = await pushUplink();
+    connector.cloud.faults.clear();
+
+    expect(throttled.status).toBe(503);
+    expect(await uplinksReceivedBeforeSentinel()).not.toContain(throttled.fcnt);
+  });
+
+  it('rides out a moment of throttling: the SDK retries, one 200, one message', async () => {
+    inject({
+      service: 'iot-data-plane',
+      operation: 'Publish',
+      effect: { error: 'ThrottlingException', status: 429 },
+      times: 1,
+    });
+    const pushed = await pushUplink();
+
+    expect(pushed.status).toBe(200);
+    await app.next(uplinkNumbered(pushed.fcnt));
+    expect(app.received.filter(uplinkNumbered(pushed.fcnt))).toHaveLength(1);
+  });
+
+  it('answers 200 only once a slow publish is done', async () => {
+    inject({ service: 'iot-data-plane', operation: 'Publish', effect: { delayMs: 300 } });
+    const pushed = await pushUplink();
+
+    expect(pushed.status).toBe(200);
+    // The 200 came after IoT Core accepted the message: the connector had already published it.
+    const recent = connector.activity.snapshot().notifications[DEVICE] ?? [];
+    expect(
+      recent.some((notification) => notification.excerpt.includes(`"fcnt":${String(pushed.fcnt)}`)),
+    ).toBe(true);
+  });
+});
+
+describe('Faults: DynamoDB', () => {
+  it('ends a downlink in an error status, POSTing nothing, when the device lease cannot be taken', async () => {
+    inject({
+      service: 'dynamodb',
+      operation: 'PutItem',
+      effect: { error: 'InternalServerError', status: 500 },
+    });
+    const before = posts().length;
+    const final = await publishDownlink({ data: '02', port: 1, requestId: 'no-lease' });
+
+    expect(final).toMatchObject({ state: 'error', error: { code: 'INTERNAL_ERROR' } });
+    expect(posts()).toHaveLength(before);
+  });
+
+  it('still publishes and answers 200 to a status push it cannot record, and the downlink still ends right', async () => {
+    const request = { data: '03', port: 1, confirmed: false, requestId: 'unrecorded-status' };
+    await app.client.publishAsync(`orbiwan/lorawan/${DEVICE}/downlink`, JSON.stringify(request), {
+      qos: 1,
+    });
+    const id = await acceptedId(request.requestId);
+    await waitingForStatus(executionOf(request.requestId).executionArn);
+    const removeFault = inject({
+      service: 'dynamodb',
+      effect: { error: 'InternalServerError', status: 500 },
+    });
+    const status = await pushStatus(id, 1);
+    removeFault();
+    statusAtOrbiwan.set(id, 1);
+
+    expect(status).toBe(200);
+    // Published at once without requestId (it could not be looked up) ...
+    await app.next(
+      (message) =>
+        message.payload.includes(`"id":${id}`) && message.payload.includes('"state":"sent"'),
+    );
+    // ... and the execution, never resumed, asks OrbiWAN after its wait and ends Delivered.
+    const done = await connector.cloud.stepFunctions.whenDone(
+      executionOf(request.requestId).executionArn,
+    );
+    expect(done.status).toBe('SUCCEEDED');
+    expect(posts().filter((body) => body === '03')).toHaveLength(1);
+  });
+
+  it('retries registering the wait, so a DynamoDB hiccup does not fail a queued downlink', async () => {
+    const request = { data: '04', port: 1, confirmed: false, requestId: 'wait-retried' };
+    // DynamoDB fails the wait's registration (its update sets the task token), every try of the
+    // SDK's, until the function has failed once.
+    const removeFault = inject({
+      service: 'dynamodb',
+      operation: 'UpdateItem',
+      bodyIncludes: 'taskToken',
+      effect: { error: 'InternalServerError', status: 500 },
+    });
+    const unsubscribe = connector.activity.subscribe(() => {
+      const failed = findExecutionOf(request.requestId)?.history.some(
+        (event) => event.type === 'TaskFailed' && event.stateName === 'WaitForStatus',
+      );
+      if (failed !== true) return;
+      removeFault();
+      unsubscribe();
+    });
+    await app.client.publishAsync(`orbiwan/lorawan/${DEVICE}/downlink`, JSON.stringify(request), {
+      qos: 1,
+    });
+    const id = await acceptedId(request.requestId);
+    const { executionArn } = executionOf(request.requestId);
+    await waitingForStatus(executionArn);
+    expect(await pushStatus(id, 1)).toBe(200);
+
+    expect(await connector.cloud.stepFunctions.whenDone(executionArn)).toMatchObject({
+      status: 'SUCCEEDED',
+    });
+    const { history } = connector.cloud.stepFunctions.describeExecution(executionArn);
+    expect(
+      history
+        .filter((event) => event.stateName === 'WaitForStatus' && event.type === 'TaskFailed')
+        .map((event) => event.error),
+    ).toEqual(['InternalServerError']);
+    expect(posts().filter((body) => body === '04')).toHaveLength(1);
+  });
+});
+
+describe('Faults: Step Functions', () => {
+  it('still publishes and answers 200 to a status push when the execution cannot be resumed, and the downlink still ends right', async () => {
+    const request = { data: '05', port: 1, confirmed: true, requestId: 'unresumed' };
+    await app.client.publishAsync(`orbiwan/lorawan/${DEVICE}/downlink`, JSON.stringify(request), {
+      qos: 1,
+    });
+    const id = await acceptedId(request.requestId);
+    inject({
+      service: 'step-functions',
+      operation: 'SendTaskSuccess',
+      effect: { error: 'ServiceUnavailable', status: 503 },
+    });
+    statusAtOrbiwan.set(id, 2);
+    const statusReply = await pushStatus(id, 2);
+
+    expect(statusReply).toBe(200);
+    const final = await app.next(
+      (message) =>
+        message.payload.includes(`"requestId":"unresumed"`) &&
+        message.payload.includes('"state":"acknowledged"'),
+    );
+    expect(JSON.parse(final.payload.toString())).toMatchObject({ transmissionStatus: 2 });
+    // The execution was not resumed: after its wait it asks OrbiWAN, and ends with what it hears,
+    // publishing nothing twice.
+    const done = await connector.cloud.stepFunctions.whenDone(
+      executionOf(request.requestId).executionArn,
+    );
+    if (done.status !== 'SUCCEEDED')
+      console.error(
+        JSON.stringify(done.history.map((e) => [e.type, e.stateName, e.error, e.cause])),
+      );
+    expect(done.status).toBe('SUCCEEDED');
+    expect(statesOf(request.requestId)).toEqual(['accepted', 'acknowledged']);
+    expect(posts().filter((body) => body === '05')).toHaveLength(1);
+  });
+});
