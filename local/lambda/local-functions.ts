@@ -32,6 +32,13 @@ export class LambdaFunctionError extends Error {
   }
 }
 
+/**
+ * Invocations running at once, across every function. Lambda gives each its own sandbox; one
+ * process running a thousand at once starves its own sockets (the SDK's connect timeouts fire), so
+ * the rest wait their turn, as throttled invocations would be retried.
+ */
+export const LOCAL_CONCURRENCY = 32;
+
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 type CreateHandler = (env: NodeJS.ProcessEnv) => Handler;
 
@@ -40,6 +47,7 @@ export async function loadLocalFunctions(
   stack: LocalStack,
 ): Promise<LocalFunction[]> {
   const functions: LocalFunction[] = [];
+  const turn = semaphore(LOCAL_CONCURRENCY);
   for (const [id] of resourcesOfType(template, 'AWS::Serverless::Function')) {
     const properties = functionProperties(template, id);
     const handlerPath = String(properties.Handler);
@@ -69,12 +77,15 @@ export async function loadLocalFunctions(
       arn: stack.attributes[`${id}.Arn`] ?? name,
       environment,
       invoke: async (event) => {
+        const done = await turn();
         try {
           return await handler(event, lambdaContext(name, stack));
         } catch (error) {
           const { name: errorType, message } =
             error instanceof Error ? error : new Error(String(error));
           throw new LambdaFunctionError(errorType, message);
+        } finally {
+          done();
         }
       },
     });
@@ -104,4 +115,26 @@ function lambdaContext(functionName: string, stack: LocalStack): Context {
     logStreamName: 'local',
     getRemainingTimeInMillis: () => 15_000,
   } as Context;
+}
+
+/** Resolves, when one of `slots` is free, with the function that frees it again. */
+function semaphore(slots: number): () => Promise<() => void> {
+  let free = slots;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next === undefined) free += 1;
+    else next();
+  };
+  return () => {
+    if (free > 0) {
+      free -= 1;
+      return Promise.resolve(release);
+    }
+    return new Promise((resolve) =>
+      waiting.push(() => {
+        resolve(release);
+      }),
+    );
+  };
 }
