@@ -41,6 +41,12 @@ export function isFinalStatus(transmissionStatus: number, confirmed: boolean): b
   return lifecycleRank(transmissionStatus) === 2 || (transmissionStatus === 1 && !confirmed);
 }
 
+/**
+ * What republishedStatus adds at most, in bytes: a requestId of 128 characters (4 bytes each in
+ * UTF-8 at worst), the longest state word and the stale flag, with their JSON punctuation.
+ */
+export const REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES = 1024;
+
 /** OrbiWAN's status body as received, plus requestId, state, and stale when it adds nothing new. */
 export function republishedStatus(
   body: Uint8Array,

@@ -2,7 +2,7 @@ import { dynamoDbClient } from '../shared/clients/dynamodb-client.js';
 import { sfnClient } from '../shared/clients/sfn-client.js';
 import { logger } from '../shared/logger.js';
 import { topLevelMember } from '../shared/raw-json.js';
-import type { PrepareMessage } from '../notifications/republish-notification.js';
+import type { MessagePreparation } from '../notifications/republish-notification.js';
 import { stepFunctionsDelivery, type DeliverStatus } from './deliver-status.js';
 import {
   downlinkRecords,
@@ -11,7 +11,7 @@ import {
   type StatusNote,
 } from './downlink-records.js';
 import { downlinksTableFromEnv } from './downlink-settings.js';
-import { republishedStatus } from './downlink-status.js';
+import { REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES, republishedStatus } from './downlink-status.js';
 
 /**
  * What the downlink status function does beyond republishing: record the status with its downlink
@@ -25,8 +25,8 @@ export function correlateDownlinkStatus({
 }: {
   records: DownlinkRecords;
   deliver: DeliverStatus;
-}): PrepareMessage {
-  return async ({ devEui }, body) => {
+}): MessagePreparation {
+  const prepare: MessagePreparation['prepare'] = async ({ devEui }, body) => {
     const downlinkId = (topLevelMember(body.raw.toString('utf8'), 'id') ?? '').replace(
       /^"(.*)"$/,
       '$1',
@@ -68,9 +68,10 @@ export function correlateDownlinkStatus({
     };
     return { payload, afterPublish };
   };
+  return { addsAtMostBytes: REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES, prepare };
 }
 
-export function downlinkStatusCorrelationFromEnv(env: NodeJS.ProcessEnv): PrepareMessage {
+export function downlinkStatusCorrelationFromEnv(env: NodeJS.ProcessEnv): MessagePreparation {
   return correlateDownlinkStatus({
     records: downlinkRecords({ client: dynamoDbClient, ...downlinksTableFromEnv(env) }),
     deliver: stepFunctionsDelivery(sfnClient),

@@ -25,7 +25,7 @@ import {
 import {
   notificationMessage,
   validateNotification,
-  type PrepareMessage,
+  type MessagePreparation,
   type PreparedMessage,
   type RepublishSettings,
 } from './republish-notification.js';
@@ -39,7 +39,7 @@ export interface NotificationHandlerDeps {
   pushToken: () => Promise<string>;
   settings: RepublishSettings;
   /** For types that publish more than the body as received (downlink statuses). */
-  prepare?: PrepareMessage;
+  preparation?: MessagePreparation;
 }
 
 export type NotificationHandler = (
@@ -50,7 +50,7 @@ export type NotificationHandler = (
 /** One OrbiWAN notification endpoint: authenticate, validate, republish to IoT Core, reply. */
 export function createNotificationHandler(
   definition: NotificationDefinition,
-  { publish, pushToken, settings, prepare }: NotificationHandlerDeps,
+  { publish, pushToken, settings, preparation }: NotificationHandlerDeps,
 ): NotificationHandler {
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
@@ -58,11 +58,16 @@ export function createNotificationHandler(
     .use(requireBearerToken({ expectedToken: pushToken }))
     .handler(async (event) => {
       logger.appendKeys({ notificationType: definition.type });
-      const body = readJsonBody(event, IOT_MAX_PAYLOAD_BYTES);
+      const body = readJsonBody(
+        event,
+        IOT_MAX_PAYLOAD_BYTES - (preparation?.addsAtMostBytes ?? 0),
+      );
       const facts = validateNotification(definition, body.json);
       if (facts.devEui !== undefined) logger.appendKeys({ devEui: facts.devEui });
       const prepared: PreparedMessage =
-        prepare === undefined ? { payload: body.raw } : await prepare(facts, body);
+        preparation === undefined
+          ? { payload: body.raw }
+          : await preparation.prepare(facts, body);
       const message = notificationMessage(definition, facts, prepared.payload, settings);
       await publish(message);
       logger.info('notification republished', {
@@ -81,11 +86,11 @@ export function createNotificationHandler(
 
 /**
  * Wires a handler from the function's environment (set by template.yaml) and the AWS clients.
- * `prepare` is for the one type that publishes more than the body (see NotificationDefinition.entryPoint).
+ * `preparation` is for the one type that publishes more than the body (see NotificationDefinition.entryPoint).
  */
 export function notificationHandlerFromEnv(
   env: NodeJS.ProcessEnv,
-  prepare?: PrepareMessage,
+  preparation?: MessagePreparation,
 ): NotificationHandler {
   const type = requireEnv('NOTIFICATION_TYPE', env);
   if (!isNotificationType(type)) {
@@ -106,6 +111,6 @@ export function notificationHandlerFromEnv(
       PUSH_TOKEN_MAX_AGE_MS,
     ),
     settings: { topicPrefix, messageExpirySeconds },
-    ...(prepare === undefined ? {} : { prepare }),
+    ...(preparation === undefined ? {} : { preparation }),
   });
 }

@@ -35,7 +35,12 @@ export interface PreparedMessage {
   afterPublish?: () => Promise<void>;
 }
 
-export type PrepareMessage = (facts: NotificationFacts, body: JsonBody) => Promise<PreparedMessage>;
+/** For types that publish more than the body as received (downlink statuses). */
+export interface MessagePreparation {
+  /** The most bytes it adds to a body: such bodies may be that much under IoT Core's limit. */
+  addsAtMostBytes: number;
+  prepare: (facts: NotificationFacts, body: JsonBody) => Promise<PreparedMessage>;
+}
 
 /** The MQTT message that republishes a notification: by default its body as received, byte for byte. */
 export function notificationMessage(

@@ -58,10 +58,12 @@ function proxyEvent(
   body: Buffer,
   { accountId, apiId, routeKey }: { accountId: string; apiId: string; routeKey: string },
 ): APIGatewayProxyEventV2 {
+  // As API Gateway does (payload 2.0): a repeated header's values joined with commas. Node keeps
+  // only the first of some (Authorization among them) in request.headers.
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined || name === 'cookie') continue;
-    headers[name] = Array.isArray(value) ? value.join(',') : value;
+  for (const [name, values] of Object.entries(request.headersDistinct)) {
+    if (values === undefined || name === 'cookie') continue;
+    headers[name] = values.join(',');
   }
   const cookies = request.headers.cookie?.split(/;\s*/);
   const query = Object.fromEntries(url.searchParams);

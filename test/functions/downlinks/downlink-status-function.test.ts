@@ -9,7 +9,12 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES,
+  republishedStatus,
+} from '../../../functions/downlinks/downlink-status.js';
 import { createHandler } from '../../../functions/downlinks/status/create-handler.js';
+import { IOT_MAX_PAYLOAD_BYTES } from '../../../functions/shared/publish.js';
 import { SAMPLE_PUSH_TOKEN, bodyBytes, sampleEvent } from '../../helpers/api-events.js';
 import { lambdaContext } from '../../helpers/lambda-context.js';
 import { captureLogs } from '../../helpers/logs.js';
@@ -126,5 +131,51 @@ describe('Handler: downlink status', () => {
     iotMock.on(PublishCommand).rejects(new Error('iot unavailable'));
     expect((await invoke()).statusCode).toBe(502);
     expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
+  it('answers 413, recording and publishing nothing, for a status too big to publish with what it adds', async () => {
+    const padded = `${body.slice(0, -1)},"pad":"${'x'.repeat(IOT_MAX_PAYLOAD_BYTES - REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES - body.length - 9)}"}`;
+    const tooBig = `${padded.slice(0, -1)} }`;
+    const handler = createHandler({
+      NOTIFICATION_TYPE: 'downlink_status',
+      TOPIC_PREFIX: 'orbiwan/lorawan',
+      PUSH_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:push-AbCdEf',
+      DOWNLINKS_TABLE_NAME: 'downlinks',
+      DOWNLINK_TIMEOUT_SECONDS: '60',
+    });
+    dynamoMock
+      .on(UpdateItemCommand)
+      .resolves({ Attributes: { requestId: { S: 'r'.repeat(128) } } });
+
+    expect(Buffer.byteLength(padded)).toBe(
+      IOT_MAX_PAYLOAD_BYTES - REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES,
+    );
+    expect((await handler({ ...event, body: padded }, lambdaContext)).statusCode).toBe(200);
+    const reply = await handler({ ...event, body: tooBig }, lambdaContext);
+
+    expect(reply.statusCode).toBe(413);
+    expect(JSON.parse(String(reply.body))).toMatchObject({
+      error: {
+        message: expect.stringContaining(
+          `at most ${String(IOT_MAX_PAYLOAD_BYTES - REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES)}`,
+        ),
+      },
+    });
+    expect(dynamoMock.commandCalls(UpdateItemCommand)).toHaveLength(1);
+    expect(iotMock.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+});
+
+describe('Downlink status messages', () => {
+  it('add at most REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES to what OrbiWAN sent', () => {
+    // The longest requestId a request may carry, in the widest UTF-8, the longest state, stale.
+    const added = republishedStatus(Buffer.from(body), {
+      transmissionStatus: 3,
+      requestId: '\u{1F4E1}'.repeat(64) + '\u{10FFFF}'.repeat(64),
+      stale: true,
+    });
+    expect(added.length - Buffer.byteLength(body)).toBeLessThanOrEqual(
+      REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES,
+    );
   });
 });

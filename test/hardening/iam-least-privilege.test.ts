@@ -1,0 +1,522 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  NOTIFICATION_DEFINITIONS,
+  NOTIFICATION_TYPES,
+} from '../../functions/notifications/notification-types.js';
+import { matchesTopicFilter, templateTopicRules } from '../../local/iot/topic-rules.js';
+import { resolveIntrinsics } from '../../local/template/intrinsics.js';
+import {
+  functionProperties,
+  httpApiRoutes,
+  isRecord,
+  loadTemplate,
+  resourcesOfType,
+} from '../../local/template/sam-template.js';
+import { SAMPLE_PUSH_TOKEN, pushEvent } from '../helpers/api-events.js';
+import { isAllowed, list, toStatements, type PolicyStatement } from '../helpers/iam.js';
+import { lambdaContext } from '../helpers/lambda-context.js';
+import { captureLogs } from '../helpers/logs.js';
+import { sampleStack } from '../helpers/sample-stack.js';
+
+// What test/template/template-iam.test.ts does not already hold: every policy document anywhere in
+// the template (not only those reachable from a principal), wildcards inside ARNs, trust policies,
+// downlink request topics with odd DevEUI levels and without the explicit Deny, every SendTask*
+// action, execution control and self-modification, and the ways into a function over HTTP.
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const template = loadTemplate();
+const stack = sampleStack();
+const prefix = stack.parameters.TopicPrefix ?? '';
+const topicArn = (topic: string) => `arn:aws:iot:${stack.region}:${stack.accountId}:topic/${topic}`;
+const STATE_MACHINE = stack.refs.DownlinkStateMachine ?? '';
+
+/**
+ * Actions AWS accepts only with Resource '*'; '*' as a resource is refused for every other action.
+ * Each entry says why it cannot be scoped.
+ */
+const STAR_ONLY_ACTIONS: Record<string, string> = {
+  // The Service Authorization Reference (list_awsstepfunctions.html) gives SendTaskSuccess,
+  // SendTaskFailure and SendTaskHeartbeat no resource type: a callback task is named by its token,
+  // not by an ARN IAM could match.
+  'states:SendTaskSuccess': 'callback results name a task token, not a resource',
+  'states:SendTaskFailure': 'callback results name a task token, not a resource',
+  'states:SendTaskHeartbeat': 'callback results name a task token, not a resource',
+  // Step Functions delivers its logs through CloudWatch Logs' vended log delivery, whose APIs have
+  // no resource-level permissions; AWS's documented policy for state machine logging
+  // (step-functions/latest/dg/cw-logs.html) grants exactly these on '*'.
+  'logs:CreateLogDelivery': 'vended log delivery: no resource-level permissions',
+  'logs:GetLogDelivery': 'vended log delivery: no resource-level permissions',
+  'logs:UpdateLogDelivery': 'vended log delivery: no resource-level permissions',
+  'logs:DeleteLogDelivery': 'vended log delivery: no resource-level permissions',
+  'logs:ListLogDeliveries': 'vended log delivery: no resource-level permissions',
+  'logs:PutResourcePolicy': 'the account-wide CloudWatch Logs resource policy log delivery needs',
+  'logs:DescribeResourcePolicies': 'the account-wide CloudWatch Logs resource policy, read',
+  'logs:DescribeLogGroups': 'part of the documented state machine logging policy',
+};
+
+/**
+ * Allowed resources with a '*' inside the ARN (not '*' alone), by principal, with the reason.
+ * A DevEUI level is written as 16 '?', never '*' (in IAM '*' also matches '/').
+ */
+const WILDCARD_RESOURCES: Record<string, { resource: string; why: string }[]> = {
+  ReportDownlinkFailureFunction: [
+    {
+      resource: topicArn(`${prefix}/*/downlink/status`),
+      why: 'an invalid request is answered on its own topic level, whatever that level is',
+    },
+  ],
+};
+
+interface Document {
+  where: string;
+  statements: Record<string, unknown>[];
+}
+
+/** Every policy document of the template: any object with a Statement, wherever it sits. */
+function policyDocuments(): Document[] {
+  const found: Document[] = [];
+  const walk = (value: unknown, where: string) => {
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => {
+        walk(item, `${where}[${String(index)}]`);
+      });
+      return;
+    }
+    if (!isRecord(value)) return;
+    if ('Statement' in value) {
+      const resolved = resolveIntrinsics(value, stack) as { Statement: unknown };
+      const statements = Array.isArray(resolved.Statement)
+        ? resolved.Statement
+        : [resolved.Statement];
+      found.push({ where, statements: statements as Record<string, unknown>[] });
+      return;
+    }
+    for (const [key, item] of Object.entries(value)) walk(item, `${where}.${key}`);
+  };
+  for (const [id, resource] of Object.entries(template.Resources)) walk(resource, id);
+  return found;
+}
+
+const documents = policyDocuments();
+const isTrustPolicy = (statement: Record<string, unknown>) => 'Principal' in statement;
+const identityStatements = documents.flatMap(({ where, statements }) =>
+  statements
+    .filter((statement) => !isTrustPolicy(statement))
+    .map((statement) => ({ where, statement })),
+);
+const strings = (value: unknown): string[] =>
+  value === undefined ? [] : list(value as string | string[]);
+
+function managedPolicyStatements(arn: string): PolicyStatement[] {
+  const found = resourcesOfType(template, 'AWS::IAM::ManagedPolicy').find(
+    ([id]) => stack.refs[id] === arn,
+  );
+  if (found === undefined) throw new Error(`policy ${arn} is not defined in the template`);
+  return toStatements(resolveIntrinsics(found[1].Properties?.PolicyDocument, stack));
+}
+
+/** The effective identity policy of a function, state machine or role of the template. */
+function policyOf(id: string): PolicyStatement[] {
+  const resource = template.Resources[id];
+  const samPolicies = (policies: unknown) =>
+    list((policies ?? []) as string | string[]).flatMap((policy: unknown) => {
+      const resolved = resolveIntrinsics(policy, stack);
+      return typeof resolved === 'string'
+        ? managedPolicyStatements(resolved)
+        : toStatements(resolved);
+    });
+  switch (resource?.Type) {
+    case 'AWS::Serverless::Function':
+      return samPolicies(functionProperties(template, id).Policies);
+    case 'AWS::Serverless::StateMachine':
+      return samPolicies(resource.Properties?.Policies);
+    case 'AWS::IAM::Role':
+      return ((resource.Properties?.Policies ?? []) as { PolicyDocument: unknown }[]).flatMap(
+        (policy) => toStatements(resolveIntrinsics(policy.PolicyDocument, stack)),
+      );
+    default:
+      throw new Error(`${id} is not a principal of the template`);
+  }
+}
+
+const functions = resourcesOfType(template, 'AWS::Serverless::Function').map(([id]) => id);
+const principals = [
+  ...functions,
+  ...resourcesOfType(template, 'AWS::Serverless::StateMachine').map(([id]) => id),
+  ...resourcesOfType(template, 'AWS::IAM::Role').map(([id]) => id),
+];
+const allowedBy = (action: string, resource: string, policy = policyOf) =>
+  principals.filter((id) => isAllowed(policy(id), action, resource)).sort();
+const allowStatementsOf = (id: string) =>
+  policyOf(id).filter((statement) => statement.Effect === 'Allow');
+const inboundFunctions = NOTIFICATION_TYPES.map(
+  (type) => NOTIFICATION_DEFINITIONS[type].functionId,
+);
+
+// DevEUI levels an application (or an attacker) could put in a downlink request topic: the rule's
+// '+' takes any single level, including an empty one, and the connector only validates it later.
+const ODD_DEVICE_LEVELS = [
+  '70b3d57ed0001a2b',
+  '70B3D57ED0001A2B',
+  '0x70b3d57ed0001a2b',
+  '70-b3-d5-7e-d0-00-1a-2b',
+  '',
+  '?',
+  '*',
+  '????????????????',
+  '****************',
+  'zzzzzzzzzzzzzzzz',
+  '70b3d57ed0001a2',
+  '70b3d57ed0001a2b0',
+  'uplink',
+  'downlink',
+  '..',
+  ' ',
+  'é'.repeat(16),
+  'x'.repeat(300),
+];
+// The template's one IoT rule starts the downlink lifecycle: its filter is what a request is.
+const downlinkRequestTopics = templateTopicRules(template, stack)
+  .filter((rule) => rule.id === 'DownlinkRule')
+  .flatMap((rule) => ODD_DEVICE_LEVELS.map((level) => rule.topicFilter.replace('+', level)));
+
+describe('Hardening: IAM least privilege', () => {
+  describe('every policy document of the template', () => {
+    it("holds every statement of every principal's effective policy, so none escapes the checks", () => {
+      const found = identityStatements.map(({ statement }) => statement);
+      for (const id of principals)
+        for (const statement of policyOf(id)) expect(found, id).toContainEqual(statement);
+    });
+
+    it('allows no action with a wildcard, and nothing through NotAction or NotResource', () => {
+      const broad = identityStatements.filter(
+        ({ statement }) =>
+          statement.Effect === 'Allow' &&
+          ('NotAction' in statement ||
+            'NotResource' in statement ||
+            strings(statement.Action).some((action) => /[*?]/.test(action))),
+      );
+      expect(broad).toEqual([]);
+    });
+
+    it("allows '*' as resource only for the actions AWS accepts nothing else for", () => {
+      const starred = identityStatements.filter(
+        ({ statement }) =>
+          statement.Effect === 'Allow' &&
+          strings(statement.Resource).includes('*') &&
+          strings(statement.Action).some((action) => !(action in STAR_ONLY_ACTIONS)),
+      );
+      expect(starred).toEqual([]);
+    });
+
+    it('allows a wildcard inside an ARN only where the list above explains it', () => {
+      const wildcards = principals.flatMap((id) =>
+        allowStatementsOf(id).flatMap((statement) =>
+          list(statement.Resource)
+            .filter((resource) => resource !== '*' && resource.includes('*'))
+            .filter(
+              (resource) =>
+                !(WILDCARD_RESOURCES[id] ?? []).some((allowed) => allowed.resource === resource),
+            )
+            .map((resource) => ({ id, resource })),
+        ),
+      );
+      expect(wildcards).toEqual([]);
+    });
+
+    it("names this stack's partition, region and account in every allowed ARN", () => {
+      const foreign = identityStatements.flatMap(({ where, statement }) =>
+        statement.Effect === 'Allow'
+          ? strings(statement.Resource)
+              .filter((resource) => resource !== '*')
+              .filter((resource) => {
+                const [arn, partition, , region, account] = resource.split(':');
+                return (
+                  arn !== 'arn' ||
+                  partition !== 'aws' ||
+                  region !== stack.region ||
+                  account !== stack.accountId
+                );
+              })
+              .map((resource) => ({ where, resource }))
+          : [],
+      );
+      expect(foreign).toEqual([]);
+    });
+  });
+
+  describe('trust policies', () => {
+    const trusts = documents.filter(({ statements }) => statements.some(isTrustPolicy));
+
+    it('exist for every role of the template', () => {
+      expect(trusts.map(({ where }) => where.split('.')[0]).sort()).toEqual(
+        resourcesOfType(template, 'AWS::IAM::Role')
+          .map(([id]) => id)
+          .sort(),
+      );
+    });
+
+    it("let only AWS IoT assume a role, and only on this account's behalf", () => {
+      for (const { where, statements } of trusts) {
+        expect(statements, where).toEqual([
+          {
+            Effect: 'Allow',
+            Principal: { Service: 'iot.amazonaws.com' },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'aws:SourceAccount': stack.accountId } },
+          },
+        ]);
+      }
+    });
+  });
+
+  describe('downlink requests', () => {
+    it("takes the request topics from the template's IoT rule", () => {
+      expect(downlinkRequestTopics.length).toBe(ODD_DEVICE_LEVELS.length);
+      for (const topic of downlinkRequestTopics.filter((each) => !/[+#]/.test(each)))
+        expect(
+          templateTopicRules(template, stack).some((rule) =>
+            matchesTopicFilter(rule.topicFilter, topic),
+          ),
+          topic,
+        ).toBe(true);
+    });
+
+    it.each(downlinkRequestTopics.map((topic) => [JSON.stringify(topic), topic]))(
+      'lets no principal publish on %s',
+      (_, topic) => {
+        expect(allowedBy('iot:Publish', topicArn(topic))).toEqual([]);
+        expect(allowedBy('iot:RetainPublish', topicArn(topic))).toEqual([]);
+      },
+    );
+
+    it('lets no principal publish a downlink request even without the explicit Deny', () => {
+      for (const topic of downlinkRequestTopics)
+        expect(allowedBy('iot:Publish', topicArn(topic), allowStatementsOf), topic).toEqual([]);
+    });
+
+    it('denies every function the downlink request topics explicitly, whatever its own policy', () => {
+      const permissive: PolicyStatement = {
+        Effect: 'Allow',
+        Action: 'iot:Publish',
+        Resource: topicArn(`${prefix}/*`),
+      };
+      for (const id of functions)
+        for (const topic of downlinkRequestTopics)
+          expect(
+            isAllowed([...policyOf(id), permissive], 'iot:Publish', topicArn(topic)),
+            `${id} on ${JSON.stringify(topic)}`,
+          ).toBe(false);
+    });
+
+    it('notices a policy whose allow reaches a downlink request (the check itself works)', () => {
+      const wildcardLevel: PolicyStatement = {
+        Effect: 'Allow',
+        Action: 'iot:Publish',
+        Resource: topicArn(`${prefix}/*`),
+      };
+      expect(
+        downlinkRequestTopics.every((topic) =>
+          isAllowed([wildcardLevel], 'iot:Publish', topicArn(topic)),
+        ),
+      ).toBe(true);
+    });
+  });
+
+  describe('executions', () => {
+    const TASK_RESULTS = [
+      'states:SendTaskSuccess',
+      'states:SendTaskFailure',
+      'states:SendTaskHeartbeat',
+    ];
+    const STATUS_PATH = ['DownlinkStatusFunction', 'WaitForStatusFunction'];
+    const TARGETS = [
+      '*',
+      STATE_MACHINE,
+      `arn:aws:states:${stack.region}:${stack.accountId}:activity:any`,
+      `arn:aws:states:${stack.region}:${stack.accountId}:stateMachine:other`,
+    ];
+
+    it.each(TASK_RESULTS)('lets only the status path send %s', (action) => {
+      for (const target of TARGETS) {
+        const allowed = allowedBy(action, target);
+        expect(
+          allowed.filter((id) => !STATUS_PATH.includes(id)),
+          target,
+        ).toEqual([]);
+      }
+    });
+
+    it('lets both functions of the status path deliver a result, and no inbound function but the status one', () => {
+      expect(allowedBy('states:SendTaskSuccess', '*')).toEqual(STATUS_PATH);
+      expect(
+        inboundFunctions.filter((id) => isAllowed(policyOf(id), 'states:SendTaskSuccess', '*')),
+      ).toEqual(['DownlinkStatusFunction']);
+    });
+
+    it.each([
+      'states:StartExecution',
+      'states:StartSyncExecution',
+      'states:StopExecution',
+      'states:RedriveExecution',
+    ])('lets no function %s, on any state machine', (action) => {
+      for (const target of TARGETS)
+        expect(
+          functions.filter((id) => isAllowed(policyOf(id), action, target)),
+          target,
+        ).toEqual([]);
+    });
+
+    it('lets only the IoT rule start executions, and the state machine never start itself', () => {
+      for (const target of TARGETS)
+        expect(
+          allowedBy('states:StartExecution', target).filter((id) => id !== 'DownlinkRuleRole'),
+          target,
+        ).toEqual([]);
+    });
+  });
+
+  describe('the connector itself', () => {
+    const resources = {
+      function: stack.attributes['UplinkFunction.Arn'] ?? '',
+      secret: stack.refs.PushTokenSecret ?? '',
+      rule: `arn:aws:iot:${stack.region}:${stack.accountId}:rule/${stack.refs.DownlinkRule ?? ''}`,
+      role: stack.attributes['DownlinkRuleRole.Arn'] ?? '',
+    };
+
+    it.each([
+      ['lambda:InvokeFunction', resources.function],
+      ['lambda:UpdateFunctionCode', resources.function],
+      ['lambda:UpdateFunctionConfiguration', resources.function],
+      ['secretsmanager:PutSecretValue', resources.secret],
+      ['secretsmanager:UpdateSecret', resources.secret],
+      ['iot:ReplaceTopicRule', resources.rule],
+      ['iot:CreateTopicRule', resources.rule],
+      ['iam:PassRole', resources.role],
+      ['sts:AssumeRole', resources.role],
+      ['states:UpdateStateMachine', STATE_MACHINE],
+    ])("lets no function %s on the connector's own resources", (action, resource) => {
+      expect(functions.filter((id) => isAllowed(policyOf(id), action, resource))).toEqual([]);
+    });
+  });
+
+  describe('ways in over HTTP', () => {
+    const routedFunctions = [...new Set(httpApiRoutes(template).map((route) => route.functionId))];
+    const iot = mockClient(IoTDataPlaneClient);
+    const secrets = mockClient(SecretsManagerClient);
+    const dynamoDb = mockClient(DynamoDBClient);
+    const sfn = mockClient(SFNClient);
+
+    it('has one API, the push API, and no function URL or other way to invoke a function', () => {
+      const entries = Object.entries(template.Resources)
+        .filter(([, resource]) =>
+          /^AWS::(Serverless::(Api|HttpApi)|ApiGateway|ApiGatewayV2|Lambda::(Url|Permission))/.test(
+            resource.Type,
+          ),
+        )
+        .map(([id, resource]) => `${id} ${resource.Type}`);
+      expect(entries).toEqual(['PushApi AWS::Serverless::HttpApi']);
+      expect(
+        functions.filter((id) => 'FunctionUrlConfig' in functionProperties(template, id)),
+      ).toEqual([]);
+    });
+
+    it('defines routes only through function events: no OpenAPI body, no default route', () => {
+      const api = template.Resources.PushApi?.Properties ?? {};
+      expect(Object.keys(api).filter((key) => /^Definition/.test(key))).toEqual([]);
+      for (const route of httpApiRoutes(template)) {
+        expect(route.apiId, route.eventId).toBe('PushApi');
+        expect(['POST', 'PUT'], route.path).toContain(route.method);
+        expect(route.path).toMatch(/^\/rest\/callback\/[a-z_/]+$/);
+      }
+    });
+
+    it('gives functions no event but HttpApi events on the push API, and the task functions none', () => {
+      const events = functions.flatMap((id) => {
+        const configured = functionProperties(template, id).Events;
+        return Object.entries(isRecord(configured) ? configured : {}).map(([eventId, event]) => ({
+          id,
+          eventId,
+          type: isRecord(event) ? event.Type : undefined,
+        }));
+      });
+      expect(events.filter((event) => event.type !== 'HttpApi')).toEqual([]);
+      expect([...new Set(events.map((event) => event.id))].sort()).toEqual(
+        [...inboundFunctions].sort(),
+      );
+    });
+
+    describe.each(routedFunctions)('%s, as the template builds its handler', (functionId) => {
+      const route = httpApiRoutes(template).find((each) => each.functionId === functionId);
+
+      beforeEach(() => {
+        for (const client of [iot, secrets, dynamoDb, sfn]) client.reset();
+        secrets.on(GetSecretValueCommand).resolves({ SecretString: SAMPLE_PUSH_TOKEN });
+        captureLogs();
+      });
+
+      async function handlerOf(): Promise<
+        (
+          event: APIGatewayProxyEventV2,
+          context: Context,
+        ) => Promise<APIGatewayProxyStructuredResultV2>
+      > {
+        const properties = functionProperties(template, functionId);
+        const handler = String(properties.Handler);
+        // Beside every entry point, as the local stack loads them (local/lambda/local-functions.ts).
+        const factory = join(ROOT, dirname(handler), 'create-handler.ts');
+        const { createHandler } = (await import(pathToFileURL(factory).href)) as {
+          createHandler: (
+            env: NodeJS.ProcessEnv,
+          ) => (
+            event: APIGatewayProxyEventV2,
+            context: Context,
+          ) => Promise<APIGatewayProxyStructuredResultV2>;
+        };
+        const variables = (properties.Environment as { Variables: Record<string, unknown> })
+          .Variables;
+        return createHandler(
+          Object.fromEntries(
+            Object.entries(resolveIntrinsics(variables, stack) as Record<string, unknown>).map(
+              ([key, value]) => [key, String(value)],
+            ),
+          ),
+        );
+      }
+
+      it.each([
+        ['without an Authorization header', null],
+        ['with a wrong token', 'Bearer wrong-token'],
+      ])(
+        'refuses a request %s with 401 and asks nothing of AWS but the token',
+        async (_, authorization) => {
+          // Prepare
+          const handler = await handlerOf();
+          const event = pushEvent({ path: route?.path ?? '', body: '{}', authorization });
+
+          // Act
+          const response = await handler(event, lambdaContext);
+
+          // Assess
+          expect(response.statusCode).toBe(401);
+          expect(iot.calls()).toEqual([]);
+          expect(dynamoDb.calls()).toEqual([]);
+          expect(sfn.calls()).toEqual([]);
+          expect(secrets.calls()).toHaveLength(authorization === null ? 0 : 1);
+        },
+      );
+    });
+  });
+});
