@@ -1,0 +1,1242 @@
+import { randomInt } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import * as fc from 'fast-check';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createHandler as createDownlinkStatusHandler } from '../../functions/downlinks/status/create-handler.js';
+import { createHandler as createNotificationHandler } from '../../functions/notifications/create-handler.js';
+import type { NotificationHandler } from '../../functions/notifications/notification-handler.js';
+import {
+  NOTIFICATION_DEFINITIONS,
+  NOTIFICATION_TYPES,
+  type NotificationType,
+} from '../../functions/notifications/notification-types.js';
+import { SAMPLE_PUSH_TOKEN, pushEvent } from '../helpers/api-events.js';
+import { lambdaContext } from '../helpers/lambda-context.js';
+import { captureLogs } from '../helpers/logs.js';
+
+// Property-based bad input for every notification route: generated bodies that are not JSON, not
+// objects, too large, deeply nested, full of prototype keys, unicode and broken DevEUIs, or valid
+// but for one field. Each must get a 4xx naming the problem and publish nothing; valid generated
+// bodies must be published byte for byte, which proves the generators reach the handler.
+//
+// FUZZ_SEED=<int> replays a run (fast-check also prints the seed and path of a failing case);
+// FUZZ_RUNS=<int> sets the cases per property (default 50: 9 routes x 9 properties x 50 = 4,050).
+
+const SEED = fuzzSetting('FUZZ_SEED', randomInt(2 ** 31));
+const RUNS = fuzzSetting('FUZZ_RUNS', 50);
+// A property takes about a millisecond a case here; shrinking a failure can take far longer. Stop
+// it in time for fast-check, rather than vitest's timeout, to report the case it found.
+const TIME_LIMIT_MS = 20_000 + RUNS * 20;
+const TEST_TIMEOUT_MS = TIME_LIMIT_MS + 10_000;
+const FUZZ = {
+  seed: SEED,
+  numRuns: RUNS,
+  plugins: [fc.interruptAfterTimeLimit(TIME_LIMIT_MS, { failOnInterrupt: true })],
+};
+console.info(`notification-fuzz: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}`);
+
+function fuzzSetting(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!/^-?\d+$/.test(value)) throw new Error(`${name} must be an integer, got "${value}"`);
+  return Number(value);
+}
+
+const iotMock = mockClient(IoTDataPlaneClient);
+const secretsMock = mockClient(SecretsManagerClient);
+const dynamoMock = mockClient(DynamoDBClient);
+const sfnMock = mockClient(SFNClient);
+
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PushTokenSecret-AbCdEf';
+const PREFIX = 'orbiwan/lorawan';
+/** AWS IoT Core's message limit, which the README promises to enforce with a 413. */
+const LIMIT = 128 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// JSON text, written member by member: keys such as __proto__ stay ordinary members (as they are
+// in what OrbiWAN or an attacker sends), and values can be raw text (deep nesting, 1e400, ids
+// beyond 2^53) that no JavaScript value serialises to.
+
+/** A member of a JSON object: its key and its value as JSON text. */
+type Member = readonly [key: string, value: string];
+
+interface Layout {
+  open: string;
+  colon: string;
+  comma: string;
+  close: string;
+}
+
+const COMPACT: Layout = { open: '{', colon: ':', comma: ',', close: '}' };
+const layouts = fc.constantFrom<Layout>(
+  COMPACT,
+  { open: '{ ', colon: ': ', comma: ', ', close: ' }' },
+  { open: '{\n  ', colon: ': ', comma: ',\n  ', close: '\n}\n' },
+);
+
+function objectText(members: readonly Member[], layout: Layout = COMPACT): string {
+  if (members.length === 0) return '{}';
+  const inner = members.map(([key, value]) => `${JSON.stringify(key)}${layout.colon}${value}`);
+  return `${layout.open}${inner.join(layout.comma)}${layout.close}`;
+}
+
+const text = (value: unknown): string => JSON.stringify(value);
+
+/** Any code point, and now and then half of a surrogate pair on its own. */
+const loneSurrogate = fc
+  .integer({ min: 0xd800, max: 0xdfff })
+  .map((code) => String.fromCharCode(code));
+const anyChar = fc.oneof(
+  { weight: 8, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
+  { weight: 1, arbitrary: loneSurrogate },
+);
+const anyString = (maxLength = 24) => fc.string({ unit: anyChar, maxLength });
+
+const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
+const nonInteger = finite.filter((value) => !Number.isInteger(value));
+const anyJsonText = fc.jsonValue({ maxDepth: 3 }).map(text);
+const arrayText = fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }).map(text);
+const recordText = fc
+  .uniqueArray(fc.tuple(anyString(8), anyJsonText), { selector: ([key]) => key, maxLength: 3 })
+  .map((members) => objectText(members));
+/** JSON numbers that parse to Infinity: valid JSON, never a valid number for a field. */
+const overflow = fc.constantFrom('1e400', '-1e400');
+
+const notNumber = fc.oneof(
+  anyString().map(text),
+  fc.constantFrom('true', 'false', 'null'),
+  arrayText,
+  recordText,
+);
+const notString = fc.oneof(
+  finite.map(text),
+  fc.constantFrom('true', 'false', 'null'),
+  arrayText,
+  recordText,
+);
+const notScalar = fc.oneof(fc.constantFrom('true', 'false', 'null'), arrayText, recordText);
+
+const deepArray = (maxDepth: number) =>
+  fc
+    .integer({ min: 200, max: maxDepth })
+    .map((depth) => `${'['.repeat(depth)}${']'.repeat(depth)}`);
+const deepObject = (maxDepth: number) =>
+  fc
+    .integer({ min: 200, max: maxDepth })
+    .map((depth) => `${'{"a":'.repeat(depth)}null${'}'.repeat(depth)}`);
+/** Deeply nested JSON text that stays well under the size limit (at most about 90 KB). */
+const deepValue = fc.oneof(deepArray(30_000), deepObject(15_000));
+
+// ---------------------------------------------------------------------------------------------
+// The documented fields (README "Replies to OrbiWAN", notification-schemas.ts), each kind with a
+// generator of values it accepts and one of values it refuses.
+
+interface FieldKind {
+  valid: fc.Arbitrary<string>;
+  invalid: fc.Arbitrary<string>;
+  /** Whether any string is a valid value (then a unicode string cannot break it). */
+  takesStrings: boolean;
+  /** Whether any object is a valid value (then nested objects cannot break it). */
+  takesObjects?: boolean;
+}
+
+function integerKind(min?: number, max?: number): FieldKind {
+  const outside: fc.Arbitrary<number>[] = [];
+  if (min !== undefined) outside.push(fc.integer({ min: -(2 ** 40), max: min - 1 }));
+  if (max !== undefined) outside.push(fc.integer({ min: max + 1, max: 2 ** 40 }));
+  return {
+    valid: fc.integer({ min: min ?? -(2 ** 31), max: max ?? 2 ** 32 }).map(text),
+    invalid: fc.oneof(
+      ...outside.map((arbitrary) => arbitrary.map(text)),
+      nonInteger.map(text),
+      overflow,
+      notNumber,
+    ),
+    takesStrings: false,
+  };
+}
+
+function numberKind(min?: number, max?: number): FieldKind {
+  const bounds = { noNaN: true, noDefaultInfinity: true } as const;
+  const outside: fc.Arbitrary<number>[] = [];
+  if (min !== undefined) outside.push(fc.double({ ...bounds, max: min, maxExcluded: true }));
+  if (max !== undefined) outside.push(fc.double({ ...bounds, min: max, minExcluded: true }));
+  return {
+    valid: fc
+      .double({
+        ...bounds,
+        ...(min === undefined ? {} : { min }),
+        ...(max === undefined ? {} : { max }),
+      })
+      .map(text),
+    invalid: fc.oneof(...outside.map((arbitrary) => arbitrary.map(text)), overflow, notNumber),
+    takesStrings: false,
+  };
+}
+
+const stringKind: FieldKind = {
+  valid: anyString().map(text),
+  invalid: notString,
+  takesStrings: true,
+};
+
+const booleanKind: FieldKind = {
+  valid: fc.boolean().map(text),
+  invalid: fc.oneof(
+    fc.constantFrom('"true"', '"false"', '0', '1', 'null'),
+    anyString().map(text),
+    finite.map(text),
+    arrayText,
+    recordText,
+  ),
+  takesStrings: false,
+};
+
+/** A field whose type OrbiWise leaves open: a string or a number. */
+const scalarKind: FieldKind = {
+  valid: fc.oneof(anyString().map(text), finite.map(text)),
+  invalid: notScalar,
+  takesStrings: true,
+};
+
+/** OrbiWAN's 64-bit ids, also beyond 2^53, as JSON numbers or strings. */
+const idKind: FieldKind = {
+  valid: fc.oneof(scalarKind.valid, fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String)),
+  invalid: notScalar,
+  takesStrings: true,
+};
+
+const PAYLOAD_BREAKERS = ['!', '-', '_', ' ', '\n', '.', ':', '\u0000', 'é', '\ud800', '"', '%'];
+const payloadString = fc
+  .tuple(fc.uint8Array({ maxLength: 64 }), fc.constantFrom<BufferEncoding>('base64', 'hex'))
+  .map(([bytes, encoding]) => Buffer.from(bytes).toString(encoding));
+/** dataFrame: Base64 or hex. */
+const payloadKind: FieldKind = {
+  valid: payloadString.map(text),
+  invalid: fc.oneof(
+    fc
+      .tuple(payloadString, fc.nat(), fc.constantFrom(...PAYLOAD_BREAKERS))
+      .map(([payload, at, breaker]) => text(insertAt(payload, at, breaker))),
+    payloadString.map((payload) => text(`${payload}===`)),
+    notString,
+  ),
+  takesStrings: false,
+};
+
+/** `decoded`: an object, or null. */
+const recordKind: FieldKind = {
+  valid: fc.oneof(fc.constant('null'), recordText),
+  invalid: fc.oneof(
+    arrayText,
+    anyString().map(text),
+    finite.map(text),
+    fc.constantFrom('true', 'false'),
+  ),
+  takesStrings: false,
+  takesObjects: true,
+};
+
+const gatewayText = fc
+  .record(
+    { gtw_id: scalarKind.valid, rssi: numberKind().valid, snr: numberKind().valid },
+    { requiredKeys: [] },
+  )
+  .map((gateway) => objectText(Object.entries(gateway)));
+/** `gtw_info`: a list of gateway objects, or null. */
+const gatewaysKind: FieldKind = {
+  valid: fc.oneof(
+    fc.constant('null'),
+    fc.array(gatewayText, { maxLength: 3 }).map((gateways) => `[${gateways.join(',')}]`),
+  ),
+  invalid: fc.oneof(
+    fc.oneof(anyString().map(text), finite.map(text), fc.constantFrom('true', 'false'), recordText),
+    fc
+      .oneof(finite.map(text), anyString().map(text), fc.constant('null'), arrayText)
+      .map((item) => `[${item}]`),
+    notNumber.map((rssi) => `[{"rssi":${rssi}}]`),
+    notScalar.map((id) => `[{"gtw_id":${id}}]`),
+  ),
+  takesStrings: false,
+};
+
+type DevicePresence = 'required' | 'optional' | 'none';
+
+interface RouteSpec {
+  /** What follows `{prefix}/{deveui}/` (or `{prefix}/` without a device) in the topic (README table). */
+  topicSuffix: string;
+  qos: 0 | 1;
+  device: DevicePresence;
+  required: Record<string, FieldKind>;
+  optional: Record<string, FieldKind>;
+}
+
+const UPLINK_REQUIRED = { dataFrame: payloadKind, port: integerKind(0, 255), fcnt: integerKind(0) };
+const UPLINK_OPTIONAL = {
+  early: booleanKind,
+  id: idKind,
+  timestamp: stringKind,
+  live: booleanKind,
+  session_id: stringKind,
+  decrypted: booleanKind,
+  confirmed: booleanKind,
+  devaddr: scalarKind,
+  decoded: recordKind,
+};
+const RADIO_FIELDS = {
+  rssi: numberKind(),
+  snr: numberKind(),
+  sf_used: integerKind(),
+  freq: numberKind(),
+  dr_used: stringKind,
+  cr_used: stringKind,
+  gtw_info: gatewaysKind,
+  latitude: numberKind(),
+  longitude: numberKind(),
+  altitude: numberKind(),
+};
+
+const ROUTES: Record<NotificationType, RouteSpec> = {
+  uplink_early: {
+    topicSuffix: 'uplink_early',
+    qos: 0,
+    device: 'required',
+    required: UPLINK_REQUIRED,
+    optional: UPLINK_OPTIONAL,
+  },
+  uplink: {
+    topicSuffix: 'uplink',
+    qos: 1,
+    device: 'required',
+    required: UPLINK_REQUIRED,
+    optional: { ...UPLINK_OPTIONAL, ...RADIO_FIELDS },
+  },
+  downlink_status: {
+    topicSuffix: 'downlink/status',
+    qos: 1,
+    device: 'required',
+    required: { id: idKind, transmissionStatus: integerKind(0, 5) },
+    optional: {
+      fcnt: integerKind(0),
+      port: integerKind(0, 255),
+      session_id: stringKind,
+      data: stringKind,
+    },
+  },
+  joininfo: {
+    topicSuffix: 'joininfo',
+    qos: 1,
+    device: 'required',
+    required: { join_status: stringKind },
+    optional: { appeui: stringKind, session_id: stringKind },
+  },
+  nodeinfo: {
+    topicSuffix: 'nodeinfo',
+    qos: 1,
+    device: 'required',
+    required: {},
+    optional: {
+      device_status: scalarKind,
+      last_reception: scalarKind,
+      dl_fcnt: integerKind(0),
+      device_class: scalarKind,
+      registration_status: scalarKind,
+      expiry_time_uplink: scalarKind,
+      expiry_time_downlink: scalarKind,
+    },
+  },
+  location: {
+    topicSuffix: 'location',
+    qos: 1,
+    device: 'required',
+    required: { latitude: numberKind(-90, 90), longitude: numberKind(-180, 180) },
+    optional: { loraloc_time: scalarKind, loraloc_fcnt: integerKind(0) },
+  },
+  status: {
+    topicSuffix: 'status',
+    qos: 1,
+    device: 'required',
+    required: { battery_status: integerKind(0, 255) },
+    optional: {
+      margin_status: integerKind(),
+      timestamp_status: scalarKind,
+      req_status: integerKind(),
+    },
+  },
+  alarm: {
+    topicSuffix: 'alarm',
+    qos: 1,
+    device: 'optional',
+    required: {},
+    optional: {
+      timestamp: scalarKind,
+      severity: scalarKind,
+      category: scalarKind,
+      alarm_code: scalarKind,
+      alarm_text: stringKind,
+      gtw_id: scalarKind,
+    },
+  },
+  appchange: { topicSuffix: 'appchange', qos: 1, device: 'none', required: {}, optional: {} },
+};
+
+const DEVICE_KEYS = ['DevEUI', 'deveui'] as const;
+
+function fieldsOf(route: RouteSpec): [string, FieldKind][] {
+  return [...Object.entries(route.required), ...Object.entries(route.optional)];
+}
+
+function documentedKeys(route: RouteSpec): Set<string> {
+  const fields = fieldsOf(route).map(([key]) => key);
+  return new Set(route.device === 'none' ? fields : [...fields, ...DEVICE_KEYS]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DevEUIs: OrbiWAN's forms (README "Topics"), and strings that are none of them.
+
+const DEV_EUI_FORM = [/^(?:0x)?[0-9a-f]{16}$/i, /^[0-9a-f]{2}(?:-[0-9a-f]{2}){7}$/i];
+const isDevEuiForm = (value: string) => DEV_EUI_FORM.some((form) => form.test(value));
+
+const devEuiBytes = fc
+  .uint8Array({ minLength: 8, maxLength: 8 })
+  .map((bytes) => Buffer.from(bytes).toString('hex'));
+const devEuiStyle = fc.record({
+  form: fc.constantFrom('plain', '0x', '0X', 'dashed'),
+  upper: fc.array(fc.boolean(), { minLength: 16, maxLength: 16 }),
+});
+
+/** One of the forms OrbiWAN writes a DevEUI in, given as 16 lowercase hex digits. */
+function devEuiIn(hex: string, { form, upper }: { form: string; upper: boolean[] }): string {
+  const cased = hex.replace(/./g, (digit, index: number) =>
+    upper[index] === true ? digit.toUpperCase() : digit,
+  );
+  if (form === 'dashed') return (cased.match(/../g) ?? []).join('-');
+  return form === 'plain' ? cased : `${form}${cased}`;
+}
+
+const devEuiText = fc.tuple(devEuiBytes, devEuiStyle).map(([hex, style]) => devEuiIn(hex, style));
+
+/** Characters that must never reach a topic, and others that are no hex digit. */
+const DEV_EUI_BREAKERS = [
+  '/',
+  '+',
+  '#',
+  '\u0000',
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\u00a0',
+  '\u200b',
+  '/#',
+  '+/',
+  '\ud800',
+  '\udfff',
+  'é',
+  '\uff10',
+  '😀',
+  'g',
+  'G',
+  'x',
+  '-',
+  '"',
+  '\\',
+];
+
+function insertAt(value: string, at: number, inserted: string): string {
+  const index = at % (value.length + 1);
+  return `${value.slice(0, index)}${inserted}${value.slice(index)}`;
+}
+
+function replaceAt(value: string, at: number, replacement: string): string {
+  const index = at % value.length;
+  return `${value.slice(0, index)}${replacement}${value.slice(index + 1)}`;
+}
+
+const hexDigits = (minLength: number, maxLength: number) =>
+  fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'.split('')), minLength, maxLength });
+
+/** A string that is not a DevEUI in any of OrbiWAN's forms. */
+const badDevEuiString = fc
+  .oneof(
+    fc
+      .tuple(devEuiText, fc.nat(), fc.constantFrom(...DEV_EUI_BREAKERS))
+      .map(([devEui, at, breaker]) => insertAt(devEui, at, breaker)),
+    fc
+      .tuple(
+        devEuiText,
+        fc.nat(),
+        fc.constantFrom(...DEV_EUI_BREAKERS.filter((breaker) => !/^[xX-]$/.test(breaker))),
+      )
+      .map(([devEui, at, breaker]) => replaceAt(devEui, at, breaker)),
+    fc
+      .tuple(fc.constantFrom('', '0x'), hexDigits(0, 15))
+      .map(([prefix, digits]) => `${prefix}${digits}`),
+    fc
+      .tuple(fc.constantFrom('', '0x'), hexDigits(17, 40))
+      .map(([prefix, digits]) => `${prefix}${digits}`),
+    fc
+      .constantFrom(7, 9)
+      .chain((pairs) =>
+        fc
+          .array(hexDigits(2, 2), { minLength: pairs, maxLength: pairs })
+          .map((parts) => parts.join('-')),
+      ),
+    fc.array(hexDigits(4, 4), { minLength: 4, maxLength: 4 }).map((parts) => parts.join('-')),
+    // Digits that look like hex digits: fullwidth, Arabic-Indic.
+    devEuiBytes.map((hex) =>
+      hex.replace(/[0-9]/g, (digit) => String.fromCharCode(0xff10 + Number(digit))),
+    ),
+    devEuiBytes.map((hex) =>
+      hex.replace(/[0-9]/g, (digit) => String.fromCharCode(0x0660 + Number(digit))),
+    ),
+    anyString(40),
+  )
+  .filter((value) => !isDevEuiForm(value));
+
+/** JSON text for a DevEUI member that is not a DevEUI: a broken string or not a string at all. */
+const badDevEuiValue = fc.oneof(
+  { weight: 4, arbitrary: badDevEuiString.map(text) },
+  {
+    weight: 1,
+    arbitrary: fc.oneof(
+      notString,
+      devEuiBytes.map((hex) => `${BigInt(`0x${hex}`)}`),
+      devEuiText.map((devEui) => `[${text(devEui)}]`),
+    ),
+  },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Valid bodies per route, with unknown members (prototype keys, unicode, nested values) mixed in.
+
+const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype'];
+
+/** Values meant to poison whatever copies them into a plain object. */
+const pollutingValue = fc.oneof(
+  badDevEuiString.map((devEui) =>
+    objectText([
+      ['DevEUI', text(devEui)],
+      ['polluted', 'true'],
+    ]),
+  ),
+  fc.constant('{"__proto__":{"polluted":true}}'),
+  fc.constant('{"constructor":{"prototype":{"polluted":true}}}'),
+  fc.constantFrom('null', '"polluted"', '[]', '1'),
+);
+
+function extraMembers(route: RouteSpec): fc.Arbitrary<Member[]> {
+  const documented = documentedKeys(route);
+  const key = fc
+    .oneof(
+      anyString(12),
+      fc.constantFrom(
+        ...PROTOTYPE_KEYS,
+        'toString',
+        'hasOwnProperty',
+        'valueOf',
+        'devEUI',
+        'DEVEUI',
+        'dev_eui',
+        ...DEVICE_KEYS,
+      ),
+    )
+    .filter((candidate) => !documented.has(candidate));
+  const value = fc.oneof(
+    { weight: 4, arbitrary: anyJsonText },
+    { weight: 2, arbitrary: anyString(40).map(text) },
+    { weight: 1, arbitrary: badDevEuiValue },
+    { weight: 1, arbitrary: pollutingValue },
+    { weight: 1, arbitrary: fc.oneof(deepArray(1000), deepObject(1000)) },
+  );
+  return fc.uniqueArray(fc.tuple(key, value), { selector: ([name]) => name, maxLength: 4 });
+}
+
+interface ValidBody {
+  members: Member[];
+  layout: Layout;
+  /** The device as 16 lowercase hex digits, when the body names one. */
+  devEui: string | undefined;
+}
+
+const deviceNaming = fc.constantFrom(['DevEUI'], ['deveui'], ['DevEUI', 'deveui']);
+
+function deviceMembers(
+  presence: DevicePresence,
+): fc.Arbitrary<{ members: Member[]; devEui: string | undefined }> {
+  const named = fc
+    .tuple(devEuiBytes, deviceNaming, devEuiStyle, devEuiStyle)
+    .map(([hex, keys, ...styles]) => ({
+      members: keys.map((key, index): Member => [
+        key,
+        text(devEuiIn(hex, styles[index] ?? styles[0])),
+      ]),
+      devEui: hex,
+    }));
+  if (presence === 'required') return named;
+  const anonymous = fc.constant<{ members: Member[]; devEui: string | undefined }>({
+    members: [],
+    devEui: undefined,
+  });
+  return presence === 'optional' ? fc.oneof(named, anonymous) : anonymous;
+}
+
+function pick(kinds: Record<string, FieldKind>): Record<string, fc.Arbitrary<string>> {
+  return Object.fromEntries(Object.entries(kinds).map(([key, kind]) => [key, kind.valid]));
+}
+
+function validBody(route: RouteSpec): fc.Arbitrary<ValidBody> {
+  return fc
+    .record({
+      device: deviceMembers(route.device),
+      required: fc.record(pick(route.required)),
+      optional: fc.record(pick(route.optional), { requiredKeys: [] }),
+      extras: extraMembers(route),
+      layout: layouts,
+    })
+    .chain(({ device, required, optional, extras, layout }) => {
+      const members: Member[] = [
+        ...device.members,
+        ...Object.entries(required),
+        ...Object.entries(optional).filter(
+          (member): member is [string, string] => member[1] !== undefined,
+        ),
+        ...extras,
+      ];
+      return fc
+        .shuffledSubarray(members, { minLength: members.length, maxLength: members.length })
+        .map((shuffled) => ({ members: shuffled, layout, devEui: device.devEui }));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad bodies: what to send and the refusal the README promises for it.
+
+interface Refusal {
+  status: 400 | 413;
+  code: 'NOT_JSON' | 'INVALID_NOTIFICATION' | 'PAYLOAD_TOO_LARGE';
+  /** Text the error message must contain, or match. */
+  message: string | RegExp;
+  /** The top-level field the issues must name ('' for the body as a whole). */
+  path?: string;
+}
+
+interface BadBody {
+  what: string;
+  body: string | Uint8Array;
+  /** Sent base64-encoded, as API Gateway passes binary bodies. */
+  base64: boolean;
+  expected: Refusal;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function notJson(bytes: Uint8Array): Refusal {
+  const message =
+    bytes.length === 0 ? 'the body is empty' : decodes(bytes) ? 'not valid JSON' : 'not UTF-8';
+  return { status: 400, code: 'NOT_JSON', message };
+}
+
+function decodes(bytes: Uint8Array): boolean {
+  try {
+    utf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const invalidAt = (path: string): Refusal => ({
+  status: 400,
+  code: 'INVALID_NOTIFICATION',
+  // The message lists each problem as "path: message", the path dotted below the field.
+  message:
+    path === '' ? 'expected object' : new RegExp(`(?:: |; )${escapeRegExp(path)}(?:\\.[^:;]*)?: `),
+  path,
+});
+
+function escapeRegExp(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A bad body; fast-check prints it shortened, as some are over 100 KB. */
+function bad(
+  what: string,
+  body: string | Uint8Array,
+  expected: Refusal,
+  base64 = typeof body !== 'string',
+): BadBody {
+  return {
+    what,
+    body,
+    base64,
+    expected,
+    [fc.toStringMethod]: () => {
+      const shown = typeof body === 'string' ? body : Buffer.from(body).toString('hex');
+      const preview =
+        shown.length > 300 ? `${shown.slice(0, 300)}... (${shown.length} chars)` : shown;
+      return `${what}: ${fc.stringify(preview)} -> ${fc.stringify(expected)}`;
+    },
+  } as BadBody;
+}
+
+/** The body as one element of an array: a route that takes any object can only be refused so. */
+function inArray(what: string, members: readonly Member[], layout = COMPACT): BadBody {
+  return bad(`${what}, inside an array`, `[${objectText(members, layout)}]`, invalidAt(''));
+}
+
+interface Breakage {
+  members: Member[];
+  layout: Layout;
+  path: string;
+}
+
+/** A valid body with one documented field of the wrong type, out of range or missing. */
+function brokenBody(route: RouteSpec): fc.Arbitrary<Breakage> | undefined {
+  const breaks: fc.Arbitrary<{ key: string; value: string | undefined }>[] = fieldsOf(route).map(
+    ([key, kind]) => kind.invalid.map((value) => ({ key, value })),
+  );
+  for (const key of Object.keys(route.required)) {
+    breaks.push(fc.constant({ key, value: undefined }));
+  }
+  if (route.device === 'required') breaks.push(fc.constant({ key: 'DevEUI', value: undefined }));
+  if (breaks.length === 0) return undefined;
+  return fc.tuple(validBody(route), fc.oneof(...breaks)).map(([body, { key, value }]) => {
+    const isDevice = key === 'DevEUI' && value === undefined;
+    const rest = body.members.filter(([name]) =>
+      isDevice ? !(DEVICE_KEYS as readonly string[]).includes(name) : name !== key,
+    );
+    return {
+      members: value === undefined ? rest : [...rest, [key, value] as const],
+      layout: body.layout,
+      path: key,
+    };
+  });
+}
+
+const withoutDevice = (members: readonly Member[]) =>
+  members.filter(([key]) => !(DEVICE_KEYS as readonly string[]).includes(key));
+
+type Category = (route: RouteSpec) => fc.Arbitrary<BadBody>;
+
+const notJsonBodies: Category = (route) => {
+  const valid = validBody(route).map(({ members, layout }) => objectText(members, layout));
+  return fc.oneof(
+    fc
+      .constantFrom('', ' ', '\n\t\r ')
+      .map((body) => bad('blank', body, notJson(Buffer.from(body)))),
+    valid.chain((body) =>
+      fc
+        .integer({ min: 1, max: body.lastIndexOf('}') })
+        .map((length) =>
+          bad('truncated', body.slice(0, length), notJson(Buffer.from(body.slice(0, length)))),
+        ),
+    ),
+    fc
+      .tuple(valid, fc.constantFrom('}', ',', 'x', '{}', ']', '\u0000', ',"a":1}'))
+      .map(([body, tail]) => {
+        const sent = `${body.trimEnd()}${tail}`;
+        return bad('followed by garbage', sent, notJson(Buffer.from(sent)));
+      }),
+    fc
+      .constantFrom(
+        "{'DevEUI':'70B3D57ED0001A2B'}",
+        '{DevEUI:"70B3D57ED0001A2B"}',
+        '{"DevEUI":"70B3D57ED0001A2B",}',
+        '{"port":NaN}',
+        '{"port":undefined}',
+        '{"port":0x10}',
+        '{"port":010}',
+        '{"port":.5}',
+        '{"port":+1}',
+        '{"a":"tab\tin a string"}',
+        '// comment\n{}',
+        '{"a":1}{"b":2}',
+        'DevEUI=70B3D57ED0001A2B&port=1',
+        '<xml/>',
+      )
+      .map((body) => bad('JavaScript, not JSON', body, notJson(Buffer.from(body)))),
+    fc
+      .uint8Array({ minLength: 1, maxLength: 200 })
+      .filter((bytes) => !parses(bytes))
+      .map((bytes) => bad('random bytes', bytes, notJson(bytes))),
+    anyString(80)
+      .filter((body) => !parses(Buffer.from(body)))
+      .map((body) => bad('random text', body, notJson(Buffer.from(body)))),
+  );
+};
+
+function parses(bytes: Uint8Array): boolean {
+  if (!decodes(bytes)) return false;
+  try {
+    JSON.parse(utf8.decode(bytes));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const notAnObject: Category = (route) =>
+  fc.oneof(
+    fc
+      .jsonValue({ maxDepth: 3 })
+      .filter((value) => value === null || typeof value !== 'object' || Array.isArray(value))
+      .map((value) => bad('JSON of another type', text(value), invalidAt(''))),
+    fc
+      .constantFrom('null', 'true', 'false', '0', '-1.5e10', '""', '[]', '[{}]', ' 42 ')
+      .map((body) => bad('JSON of another type', body, invalidAt(''))),
+    validBody(route).map(({ members }) => inArray('a valid body', members)),
+    validBody(route).map(({ members }) =>
+      bad('a valid body as a JSON string', text(objectText(members)), invalidAt('')),
+    ),
+  );
+
+const PADDING = ['x', 'é', '€', '😀', '\ud800'];
+
+const tooLarge: Category = (route) =>
+  fc
+    .record({
+      body: validBody(route),
+      over: fc.integer({ min: 1, max: 16_384 }),
+      unit: fc.constantFrom(...PADDING),
+      json: fc.boolean(),
+      base64: fc.boolean(),
+    })
+    .map(({ body, over, unit, json, base64 }) => {
+      const head = json
+        ? objectText([...body.members, ['padding', '""']]).slice(0, -2)
+        : '{"padding":"';
+      const tail = json ? '"}' : '';
+      const missing = LIMIT + over - Buffer.byteLength(head + tail);
+      const sent = `${head}${unit.repeat(Math.ceil(missing / Buffer.byteLength(unit)))}${tail}`;
+      const bytes = Buffer.byteLength(sent);
+      return bad(
+        `${bytes} bytes of ${json ? 'otherwise valid JSON' : 'unterminated JSON'} padded with ${fc.stringify(unit)}`,
+        sent,
+        { status: 413, code: 'PAYLOAD_TOO_LARGE', message: `the body is ${bytes} bytes` },
+        base64,
+      );
+    });
+
+const malformedDevEui: Category = (route) => {
+  const variants = fc.constantFrom(
+    'DevEUI',
+    'deveui',
+    'DevEUI beside a valid deveui',
+    'deveui beside a valid DevEUI',
+    'two different devices',
+  );
+  return fc
+    .tuple(
+      validBody(route),
+      badDevEuiValue,
+      variants,
+      devEuiText,
+      fc.tuple(devEuiBytes, devEuiBytes).filter(([a, b]) => a !== b),
+    )
+    .map(([body, badValue, variant, goodDevEui, [first, second]]) => {
+      const rest = withoutDevice(body.members);
+      const [members, path]: [Member[], string] =
+        variant === 'DevEUI'
+          ? [[...rest, ['DevEUI', badValue]], 'DevEUI']
+          : variant === 'deveui'
+            ? [[...rest, ['deveui', badValue]], 'deveui']
+            : variant === 'DevEUI beside a valid deveui'
+              ? [[['deveui', text(goodDevEui)], ...rest, ['DevEUI', badValue]], 'DevEUI']
+              : variant === 'deveui beside a valid DevEUI'
+                ? [[['DevEUI', text(goodDevEui)], ...rest, ['deveui', badValue]], 'deveui']
+                : [[['DevEUI', text(first)], ...rest, ['deveui', text(second)]], 'deveui'];
+      if (route.device === 'none') return inArray(`a ${variant} that is not a DevEUI`, members);
+      return bad(
+        `a ${variant} that is not a DevEUI`,
+        objectText(members, body.layout),
+        invalidAt(path),
+      );
+    });
+};
+
+const oneFieldBroken: Category = (route) => {
+  const broken = brokenBody(route);
+  if (broken === undefined) {
+    return validBody(route).map(({ members }) => inArray('any object', members));
+  }
+  return broken.map(({ members, layout, path }) =>
+    bad(`${path} broken`, objectText(members, layout), invalidAt(path)),
+  );
+};
+
+const deeplyNested: Category = (route) => {
+  const nestedFields: [string, fc.Arbitrary<string>][] = [
+    ...fieldsOf(route).map(([key, kind]): [string, fc.Arbitrary<string>] => [
+      key,
+      kind.takesObjects === true ? deepArray(30_000) : deepValue,
+    ]),
+    ...(route.device === 'none'
+      ? []
+      : DEVICE_KEYS.map((key): [string, fc.Arbitrary<string>] => [key, deepValue])),
+  ];
+  const variants: fc.Arbitrary<BadBody>[] = [
+    deepArray(60_000).map((body) => bad('nested arrays', body, invalidAt(''))),
+    deepObject(20_000).map((body) => bad('nested objects in an array', `[${body}]`, invalidAt(''))),
+  ];
+  if (nestedFields.length > 0) {
+    variants.push(
+      fc.tuple(validBody(route), fc.constantFrom(...nestedFields)).chain(([body, [key, nested]]) =>
+        nested.map((value) => {
+          const members = [...body.members.filter(([name]) => name !== key), [key, value] as const];
+          return bad(`${key} nested deeply`, objectText(members, body.layout), invalidAt(key));
+        }),
+      ),
+    );
+  }
+  const broken = brokenBody(route);
+  if (broken !== undefined) {
+    variants.push(
+      fc
+        .tuple(broken, deepValue)
+        .map(([{ members, layout, path }, value]) =>
+          bad(
+            `${path} broken beside a deeply nested unknown member`,
+            objectText([['nested', value], ...members], layout),
+            invalidAt(path),
+          ),
+        ),
+    );
+  }
+  return fc.oneof(...variants).filter(({ body }) => Buffer.byteLength(body) <= LIMIT);
+};
+
+const prototypeKeys: Category = (route) => {
+  const protoMembers = fc.uniqueArray(
+    fc.tuple(fc.constantFrom(...PROTOTYPE_KEYS), pollutingValue),
+    {
+      selector: ([key]) => key,
+      minLength: 1,
+    },
+  );
+  const variants: fc.Arbitrary<BadBody>[] = [];
+  const broken = brokenBody(route);
+  if (broken !== undefined) {
+    variants.push(
+      fc
+        .tuple(broken, protoMembers)
+        .map(([{ members, layout, path }, protos]) =>
+          bad(
+            `${path} broken beside prototype keys`,
+            objectText([...protos, ...members], layout),
+            invalidAt(path),
+          ),
+        ),
+    );
+  } else {
+    variants.push(
+      fc
+        .tuple(validBody(route), protoMembers)
+        .map(([{ members }, protos]) => inArray('prototype keys', [...protos, ...members])),
+    );
+  }
+  // The documented members only under __proto__: a parser that copied them onto the prototype
+  // would find a complete notification there.
+  const firstRequired =
+    Object.keys(route.required)[0] ?? (route.device === 'required' ? 'DevEUI' : undefined);
+  if (firstRequired !== undefined) {
+    variants.push(
+      fc
+        .tuple(validBody(route), fc.constantFrom(...PROTOTYPE_KEYS))
+        .map(([{ members }, key]) =>
+          bad(
+            `every member under ${key}`,
+            objectText([[key, objectText(members)]]),
+            invalidAt(firstRequired),
+          ),
+        ),
+    );
+  }
+  return fc.oneof(...variants);
+};
+
+const BAD_UTF8 = [
+  [0xff],
+  [0xc0, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xe2, 0x82],
+  [0x80],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+];
+
+const unicode: Category = (route) => {
+  const valid = validBody(route);
+  const variants: fc.Arbitrary<BadBody>[] = [
+    fc
+      .tuple(valid, fc.nat(), fc.constantFrom(...BAD_UTF8))
+      .map(([body, at, sequence]) => {
+        const bytes = Buffer.from(objectText(body.members, body.layout));
+        const index = at % (bytes.length + 1);
+        const sent = Buffer.concat([
+          bytes.subarray(0, index),
+          Buffer.from(sequence),
+          bytes.subarray(index),
+        ]);
+        return bad(
+          `invalid UTF-8 ${Buffer.from(sequence).toString('hex')} at byte ${index}`,
+          sent,
+          notJson(sent),
+        );
+      })
+      .filter(({ body }) => !parses(Buffer.from(body))),
+    fc
+      .tuple(valid, fc.boolean())
+      .map(([body, bom]) => {
+        const utf16 = Buffer.from(objectText(body.members, body.layout), 'utf16le');
+        const sent = bom ? Buffer.concat([Buffer.from([0xff, 0xfe]), utf16]) : utf16;
+        return bad(`UTF-16LE${bom ? ' with BOM' : ''}`, sent, notJson(sent));
+      })
+      .filter(({ body }) => !parses(Buffer.from(body))),
+  ];
+  if (route.device !== 'none') {
+    const unicodeDevEui = fc
+      .oneof(
+        anyString(24),
+        fc
+          .tuple(
+            devEuiText,
+            fc.nat(),
+            fc.oneof(
+              loneSurrogate,
+              fc.constantFrom('\u202e', '\u0301', '\ufeff', '😀', 'Ⅰ', '\u00ad'),
+            ),
+          )
+          .map(([devEui, at, char]) => insertAt(devEui, at, char)),
+      )
+      .filter((value) => !isDevEuiForm(value));
+    variants.push(
+      fc
+        .tuple(valid, fc.constantFrom(...DEVICE_KEYS), unicodeDevEui, fc.boolean())
+        .map(([body, key, devEui, raw]) => {
+          const members = [...withoutDevice(body.members), [key, text(devEui)] as const];
+          // Raw, a lone surrogate reaches the body as U+FFFD; escaped, JSON.parse restores it.
+          const sent = raw
+            ? objectText(members).replace(text(devEui), () => `"${devEui}"`)
+            : objectText(members);
+          return bad(`unicode ${key}${raw ? ', unescaped' : ''}`, sent, invalidAt(key));
+        })
+        .filter(({ body }) => parses(Buffer.from(body))),
+    );
+  }
+  const numeric = fieldsOf(route)
+    .filter(([, kind]) => !kind.takesStrings)
+    .map(([key]) => key);
+  if (numeric.length > 0) {
+    variants.push(
+      fc
+        .tuple(
+          valid,
+          fc.constantFrom(...numeric),
+          fc.constantFrom('１０', '٣', '²', 'Ⅻ', '𝟏', '1\u200b', '\ud800'),
+        )
+        .map(([body, key, digits]) => {
+          const members = [
+            ...body.members.filter(([name]) => name !== key),
+            [key, text(digits)] as const,
+          ];
+          return bad(`${key} in unicode digits`, objectText(members, body.layout), invalidAt(key));
+        }),
+    );
+  }
+  if (route.device === 'required') {
+    // Keys that look like DevEUI but are not: the body then names no device.
+    variants.push(
+      fc
+        .tuple(
+          valid,
+          fc.constantFrom('DevEU\u0406', 'D\u0435vEUI', 'DevEUI\u200b', '\ufeffDevEUI', 'ＤevEUI'),
+        )
+        .map(([body, key]) => {
+          const members = [
+            ...withoutDevice(body.members),
+            [key, text('70B3D57ED0001A2B')] as const,
+          ];
+          return bad(
+            `a look-alike key ${fc.stringify(key)}`,
+            objectText(members, body.layout),
+            invalidAt('DevEUI'),
+          );
+        }),
+    );
+  }
+  return fc.oneof(...variants);
+};
+
+const CATEGORIES: { name: string; cases: Category }[] = [
+  { name: 'bodies that are not JSON', cases: notJsonBodies },
+  { name: 'JSON that is not an object', cases: notAnObject },
+  { name: 'bodies over 128 KiB', cases: tooLarge },
+  { name: 'DevEUIs that are not DevEUIs', cases: malformedDevEui },
+  { name: 'valid bodies with one field broken', cases: oneFieldBroken },
+  { name: 'deeply nested bodies', cases: deeplyNested },
+  { name: '__proto__, constructor and prototype keys', cases: prototypeKeys },
+  { name: 'unicode, lone surrogates and bytes that are not UTF-8', cases: unicode },
+];
+
+// ---------------------------------------------------------------------------------------------
+
+const ENTRY_POINTS: Record<string, (env: NodeJS.ProcessEnv) => NotificationHandler> = {
+  'functions/notifications/handler.ts': createNotificationHandler,
+  'functions/downlinks/status/handler.ts': createDownlinkStatusHandler,
+};
+
+/** The route's handler, built the way its function's entry point builds it. */
+function handlerFor(type: NotificationType): NotificationHandler {
+  const { entryPoint } = NOTIFICATION_DEFINITIONS[type];
+  const create = ENTRY_POINTS[entryPoint];
+  if (create === undefined) throw new Error(`no handler factory for the entry point ${entryPoint}`);
+  return create({
+    NOTIFICATION_TYPE: type,
+    TOPIC_PREFIX: PREFIX,
+    PUSH_TOKEN_SECRET_ARN: SECRET_ARN,
+    MESSAGE_EXPIRY_SECONDS: '5',
+    DOWNLINKS_TABLE_NAME: 'downlinks',
+    DOWNLINK_TIMEOUT_SECONDS: '60',
+  });
+}
+
+function publishes() {
+  return iotMock.commandCalls(PublishCommand).map((call) => call.args[0].input);
+}
+
+interface ErrorReply {
+  error: { code: string; message: string; issues?: { path: string; message: string }[] };
+}
+
+/** OrbiWAN's transmissionStatus in words (README "Downlinks"): what its status messages gain. */
+const TRANSMISSION_STATES = [
+  'pending',
+  'sent',
+  'acknowledged',
+  'not_acknowledged',
+  'error',
+  'cancelled',
+];
+
+beforeEach(() => {
+  for (const mock of [iotMock, secretsMock, dynamoMock, sfnMock]) mock.reset();
+  iotMock.on(PublishCommand).resolves({});
+  secretsMock
+    .on(GetSecretValueCommand, { SecretId: SECRET_ARN })
+    .resolves({ SecretString: SAMPLE_PUSH_TOKEN });
+  // No downlink waits for these statuses: the status function republishes them without requestId.
+  dynamoMock.onAnyCommand().rejects(new Error('no downlinks table in this test'));
+  sfnMock.onAnyCommand().rejects(new Error('no executions in this test'));
+  captureLogs();
+});
+
+describe('Hardening: generated notification bodies', () => {
+  describe.each(NOTIFICATION_TYPES)('%s', (type) => {
+    const route = ROUTES[type];
+    const { callbackPath } = NOTIFICATION_DEFINITIONS[type];
+    const handler = handlerFor(type);
+    const push = async (
+      body: string | Uint8Array,
+      base64: boolean,
+    ): Promise<APIGatewayProxyStructuredResultV2> =>
+      handler(
+        pushEvent({
+          path: callbackPath,
+          body: typeof body === 'string' ? body : Buffer.from(body),
+          base64,
+        }),
+        lambdaContext,
+      );
+
+    it.each(CATEGORIES.map(({ name, cases }) => [name, cases] as const))(
+      'refuses %s with a 4xx naming the problem and publishes nothing',
+      async (_, cases) => {
+        await fc.assert(
+          fc.asyncProperty(cases(route), async (badBody) => {
+            // Prepare
+            iotMock.resetHistory();
+            const logs = captureLogs();
+
+            // Act
+            const response = await push(badBody.body, badBody.base64);
+
+            // Assess
+            const { expected } = badBody;
+            expect(response.statusCode).toBe(expected.status);
+            expect(response.headers?.['content-type']).toBe('application/json');
+            const { error } = JSON.parse(response.body ?? '') as ErrorReply;
+            expect(error.code).toBe(expected.code);
+            expect(error.message).toMatch(expected.message);
+            if (expected.path !== undefined) {
+              expect(error.issues?.map(({ path }) => path.split('.')[0])).toContain(expected.path);
+            }
+            expect(publishes()).toEqual([]);
+            const lines = logs.entries();
+            expect(lines).toContainEqual(
+              expect.objectContaining({
+                level: 'WARN',
+                message: 'request refused',
+                code: expected.code,
+              }),
+            );
+            expect(lines.filter((line) => line.level === 'ERROR')).toEqual([]);
+            expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+          }),
+          FUZZ,
+        );
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'publishes generated valid bodies byte for byte to their topic and replies 200',
+      async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            validBody(route),
+            fc.boolean(),
+            async ({ members, layout, devEui }, base64) => {
+              // Prepare
+              iotMock.resetHistory();
+              const body = objectText(members, layout);
+              const topic =
+                devEui === undefined
+                  ? `${PREFIX}/${route.topicSuffix}`
+                  : `${PREFIX}/${devEui}/${route.topicSuffix}`;
+
+              // Act
+              const response = await push(body, base64);
+
+              // Assess
+              expect(response.statusCode).toBe(200);
+              expect(JSON.parse(response.body ?? '')).toEqual({ published: topic });
+              const published = publishes();
+              expect(published).toHaveLength(1);
+              expect(published[0]).toMatchObject({ topic, qos: route.qos });
+              const payload = published[0]?.payload;
+              if (!(payload instanceof Uint8Array)) throw new Error('the publish carried no bytes');
+              const expected = Buffer.from(expectedPayload(type, body, members));
+              expect(Buffer.from(payload).toString('utf8')).toBe(expected.toString('utf8'));
+              expect(Buffer.from(payload).equals(expected)).toBe(true);
+            },
+          ),
+          FUZZ,
+        );
+      },
+      TEST_TIMEOUT_MS,
+    );
+  });
+});
+
+/** What a route publishes for a valid body: the body, and for downlink statuses its state added. */
+function expectedPayload(type: NotificationType, body: string, members: readonly Member[]): string {
+  if (type !== 'downlink_status') return body;
+  const status = Number(members.find(([key]) => key === 'transmissionStatus')?.[1]);
+  const end = body.lastIndexOf('}');
+  return `${body.slice(0, end)},"state":"${TRANSMISSION_STATES[status] ?? '?'}"${body.slice(end)}`;
+}
