@@ -58,16 +58,11 @@ export function createNotificationHandler(
     .use(requireBearerToken({ expectedToken: pushToken }))
     .handler(async (event) => {
       logger.appendKeys({ notificationType: definition.type });
-      const body = readJsonBody(
-        event,
-        IOT_MAX_PAYLOAD_BYTES - (preparation?.addsAtMostBytes ?? 0),
-      );
+      const body = readJsonBody(event, IOT_MAX_PAYLOAD_BYTES - (preparation?.addsAtMostBytes ?? 0));
       const facts = validateNotification(definition, body.json);
       if (facts.devEui !== undefined) logger.appendKeys({ devEui: facts.devEui });
       const prepared: PreparedMessage =
-        preparation === undefined
-          ? { payload: body.raw }
-          : await preparation.prepare(facts, body);
+        preparation === undefined ? { payload: body.raw } : await preparation.prepare(facts, body);
       const message = notificationMessage(definition, facts, prepared.payload, settings);
       await publish(message);
       logger.info('notification republished', {
