@@ -1,10 +1,28 @@
-import { randomInt } from 'node:crypto';
 import * as fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidDownlinkError } from '../../functions/downlinks/downlink-errors.js';
 import type { Downlink, RuleInput } from '../../functions/downlinks/downlink-request.js';
 import { validateDownlinkHandlerFromEnv } from '../../functions/downlinks/validate/validate-downlink.js';
 import { startDownlinkHarness, type DownlinkHarness } from '../helpers/downlink-harness.js';
+import {
+  anyChar,
+  anyJsonText,
+  anyString,
+  COMPACT,
+  hexDigits,
+  insertAt,
+  type Layout,
+  type Member,
+  nonInteger,
+  notBoolean,
+  notNumber,
+  notString,
+  objectText,
+  overflow,
+  PRETTY,
+  text,
+} from '../helpers/json-text-arbitraries.js';
+import { fuzzSettings } from '../helpers/fuzz-settings.js';
 import { lambdaContext } from '../helpers/lambda-context.js';
 import { captureLogs } from '../helpers/logs.js';
 
@@ -14,93 +32,15 @@ import { captureLogs } from '../helpers/logs.js';
 // ones go through the real state machine, which must end each in a failed execution and an error
 // status, without a POST to OrbiWAN.
 //
-// FUZZ_SEED=<int> replays a run (fast-check also prints the seed and path of a failing case);
-// FUZZ_RUNS=<int> sets the cases per property (default 300: 10 ValidateDownlink properties,
+// FUZZ_SEED replays a run and FUZZ_RUNS sets the cases per property (test/helpers/fuzz-settings.ts);
+// default 300: 10 ValidateDownlink properties,
 // 3,000 cases, and one state machine property, 300 executions).
 
-const SEED = fuzzSetting('FUZZ_SEED', randomInt(2 ** 31));
-const RUNS = fuzzSetting('FUZZ_RUNS', 300);
-// A property takes about a millisecond a case here; shrinking a failure can take far longer. Stop
-// it in time for fast-check, rather than vitest's timeout, to report the case it found.
-const TIME_LIMIT_MS = 20_000 + RUNS * 20;
-const TEST_TIMEOUT_MS = TIME_LIMIT_MS + 10_000;
-const FUZZ = {
-  seed: SEED,
-  numRuns: RUNS,
-  plugins: [fc.interruptAfterTimeLimit(TIME_LIMIT_MS, { failOnInterrupt: true })],
-};
-console.info(`downlink-fuzz: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}`);
-
-function fuzzSetting(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  if (!/^-?\d+$/.test(value)) throw new Error(`${name} must be an integer, got "${value}"`);
-  return Number(value);
-}
+const { parameters: FUZZ, testTimeoutMs: TEST_TIMEOUT_MS } = fuzzSettings('downlink-fuzz', 300);
 
 const PREFIX = 'orbiwan/lorawan';
 const MODES = ['enqueue_on_busy', 'fail_on_busy', 'replace_on_busy'] as const;
 const KNOWN_FIELDS = new Set(['data', 'port', 'confirmed', 'mode', 'fcnt', 'requestId']);
-
-// ---------------------------------------------------------------------------------------------
-// JSON text, written member by member, so that __proto__ and friends stay ordinary members and
-// values can be raw text (1e400) that no JavaScript value serialises to.
-
-type Member = readonly [key: string, value: string];
-
-const text = (value: unknown): string => JSON.stringify(value);
-
-function objectText(members: readonly Member[], pretty = false): string {
-  if (members.length === 0) return '{}';
-  const inner = members.map(
-    ([key, value]) => `${JSON.stringify(key)}${pretty ? ': ' : ':'}${value}`,
-  );
-  return pretty ? `{\n  ${inner.join(',\n  ')}\n}\n` : `{${inner.join(',')}}`;
-}
-
-const loneSurrogate = fc
-  .integer({ min: 0xd800, max: 0xdfff })
-  .map((code) => String.fromCharCode(code));
-/** Any code point, and now and then half of a surrogate pair on its own. */
-const anyChar = fc.oneof(
-  { weight: 8, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
-  { weight: 1, arbitrary: loneSurrogate },
-);
-const anyString = (maxLength = 24) => fc.string({ unit: anyChar, maxLength });
-
-const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
-const nonInteger = finite.filter((value) => !Number.isInteger(value));
-const anyJsonText = fc.jsonValue({ maxDepth: 3 }).map(text);
-const arrayText = fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }).map(text);
-const recordText = fc
-  .uniqueArray(fc.tuple(anyString(8), anyJsonText), { selector: ([key]) => key, maxLength: 3 })
-  .map((members) => objectText(members));
-/** JSON numbers that parse to Infinity. */
-const overflow = fc.constantFrom('1e400', '-1e400');
-const notNumber = fc.oneof(
-  anyString().map(text),
-  fc.constantFrom('true', 'false', 'null'),
-  arrayText,
-  recordText,
-);
-const notString = fc.oneof(
-  finite.map(text),
-  fc.constantFrom('true', 'false', 'null'),
-  arrayText,
-  recordText,
-);
-const notBoolean = fc.oneof(
-  fc.constantFrom('"true"', '"false"', '0', '1', 'null'),
-  anyString().map(text),
-  finite.map(text),
-  arrayText,
-  recordText,
-);
-
-function insertAt(value: string, at: number, inserted: string): string {
-  const index = at % (value.length + 1);
-  return `${value.slice(0, index)}${inserted}${value.slice(index)}`;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Topics: `{prefix}/{deveui}/downlink`, the DevEUI in any of OrbiWAN's forms (README "Topics").
@@ -136,9 +76,6 @@ const validTopic = devEuiForm.map(({ hex, written }) => ({
   topic: `${PREFIX}/${written}/downlink`,
   devEui: hex,
 }));
-
-const hexDigits = (minLength: number, maxLength: number) =>
-  fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'.split('')), minLength, maxLength });
 
 const DEV_EUI_BREAKERS = [
   '+',
@@ -246,7 +183,8 @@ function isUtf8(value: string): boolean {
 
 interface ValidRequest {
   members: Member[];
-  pretty: boolean;
+  /** Compact or pretty (one member a line). */
+  layout: Layout;
   data: string;
   port: number;
   confirmed?: boolean;
@@ -282,10 +220,14 @@ const validRequest: fc.Arbitrary<ValidRequest> = fc
         fc.shuffledSubarray(members, { minLength: members.length, maxLength: members.length }),
         fc.boolean(),
       )
-      .map(([shuffled, pretty]) => ({ ...fields, members: shuffled, pretty }));
+      .map(([shuffled, pretty]) => ({
+        ...fields,
+        members: shuffled,
+        layout: pretty ? PRETTY : COMPACT,
+      }));
   });
 
-const requestText = ({ members, pretty }: ValidRequest) => objectText(members, pretty);
+const requestText = ({ members, layout }: ValidRequest) => objectText(members, layout);
 
 /** What a bad payload must be refused for: the issue paths, and text each issue's message has. */
 interface Problems {
@@ -329,7 +271,7 @@ function parses(bytes: Uint8Array): boolean {
 /** A valid request with one member replaced (or left out, for `undefined`). */
 function withMember(request: ValidRequest, key: string, value: string | undefined): string {
   const rest = request.members.filter(([name]) => name !== key);
-  return objectText(value === undefined ? rest : [...rest, [key, value]], request.pretty);
+  return objectText(value === undefined ? rest : [...rest, [key, value]], request.layout);
 }
 
 const BAD_UTF8 = [
@@ -552,7 +494,7 @@ const unknownFields = fc
   .map(([request, extras]) =>
     badPayload(
       'unknown fields',
-      objectText([...request.members, ...extras], request.pretty),
+      objectText([...request.members, ...extras], request.layout),
       problemsAt(['', 'Unrecognized key']),
     ),
   );
@@ -580,7 +522,7 @@ const prototypeKeys = fc.oneof(
     .map(([request, protos]) =>
       badPayload(
         'prototype keys',
-        objectText([...protos, ...request.members], request.pretty),
+        objectText([...protos, ...request.members], request.layout),
         problemsAt(['', 'Unrecognized key']),
       ),
     ),

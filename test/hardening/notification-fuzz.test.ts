@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -7,6 +6,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import * as fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { transmissionState } from '../../functions/downlinks/downlink-status.js';
 import { createHandler as createDownlinkStatusHandler } from '../../functions/downlinks/status/create-handler.js';
 import { createHandler as createNotificationHandler } from '../../functions/notifications/create-handler.js';
 import type { NotificationHandler } from '../../functions/notifications/notification-handler.js';
@@ -16,6 +16,28 @@ import {
   type NotificationType,
 } from '../../functions/notifications/notification-types.js';
 import { SAMPLE_PUSH_TOKEN, pushEvent } from '../helpers/api-events.js';
+import {
+  anyJsonText,
+  anyString,
+  arrayText,
+  COMPACT,
+  finite,
+  hexDigits,
+  insertAt,
+  type Layout,
+  layouts,
+  loneSurrogate,
+  type Member,
+  nonInteger,
+  notBoolean,
+  notNumber,
+  notString,
+  objectText,
+  overflow,
+  recordText,
+  text,
+} from '../helpers/json-text-arbitraries.js';
+import { fuzzSettings } from '../helpers/fuzz-settings.js';
 import { lambdaContext } from '../helpers/lambda-context.js';
 import { captureLogs } from '../helpers/logs.js';
 
@@ -24,28 +46,10 @@ import { captureLogs } from '../helpers/logs.js';
 // but for one field. Each must get a 4xx naming the problem and publish nothing; valid generated
 // bodies must be published byte for byte, which proves the generators reach the handler.
 //
-// FUZZ_SEED=<int> replays a run (fast-check also prints the seed and path of a failing case);
-// FUZZ_RUNS=<int> sets the cases per property (default 50: 9 routes x 9 properties x 50 = 4,050).
+// FUZZ_SEED replays a run and FUZZ_RUNS sets the cases per property (test/helpers/fuzz-settings.ts);
+// default 50: 9 routes x 9 properties x 50 = 4,050).
 
-const SEED = fuzzSetting('FUZZ_SEED', randomInt(2 ** 31));
-const RUNS = fuzzSetting('FUZZ_RUNS', 50);
-// A property takes about a millisecond a case here; shrinking a failure can take far longer. Stop
-// it in time for fast-check, rather than vitest's timeout, to report the case it found.
-const TIME_LIMIT_MS = 20_000 + RUNS * 20;
-const TEST_TIMEOUT_MS = TIME_LIMIT_MS + 10_000;
-const FUZZ = {
-  seed: SEED,
-  numRuns: RUNS,
-  plugins: [fc.interruptAfterTimeLimit(TIME_LIMIT_MS, { failOnInterrupt: true })],
-};
-console.info(`notification-fuzz: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}`);
-
-function fuzzSetting(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  if (!/^-?\d+$/.test(value)) throw new Error(`${name} must be an integer, got "${value}"`);
-  return Number(value);
-}
+const { parameters: FUZZ, testTimeoutMs: TEST_TIMEOUT_MS } = fuzzSettings('notification-fuzz', 50);
 
 const iotMock = mockClient(IoTDataPlaneClient);
 const secretsMock = mockClient(SecretsManagerClient);
@@ -58,67 +62,8 @@ const PREFIX = 'orbiwan/lorawan';
 const LIMIT = 128 * 1024;
 
 // ---------------------------------------------------------------------------------------------
-// JSON text, written member by member: keys such as __proto__ stay ordinary members (as they are
-// in what OrbiWAN or an attacker sends), and values can be raw text (deep nesting, 1e400, ids
-// beyond 2^53) that no JavaScript value serialises to.
+// JSON text beyond ../helpers/json-text-arbitraries.ts: non-scalars and deep nesting.
 
-/** A member of a JSON object: its key and its value as JSON text. */
-type Member = readonly [key: string, value: string];
-
-interface Layout {
-  open: string;
-  colon: string;
-  comma: string;
-  close: string;
-}
-
-const COMPACT: Layout = { open: '{', colon: ':', comma: ',', close: '}' };
-const layouts = fc.constantFrom<Layout>(
-  COMPACT,
-  { open: '{ ', colon: ': ', comma: ', ', close: ' }' },
-  { open: '{\n  ', colon: ': ', comma: ',\n  ', close: '\n}\n' },
-);
-
-function objectText(members: readonly Member[], layout: Layout = COMPACT): string {
-  if (members.length === 0) return '{}';
-  const inner = members.map(([key, value]) => `${JSON.stringify(key)}${layout.colon}${value}`);
-  return `${layout.open}${inner.join(layout.comma)}${layout.close}`;
-}
-
-const text = (value: unknown): string => JSON.stringify(value);
-
-/** Any code point, and now and then half of a surrogate pair on its own. */
-const loneSurrogate = fc
-  .integer({ min: 0xd800, max: 0xdfff })
-  .map((code) => String.fromCharCode(code));
-const anyChar = fc.oneof(
-  { weight: 8, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
-  { weight: 1, arbitrary: loneSurrogate },
-);
-const anyString = (maxLength = 24) => fc.string({ unit: anyChar, maxLength });
-
-const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
-const nonInteger = finite.filter((value) => !Number.isInteger(value));
-const anyJsonText = fc.jsonValue({ maxDepth: 3 }).map(text);
-const arrayText = fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }).map(text);
-const recordText = fc
-  .uniqueArray(fc.tuple(anyString(8), anyJsonText), { selector: ([key]) => key, maxLength: 3 })
-  .map((members) => objectText(members));
-/** JSON numbers that parse to Infinity: valid JSON, never a valid number for a field. */
-const overflow = fc.constantFrom('1e400', '-1e400');
-
-const notNumber = fc.oneof(
-  anyString().map(text),
-  fc.constantFrom('true', 'false', 'null'),
-  arrayText,
-  recordText,
-);
-const notString = fc.oneof(
-  finite.map(text),
-  fc.constantFrom('true', 'false', 'null'),
-  arrayText,
-  recordText,
-);
 const notScalar = fc.oneof(fc.constantFrom('true', 'false', 'null'), arrayText, recordText);
 
 const deepArray = (maxDepth: number) =>
@@ -187,13 +132,7 @@ const stringKind: FieldKind = {
 
 const booleanKind: FieldKind = {
   valid: fc.boolean().map(text),
-  invalid: fc.oneof(
-    fc.constantFrom('"true"', '"false"', '0', '1', 'null'),
-    anyString().map(text),
-    finite.map(text),
-    arrayText,
-    recordText,
-  ),
+  invalid: notBoolean,
   takesStrings: false,
 };
 
@@ -447,18 +386,10 @@ const DEV_EUI_BREAKERS = [
   '\\',
 ];
 
-function insertAt(value: string, at: number, inserted: string): string {
-  const index = at % (value.length + 1);
-  return `${value.slice(0, index)}${inserted}${value.slice(index)}`;
-}
-
 function replaceAt(value: string, at: number, replacement: string): string {
   const index = at % value.length;
   return `${value.slice(0, index)}${replacement}${value.slice(index + 1)}`;
 }
-
-const hexDigits = (minLength: number, maxLength: number) =>
-  fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'.split('')), minLength, maxLength });
 
 /** A string that is not a DevEUI in any of OrbiWAN's forms. */
 const badDevEuiString = fc
@@ -1113,16 +1044,6 @@ interface ErrorReply {
   error: { code: string; message: string; issues?: { path: string; message: string }[] };
 }
 
-/** OrbiWAN's transmissionStatus in words (README "Downlinks"): what its status messages gain. */
-const TRANSMISSION_STATES = [
-  'pending',
-  'sent',
-  'acknowledged',
-  'not_acknowledged',
-  'error',
-  'cancelled',
-];
-
 beforeEach(() => {
   for (const mock of [iotMock, secretsMock, dynamoMock, sfnMock]) mock.reset();
   iotMock.on(PublishCommand).resolves({});
@@ -1238,5 +1159,5 @@ function expectedPayload(type: NotificationType, body: string, members: readonly
   if (type !== 'downlink_status') return body;
   const status = Number(members.find(([key]) => key === 'transmissionStatus')?.[1]);
   const end = body.lastIndexOf('}');
-  return `${body.slice(0, end)},"state":"${TRANSMISSION_STATES[status] ?? '?'}"${body.slice(end)}`;
+  return `${body.slice(0, end)},"state":"${transmissionState(status)}"${body.slice(end)}`;
 }
