@@ -4,10 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import {
-  NOTIFICATION_DEFINITIONS,
-  NOTIFICATION_TYPES,
-} from '../functions/notifications/notification-types.js';
+import { pushModeStartBody } from '../functions/pushmode/push-mode-start.js';
 import type { PublishedMessage } from './aws/iot-data-plane.js';
 import { apiGateway, sendJson, type RouteRequest } from './http/api-gateway.js';
 import { ensureDevCertificates, type DevCertificates } from './iot/dev-certificates.js';
@@ -29,7 +26,8 @@ import {
   resourcesOfType,
   type CfnTemplate,
 } from './template/sam-template.js';
-import { describeStack, type LocalStack } from './template/stack.js';
+import { resolveIntrinsics } from './template/intrinsics.js';
+import { deployedTemplate, describeStack, type LocalStack } from './template/stack.js';
 
 // The whole connector on one machine (`npm start`): the HTTP API, the MQTT broker, the AWS
 // stand-ins, IoT Core's HTTPS endpoint, the IoT rule, and an OrbiWAN simulator unless a real
@@ -106,9 +104,10 @@ export async function startLocalConnector(
       OrbiwanCredentialsSecretArn: credentialsSecret,
     },
   });
-  // The functions share this process's one Powertools Logger, which reads its settings here.
+  // The functions share this process's one Powertools Logger and Metrics, which read their
+  // settings here.
   process.env.POWERTOOLS_LOG_LEVEL = stack.parameters.LogLevel ?? 'INFO';
-  process.env.POWERTOOLS_SERVICE_NAME = serviceName(template);
+  Object.assign(process.env, sharedPowertoolsSettings(template, stack));
 
   const topicPrefix = stack.parameters.TopicPrefix ?? 'orbiwan/lorawan';
   const activity = new ConnectorActivity(topicPrefix);
@@ -161,7 +160,7 @@ export async function startLocalConnector(
   });
 
   const api = apiGateway({
-    routes: httpApiRoutes(template),
+    routes: httpApiRoutes(deployedTemplate(template, stack)),
     invoke: async (functionId: string, event: APIGatewayProxyEventV2) => {
       const target = findFunction(localCloud.functions, functionId);
       if (target === undefined) throw new Error(`no local function ${functionId}`);
@@ -178,7 +177,7 @@ export async function startLocalConnector(
       simulator.url,
       httpUrl,
       settings.pushToken,
-      stack.parameters.PushDataFormat ?? 'base64',
+      stack.parameters.PushDataFormat === 'hex' ? 'hex' : 'base64',
     );
 
   return {
@@ -212,39 +211,36 @@ async function startPushMode(
   orbiwanUrl: string,
   connectorUrl: string,
   token: string,
-  dataFormat: string,
+  dataFormat: 'base64' | 'hex',
 ): Promise<void> {
-  const target = new URL(connectorUrl);
-  const subscriptions = NOTIFICATION_TYPES.flatMap(
-    (type) => NOTIFICATION_DEFINITIONS[type].pushSubscription ?? [],
-  );
   const response = await fetch(`${orbiwanUrl}/rest/pushmode/start`, {
     method: 'PUT',
     headers: {
       authorization: `Basic ${Buffer.from(`${SIMULATOR_CREDENTIALS.username}:${SIMULATOR_CREDENTIALS.password}`).toString('base64')}`,
       'content-type': 'application/json',
     },
-    body: JSON.stringify({
-      host: `${target.protocol}//${target.hostname}`,
-      port: Number(target.port),
-      path_prefix: '',
-      push_auth_access_token: token,
-      data_format: dataFormat,
-      push_subscription: subscriptions.join(','),
-      retry_policy: 0,
-    }),
+    body: JSON.stringify(
+      pushModeStartBody({ pushEndpointUrl: connectorUrl, accessToken: token, dataFormat }),
+    ),
   });
   if (!response.ok)
     throw new Error(`the OrbiWAN simulator refused push mode: ${String(response.status)}`);
 }
 
-// Every function has the same service name (template Globals); the logger takes it from the process.
-function serviceName(template: CfnTemplate): string {
+// Every function has the same service name and metrics namespace (template Globals).
+function sharedPowertoolsSettings(
+  template: CfnTemplate,
+  stack: LocalStack,
+): Record<string, string> {
   const [[id] = []] = resourcesOfType(template, 'AWS::Serverless::Function');
   const environment = functionProperties(template, id ?? '').Environment as
     { Variables?: Record<string, unknown> } | undefined;
-  const name = environment?.Variables?.POWERTOOLS_SERVICE_NAME;
-  return typeof name === 'string' ? name : 'orbiwan-connector';
+  const settings: Record<string, string> = {};
+  for (const name of ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE']) {
+    const value = resolveIntrinsics(environment?.Variables?.[name], stack);
+    if (typeof value === 'string') settings[name] = value;
+  }
+  return settings;
 }
 
 function simulatedDevices(count: number) {

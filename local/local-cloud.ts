@@ -16,7 +16,7 @@ import {
 } from './stepfunctions/local-step-functions.js';
 import { resolveIntrinsics } from './template/intrinsics.js';
 import { resourcesOfType, type CfnTemplate } from './template/sam-template.js';
-import type { LocalStack } from './template/stack.js';
+import { deployedTemplate, type LocalStack } from './template/stack.js';
 
 // The AWS side of the connector on one machine, wired from template.yaml: the AWS stand-ins on one
 // endpoint, every function loaded in this process with its template environment, the template's
@@ -77,7 +77,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       'a local cloud is already running in this process: its functions share their SDK clients',
     );
   running = true;
-  const { template, stack } = options;
+  const { stack } = options;
+  // Only what CloudFormation would create: a resource whose Condition is false does not exist.
+  const template = deployedTemplate(options.template, stack);
   const secrets = new SecretsStore();
   for (const [arn, value] of Object.entries(options.secrets)) secrets.put(arn, value);
 

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { samBuild, type BuiltFunction } from '../../local/build/sam-build.js';
 import { resourcesOfType } from '../../local/template/sam-template.js';
-import { sampleEvents } from '../../test/helpers/api-events.js';
+import { sampleEvents, type SampleEvent } from '../../test/helpers/api-events.js';
 import type { BenchEnvironment } from '../bench-environment.js';
 import { ratio, round, summarize, type Summary } from '../stats.js';
 
@@ -62,6 +62,7 @@ const EVENT_DIRECTORIES: Record<string, string> = {
   WaitForStatusFunction: 'wait-for-status',
   CheckDownlinkStatusFunction: 'check-downlink-status',
   ReportDownlinkFailureFunction: 'report-downlink-failure',
+  PushModeFunction: 'pushmode',
 };
 
 export async function measureFunctions(
@@ -133,7 +134,7 @@ export async function measureFunctions(
         ...environment.environmentOf(functionId),
         ...built.find((fn) => fn.functionId === functionId)?.addedEnvironment,
       };
-      await sample(functionId, file, exportName, event.file, env);
+      await sample(functionId, file, exportName, eventFileFor(event, environment), env);
     }
   }
 
@@ -165,6 +166,17 @@ export async function measureFunctions(
       };
     }),
   };
+}
+
+// A custom resource answers CloudFormation at the request's pre-signed ResponseURL: the stand-in
+// OrbiWAN answers that PUT too, so the cold start includes the answer, as in Lambda.
+function eventFileFor(sample: SampleEvent, environment: BenchEnvironment): string {
+  const event = sample.event as unknown as Record<string, unknown>;
+  if (typeof event.ResponseURL !== 'string') return sample.file;
+  const file = join(environment.workDir, `${sample.name}-event.json`);
+  const orbiwanUrl = environment.stack.parameters.OrbiwanBaseUrl ?? '';
+  writeFileSync(file, JSON.stringify({ ...event, ResponseURL: `${orbiwanUrl}/cloudformation` }));
+  return file;
 }
 
 // A handler that does nothing, built with the same options as the functions.

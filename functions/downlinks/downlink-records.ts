@@ -19,6 +19,10 @@ export interface DownlinkKey {
 
 export interface DownlinkRecord {
   requestId: string | undefined;
+  /** Whether the downlink was sent confirmed, once the POST is recorded. */
+  confirmed: boolean | undefined;
+  /** The execution following the downlink, once the POST is recorded. */
+  executionArn: string | undefined;
   lastStatus: number | undefined;
   taskToken: string | undefined;
   /** The rank of the status the waiting execution has already seen. */
@@ -42,7 +46,7 @@ export interface StatusNote {
 export interface DownlinkRecords {
   noteAccepted: (
     key: DownlinkKey,
-    details: { requestId: string | undefined; executionArn: string },
+    details: { requestId: string | undefined; executionArn: string; confirmed: boolean },
   ) => Promise<void>;
   noteStatus: (key: DownlinkKey, transmissionStatus: number) => Promise<StatusNote>;
   noteWait: (key: DownlinkKey, taskToken: string, afterStatus: number) => Promise<DownlinkRecord>;
@@ -72,14 +76,15 @@ export function downlinkRecords({
   const expiresAt = () => ({ N: String(Math.floor(now() / 1000) + retentionSeconds) });
 
   return {
-    noteAccepted: async (key, { requestId, executionArn }) => {
+    noteAccepted: async (key, { requestId, executionArn, confirmed }) => {
       await client.send(
         new UpdateItemCommand({
           TableName: tableName,
           Key: keyOf(key),
-          UpdateExpression: `SET executionArn = :execution, expiresAt = :expires${requestId === undefined ? '' : ', requestId = :request'}`,
+          UpdateExpression: `SET executionArn = :execution, confirmed = :confirmed, expiresAt = :expires${requestId === undefined ? '' : ', requestId = :request'}`,
           ExpressionAttributeValues: {
             ':execution': { S: executionArn },
+            ':confirmed': { BOOL: confirmed },
             ':expires': expiresAt(),
             ...(requestId === undefined ? {} : { ':request': { S: requestId } }),
           },
@@ -138,6 +143,8 @@ function toRecord(item: Record<string, AttributeValue> | undefined): DownlinkRec
     item?.[name]?.N === undefined ? undefined : Number(item[name].N);
   return {
     requestId: item?.requestId?.S,
+    confirmed: item?.confirmed?.BOOL,
+    executionArn: item?.executionArn?.S,
     lastStatus: number('lastStatus'),
     taskToken: item?.taskToken?.S,
     waitingAfterRank: number('waitingAfterRank'),

@@ -33,12 +33,44 @@ export function lifecycleRank(transmissionStatus: number): 0 | 1 | 2 {
   return transmissionStatus === 1 ? 1 : 2;
 }
 
+/** How a downlink ended: by OrbiWAN's final status, or by the connector's failure report. */
+export type FinalState =
+  | 'delivered'
+  | 'acknowledged'
+  | 'not_acknowledged'
+  | 'transmission_error'
+  | 'cancelled'
+  | 'invalid'
+  | 'rejected'
+  | 'failed'
+  | 'timed_out';
+
+const FINAL_STATE_BY_STATUS: Partial<Record<number, FinalState>> = {
+  2: 'acknowledged',
+  3: 'not_acknowledged',
+  4: 'transmission_error',
+  5: 'cancelled',
+};
+
 /**
- * Whether a status ends the downlink's lifecycle: 2..5 always, 1 (sent) for an unconfirmed one.
- * The state machine's EvaluateStatus says the same (a test holds them together).
+ * The final state a status ends a downlink in, if it does: 2..5 always, 1 (sent) an unconfirmed
+ * one. Whether the downlink was sent confirmed may not be known yet (a status that beat the POST's
+ * record): then only 2..5 do. The state machine's EvaluateStatus says the same (a test holds them
+ * together).
  */
+export function finalStateOf(
+  transmissionStatus: number,
+  confirmed: boolean | undefined,
+): FinalState | undefined {
+  if (transmissionStatus === 1 && confirmed === false) return 'delivered';
+  return lifecycleRank(transmissionStatus) === 2
+    ? FINAL_STATE_BY_STATUS[transmissionStatus]
+    : undefined;
+}
+
+/** Whether a status ends the downlink's lifecycle. */
 export function isFinalStatus(transmissionStatus: number, confirmed: boolean): boolean {
-  return lifecycleRank(transmissionStatus) === 2 || (transmissionStatus === 1 && !confirmed);
+  return finalStateOf(transmissionStatus, confirmed) !== undefined;
 }
 
 /**

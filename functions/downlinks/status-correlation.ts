@@ -11,7 +11,12 @@ import {
   type StatusNote,
 } from './downlink-records.js';
 import { downlinksTableFromEnv } from './downlink-settings.js';
-import { REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES, republishedStatus } from './downlink-status.js';
+import { countDownlinkEnded } from './downlink-outcomes.js';
+import {
+  REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES,
+  finalStateOf,
+  republishedStatus,
+} from './downlink-status.js';
 
 /**
  * What the downlink status function does beyond republishing: record the status with its downlink
@@ -37,7 +42,15 @@ export function correlateDownlinkStatus({
     let note: StatusNote | undefined;
     try {
       note = await records.noteStatus({ devEui: devEui ?? '', downlinkId }, transmissionStatus);
-      logger.appendKeys({ requestId: note.record.requestId });
+      // The downlink's own correlation id (its execution's name) beside this request's.
+      logger.appendKeys({
+        requestId: note.record.requestId,
+        downlinkCorrelationId: note.record.executionArn?.split(':').at(-1),
+      });
+      const finalState = note.advanced
+        ? finalStateOf(transmissionStatus, note.record.confirmed)
+        : undefined;
+      if (finalState !== undefined) countDownlinkEnded(finalState);
     } catch (error) {
       logger.error(
         'could not record the status with its downlink; republishing it without requestId',

@@ -1,5 +1,3 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -13,6 +11,8 @@ import { readJsonBody } from '../shared/http/json-body.js';
 import { jsonErrorResponses } from '../shared/http/json-error-responses.js';
 import { requireBearerToken } from '../shared/http/require-bearer-token.js';
 import { logger } from '../shared/logger.js';
+import { METRIC, MetricUnit, emitMetric } from '../shared/metrics.js';
+import { observedHandler } from '../shared/observability.js';
 import { IOT_MAX_PAYLOAD_BYTES, iotPublisher, type Publish } from '../shared/publish.js';
 import { readSecretString } from '../shared/secrets.js';
 import { topicPrefixFromEnv } from '../shared/topics.js';
@@ -47,17 +47,37 @@ export type NotificationHandler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
+// What the alarms and dashboard count among the refused and failed pushes.
+function countFailure(notificationType: string, statusCode: number, code: string): void {
+  if (statusCode === 401)
+    emitMetric(METRIC.authFailures, MetricUnit.Count, 1, { notificationType });
+  if (code === 'PUBLISH_FAILED' || code === 'PUBLISH_THROTTLED')
+    emitMetric(METRIC.publishFailures, MetricUnit.Count, 1, { notificationType });
+}
+
 /** One OrbiWAN notification endpoint: authenticate, validate, republish to IoT Core, reply. */
 export function createNotificationHandler(
   definition: NotificationDefinition,
   { publish, pushToken, settings, preparation }: NotificationHandlerDeps,
 ): NotificationHandler {
-  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(jsonErrorResponses({ logger }))
+  return observedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(
+    (event) => event.requestContext.requestId,
+  )
+    .use({
+      before: () => {
+        logger.appendKeys({ notificationType: definition.type });
+      },
+    })
+    .use(
+      jsonErrorResponses({
+        logger,
+        countFailure: (statusCode, code) => {
+          countFailure(definition.type, statusCode, code);
+        },
+      }),
+    )
     .use(requireBearerToken({ expectedToken: pushToken }))
     .handler(async (event) => {
-      logger.appendKeys({ notificationType: definition.type });
       const body = readJsonBody(event, IOT_MAX_PAYLOAD_BYTES - (preparation?.addsAtMostBytes ?? 0));
       const facts = validateNotification(definition, body.json);
       if (facts.devEui !== undefined) logger.appendKeys({ devEui: facts.devEui });
@@ -65,6 +85,9 @@ export function createNotificationHandler(
         preparation === undefined ? { payload: body.raw } : await preparation.prepare(facts, body);
       const message = notificationMessage(definition, facts, prepared.payload, settings);
       await publish(message);
+      emitMetric(METRIC.notificationsPublished, MetricUnit.Count, 1, {
+        notificationType: definition.type,
+      });
       logger.info('notification republished', {
         topic: message.topic,
         qos: message.qos,

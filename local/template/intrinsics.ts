@@ -62,6 +62,36 @@ function evaluate(fn: string, argument: unknown, context: IntrinsicContext): unk
   }
 }
 
+/**
+ * The value of a condition expression (the Conditions section): Fn::Equals, Fn::Not, Fn::And,
+ * Fn::Or, and {Condition: name} for another condition, which `condition` evaluates.
+ */
+export function conditionValue(
+  expression: unknown,
+  context: IntrinsicContext,
+  condition: (name: string) => boolean,
+): boolean {
+  const [fn, argument] = isRecord(expression) ? (Object.entries(expression)[0] ?? []) : [];
+  const operands = (): unknown[] => (Array.isArray(argument) ? (argument as unknown[]) : []);
+  const value = (item: unknown) => conditionValue(item, context, condition);
+  switch (fn) {
+    case 'Fn::Equals': {
+      const [left, right] = operands().map((item) => String(resolveIntrinsics(item, context)));
+      return left === right;
+    }
+    case 'Fn::Not':
+      return !value(operands()[0]);
+    case 'Fn::And':
+      return operands().every(value);
+    case 'Fn::Or':
+      return operands().some(value);
+    case 'Condition':
+      return condition(String(argument));
+    default:
+      throw new Error(`${JSON.stringify(expression)} is not a condition the local evaluator knows`);
+  }
+}
+
 function ref(name: string, context: IntrinsicContext): string {
   const value = context.refs[name];
   if (value === undefined) throw new Error(`Ref ${name}: no such parameter or resource`);

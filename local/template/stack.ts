@@ -1,4 +1,4 @@
-import type { IntrinsicContext } from './intrinsics.js';
+import { conditionValue, type IntrinsicContext } from './intrinsics.js';
 import { parameterViolation, type CfnTemplate } from './sam-template.js';
 
 // What CloudFormation would know about the deployed stack: parameter values (defaults plus
@@ -43,7 +43,52 @@ export function describeStack(template: CfnTemplate, options: StackOptions = {})
     for (const [name, value] of Object.entries(physical.attributes))
       attributes[`${id}.${name}`] = value;
   }
-  return { parameters, refs, attributes, conditions: {}, region, accountId };
+  const conditions = evaluateConditions(template, { refs, attributes });
+  return { parameters, refs, attributes, conditions, region, accountId };
+}
+
+/**
+ * The template as CloudFormation would deploy it with the stack's parameters: without the
+ * resources and outputs whose Condition is false, so that the local stack runs only what exists.
+ */
+export function deployedTemplate(template: CfnTemplate, stack: LocalStack): CfnTemplate {
+  const holds = (condition: string | undefined) =>
+    condition === undefined || stack.conditions[condition] === true;
+  const outputs = template.Outputs;
+  return {
+    ...template,
+    Resources: Object.fromEntries(
+      Object.entries(template.Resources).filter(([, resource]) => holds(resource.Condition)),
+    ),
+    ...(outputs === undefined
+      ? {}
+      : {
+          Outputs: Object.fromEntries(
+            Object.entries(outputs).filter(([, output]) => holds(output.Condition)),
+          ),
+        }),
+  };
+}
+
+function evaluateConditions(
+  template: CfnTemplate,
+  context: IntrinsicContext,
+): Record<string, boolean> {
+  const definitions = template.Conditions ?? {};
+  const values: Record<string, boolean> = {};
+  const evaluating = new Set<string>();
+  const valueOf = (name: string): boolean => {
+    const known = values[name];
+    if (known !== undefined) return known;
+    if (!(name in definitions)) throw new Error(`condition ${name} is not defined`);
+    if (evaluating.has(name)) throw new Error(`condition ${name} depends on itself`);
+    evaluating.add(name);
+    const value = conditionValue(definitions[name], context, valueOf);
+    values[name] = value;
+    return value;
+  };
+  for (const name of Object.keys(definitions)) valueOf(name);
+  return values;
 }
 
 function parameterValues(

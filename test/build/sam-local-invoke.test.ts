@@ -232,10 +232,11 @@ const TASKS: Record<
 };
 
 describe('sam build + sam local invoke: downlink tasks', () => {
-  it('covers every function of the template, with the notification functions above', () => {
+  it('covers every function of the template, with the notification functions above and the custom resource below', () => {
     const covered = [
       ...NOTIFICATION_TYPES.map((type) => NOTIFICATION_DEFINITIONS[type].functionId),
       ...Object.keys(TASKS),
+      'PushModeFunction',
     ].sort();
     const all = resourcesOfType(template, 'AWS::Serverless::Function')
       .map(([id]) => id)
@@ -259,4 +260,56 @@ describe('sam build + sam local invoke: downlink tasks', () => {
       });
     },
   );
+});
+
+// CloudFormation invokes a custom resource and waits for its answer at the pre-signed ResponseURL
+// of the request: here the fake OrbiWAN's server plays S3 too, and records both.
+describe('sam build + sam local invoke: custom resource', () => {
+  it('builds PushModeFunction, which starts and stops push mode and answers each request at its ResponseURL', async () => {
+    const samples = sampleEvents('pushmode').map((sample) => {
+      const event = sample.event as unknown as Record<string, unknown>;
+      return {
+        ...sample,
+        event: {
+          ...event,
+          ResponseURL: `${orbiwan.url}/cloudformation/${sample.name}?X-Amz-Signature=abc`,
+        } as unknown as SampleEvent['event'],
+      };
+    });
+    orbiwan.requests.length = 0;
+
+    const outcomes = await buildAndInvoke('PushModeFunction', samples);
+
+    expect(samples.map((sample) => sample.name)).toEqual(['create', 'delete', 'update']);
+    const expected = samples.map(({ event }) => {
+      const request = event as unknown as Record<string, string>;
+      return {
+        Status: 'SUCCESS',
+        Reason: expect.any(String),
+        PhysicalResourceId: 'orbiwan-push-mode',
+        StackId: request.StackId,
+        RequestId: request.RequestId,
+        LogicalResourceId: 'PushModeCustomResource',
+      };
+    });
+    expect(outcomes).toEqual(expected.map((result) => ({ result })));
+    expect(orbiwan.requests.map(({ method, path }) => `${method} ${path}`)).toEqual([
+      'PUT /rest/pushmode/start',
+      'PUT /cloudformation/create',
+      'PUT /rest/pushmode/stop',
+      'PUT /cloudformation/delete',
+      'PUT /rest/pushmode/start',
+      'PUT /cloudformation/update',
+    ]);
+    const answers = orbiwan.requests
+      .filter((request) => request.path.startsWith('/cloudformation/'))
+      .map((request) => JSON.parse(request.body) as unknown);
+    expect(answers).toEqual(expected);
+    const [start] = orbiwan.requests;
+    expect(JSON.parse(start?.body ?? '')).toMatchObject({
+      host: 'https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com',
+      push_auth_access_token: SAMPLE_PUSH_TOKEN,
+      data_format: 'base64',
+    });
+  });
 });

@@ -35,6 +35,8 @@ export async function startTestConnector(
     },
     template,
   );
+  // The metrics' lines would bury the test report (the handler tests check the metrics).
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   return startLocalConnector(settings, { retryDelayMs: 5, template });
 }
 

@@ -7,3 +7,6 @@ process.env.AWS_SECRET_ACCESS_KEY = 'test';
 process.env.POWERTOOLS_DEV = 'true';
 process.env.POWERTOOLS_SERVICE_NAME = 'orbiwan-connector';
 delete process.env.AWS_PROFILE;
+// Metrics as in Lambda (POWERTOOLS_DEV alone would switch them off), under a namespace of their own.
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+process.env.POWERTOOLS_METRICS_NAMESPACE = 'OrbiwanConnector/test';

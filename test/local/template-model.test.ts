@@ -6,6 +6,7 @@ import {
   parameterViolation,
   type CfnTemplate,
 } from '../../local/template/sam-template.js';
+import { deployedTemplate, describeStack } from '../../local/template/stack.js';
 
 describe('parseCfnYaml', () => {
   it('reads short-form intrinsic functions as their long form', () => {
@@ -116,5 +117,54 @@ describe('parameterViolation', () => {
       'must be at most 5',
     );
     expect(parameterViolation({ Type: 'Number' }, 'five')).toBe('must be a number');
+  });
+});
+
+describe('describeStack and deployedTemplate: conditions', () => {
+  const template = parseCfnYaml(`
+Parameters:
+  Mode: { Type: String, Default: 'off', AllowedValues: ['on', 'off'] }
+  Email: { Type: String, Default: '' }
+Conditions:
+  On: !Equals [!Ref Mode, 'on']
+  HasEmail: !Not [!Equals [!Ref Email, '']]
+  OnWithEmail: !And [!Condition On, !Condition HasEmail]
+  OnOrEmail: !Or [!Condition On, !Condition HasEmail]
+Resources:
+  Always: { Type: AWS::SQS::Queue }
+  Optional: { Type: AWS::SQS::Queue, Condition: On }
+  Mailer: { Type: AWS::SNS::Topic, Condition: OnWithEmail }
+Outputs:
+  OptionalUrl: { Value: !Ref Optional, Condition: On }
+  Mode: { Value: !If [On, 'running', 'idle'] }
+`) as CfnTemplate;
+
+  it('evaluates Equals, Not, And, Or and conditions built on conditions', () => {
+    expect(describeStack(template).conditions).toEqual({
+      On: false,
+      HasEmail: false,
+      OnWithEmail: false,
+      OnOrEmail: false,
+    });
+    expect(
+      describeStack(template, { parameters: { Mode: 'on', Email: 'a@b.c' } }).conditions,
+    ).toEqual({ On: true, HasEmail: true, OnWithEmail: true, OnOrEmail: true });
+  });
+
+  it('leaves out the resources and outputs whose condition is false, as CloudFormation would', () => {
+    const off = deployedTemplate(template, describeStack(template));
+    const on = describeStack(template, { parameters: { Mode: 'on' } });
+
+    expect(Object.keys(off.Resources)).toEqual(['Always']);
+    expect(Object.keys(off.Outputs ?? {})).toEqual(['Mode']);
+    expect(Object.keys(deployedTemplate(template, on).Resources)).toEqual(['Always', 'Optional']);
+    expect(resolveIntrinsics(template.Outputs?.Mode?.Value, on)).toBe('running');
+  });
+
+  it('names a condition it cannot evaluate', () => {
+    const broken = { ...template, Conditions: { Odd: { 'Fn::Contains': [['a'], 'a'] } } };
+    expect(() => describeStack(broken)).toThrow('is not a condition the local evaluator knows');
+    const missing = { ...template, Conditions: { Odd: { Condition: 'Nowhere' } } };
+    expect(() => describeStack(missing)).toThrow('condition Nowhere is not defined');
   });
 });

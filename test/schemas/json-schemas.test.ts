@@ -130,6 +130,10 @@ const jsonBlocks = (section: string) =>
   [...section.matchAll(/```json\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
 
 describe('JSON Schemas: the files in schemas/', () => {
+  it.each(committedFiles)('is linked from the README: %s', (file) => {
+    expect(README).toContain(`](schemas/${file})`);
+  });
+
   it.each([...generated.keys()])(
     '%s is what `npm run schemas` makes from the zod schemas now',
     (file) => {

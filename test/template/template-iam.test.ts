@@ -118,6 +118,8 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
     'secretsmanager:GetSecretValue',
   ],
   ReportDownlinkFailureFunction: ['iot:Publish'],
+  // Optional (ConfigureOrbiwanPushMode): hands the push token to OrbiWAN, logged in as the connector.
+  PushModeFunction: ['secretsmanager:GetSecretValue'],
   DownlinkStateMachine: [
     'lambda:InvokeFunction',
     ...[...STAR_ONLY_ACTIONS].filter((action) => action.startsWith('logs:')),
@@ -187,15 +189,16 @@ describe('Template: IAM', () => {
     });
   });
 
-  it('lets only the notification functions read the push token', () => {
+  it('lets only the notification functions and the push mode function read the push token', () => {
     expect(allowedBy('secretsmanager:GetSecretValue', PUSH_TOKEN)).toEqual(
-      NOTIFICATION_TYPES.map(notificationFunction).sort(),
+      [...NOTIFICATION_TYPES.map(notificationFunction), 'PushModeFunction'].sort(),
     );
   });
 
   it('lets only the functions that call OrbiWAN read its credentials, and no one any other secret', () => {
     expect(allowedBy('secretsmanager:GetSecretValue', ORBIWAN_CREDENTIALS)).toEqual([
       'CheckDownlinkStatusFunction',
+      'PushModeFunction',
       'SendToOrbiwanFunction',
     ]);
     expect(

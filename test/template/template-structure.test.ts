@@ -114,8 +114,10 @@ describe('Template: structure', () => {
     const problems: string[] = [];
     for (const { id, resource, known } of cloudFormationResources()) {
       const given = resource.Properties ?? {};
+      // A custom resource's properties other than ServiceToken are its provider's to define.
+      const providerDefined = resource.Type === 'AWS::CloudFormation::CustomResource';
       for (const name of Object.keys(given))
-        if (!(name in known)) problems.push(`${id}: unknown property ${name}`);
+        if (!(name in known) && !providerDefined) problems.push(`${id}: unknown property ${name}`);
       for (const [name, property] of Object.entries(known)) {
         if (property.required === true && !(name in given))
           problems.push(`${id}: missing required ${name}`);
@@ -189,6 +191,48 @@ describe('Template: structure', () => {
         .map((ref) => ref.target),
     );
     expect(Object.keys(parameters).filter((name) => !used.has(name))).toEqual([]);
+  });
+
+  it('defines every condition a resource or output names, and uses every condition', () => {
+    const conditions = Object.keys(template.Conditions ?? {});
+    const named = [
+      ...Object.entries(resources).map(([id, { Condition }]) => ({ at: id, Condition })),
+      ...Object.entries(template.Outputs ?? {}).map(([id, { Condition }]) => ({
+        at: id,
+        Condition,
+      })),
+    ].filter((entry): entry is { at: string; Condition: string } => entry.Condition !== undefined);
+    expect(named.filter(({ Condition }) => !conditions.includes(Condition))).toEqual([]);
+    // Fn::If names its condition first; a condition can build on another with {Condition: name}.
+    const text = JSON.stringify(template);
+    const used = (name: string) =>
+      named.some(({ Condition }) => Condition === name) ||
+      text.includes(`"Fn::If":["${name}",`) ||
+      text.includes(`{"Condition":"${name}"}`);
+    expect(conditions.filter((name) => !used(name))).toEqual([]);
+    // A condition can only read parameters (and other conditions): resources do not exist yet.
+    for (const reference of references(template.Conditions ?? {}, 'Conditions'))
+      expect(parameters, reference.at).toHaveProperty(reference.target);
+  });
+
+  it('refers to a conditional resource only from under the same condition', () => {
+    // Otherwise the stack fails to deploy whenever the condition is false.
+    const problems: string[] = [];
+    const owners = [
+      ...Object.entries(resources).map(([id, resource]) => ({ at: id, owner: resource })),
+      ...Object.entries(template.Outputs ?? {}).map(([id, output]) => ({
+        at: `Outputs.${id}`,
+        owner: output,
+      })),
+    ];
+    for (const { at, owner } of owners) {
+      for (const { target } of references(owner, at)) {
+        const condition = resources[target]?.Condition;
+        if (condition !== undefined && condition !== owner.Condition)
+          problems.push(`${at} refers to ${target}, which exists only if ${condition}`);
+      }
+    }
+    expect(problems).toEqual([]);
   });
 
   it('describes every output', () => {

@@ -1,8 +1,7 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import { dynamoDbClient } from '../../shared/clients/dynamodb-client.js';
 import { iotDataClient } from '../../shared/clients/iot-data-client.js';
 import { logger } from '../../shared/logger.js';
+import { observedHandler } from '../../shared/observability.js';
 import type { OrbiwanClient } from '../../shared/orbiwan/orbiwan-client.js';
 import { orbiwanClientFromEnv } from '../../shared/orbiwan/orbiwan-from-env.js';
 import { iotPublisher, type Publish } from '../../shared/publish.js';
@@ -10,13 +9,21 @@ import { withMembers } from '../../shared/raw-json.js';
 import { downlinkRecords, type DownlinkRecords } from '../downlink-records.js';
 import type { Downlink } from '../downlink-request.js';
 import { downlinksTableFromEnv } from '../downlink-settings.js';
-import { isFinalStatus, lifecycleRank, republishedStatus } from '../downlink-status.js';
+import { countDownlinkEnded } from '../downlink-outcomes.js';
+import {
+  finalStateOf,
+  isFinalStatus,
+  lifecycleRank,
+  republishedStatus,
+} from '../downlink-status.js';
 import type { SentDownlink } from '../send/send-to-orbiwan.js';
 
 export interface CheckInput {
   downlink: Downlink;
   /** What the execution knows: OrbiWAN's id and the last status it saw. */
   orbiwan: SentDownlink;
+  /** $$.Execution.Name: the downlink's correlation id in logs and traces. */
+  correlationId?: string;
 }
 
 /** What the state machine keeps as $.orbiwan: the status to end with, if `final`. */
@@ -67,6 +74,9 @@ export async function checkStatusAtOrbiwan(
     });
   }
   const final = isFinalStatus(transmissionStatus, downlink.confirmed);
+  // Counted here only if this answer is what ended it; a push recorded meanwhile was counted.
+  const finalState = news ? finalStateOf(transmissionStatus, downlink.confirmed) : undefined;
+  if (finalState !== undefined) countDownlinkEnded(finalState);
   logger.info('asked OrbiWAN for the status of a downlink whose wait timed out', {
     transmissionStatus,
     final,
@@ -76,16 +86,16 @@ export async function checkStatusAtOrbiwan(
 }
 
 export function createCheckStatusHandler(deps: CheckDeps) {
-  return middy<CheckInput, CheckedDownlink>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler((input) => {
+  return observedHandler<CheckInput, CheckedDownlink>((input) => input.correlationId).handler(
+    (input) => {
       logger.appendKeys({
         devEui: input.downlink.devEui,
         requestId: input.downlink.requestId,
         downlinkId: input.orbiwan.id,
       });
       return checkStatusAtOrbiwan(input, deps);
-    });
+    },
+  );
 }
 
 export function checkStatusHandlerFromEnv(env: NodeJS.ProcessEnv) {

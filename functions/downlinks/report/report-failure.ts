@@ -1,13 +1,13 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import { iotDataClient } from '../../shared/clients/iot-data-client.js';
 import { normaliseDevEui } from '../../shared/dev-eui.js';
 import { logger } from '../../shared/logger.js';
+import { observedHandler } from '../../shared/observability.js';
 import { iotPublisher, type Publish } from '../../shared/publish.js';
 import { errorCodeFor, type DownlinkErrorCode } from '../downlink-errors.js';
 import { deviceLevel, requestIdOf, type Downlink } from '../downlink-request.js';
 import { topicPrefixFromEnv } from '../../shared/topics.js';
-import { failureStatus } from '../downlink-status.js';
+import { countDownlinkEnded } from '../downlink-outcomes.js';
+import { failureStatus, type FinalState } from '../downlink-status.js';
 import type { SentDownlink } from '../send/send-to-orbiwan.js';
 
 /** A caught error as Step Functions passes it on (Catch with ResultPath $.failure). */
@@ -17,7 +17,7 @@ export interface Failure {
 }
 
 /** What the Report* states pass: the request as it came for an invalid one, the downlink otherwise. */
-export type ReportInput =
+export type ReportInput = (
   | { outcome: 'invalid'; topic: string; payload: string; failure: Failure }
   | {
       outcome: 'rejected' | 'error' | 'timed_out';
@@ -25,7 +25,18 @@ export type ReportInput =
       orbiwan: Partial<SentDownlink>;
       failure: Failure;
       timeoutSeconds?: number;
-    };
+    }
+) & {
+  /** $$.Execution.Name: the downlink's correlation id in logs and traces. */
+  correlationId?: string;
+};
+
+const FINAL_STATE_BY_OUTCOME = {
+  invalid: 'invalid',
+  rejected: 'rejected',
+  error: 'failed',
+  timed_out: 'timed_out',
+} as const satisfies Record<ReportInput['outcome'], FinalState>;
 
 export interface ReportResult {
   topic: string;
@@ -67,6 +78,8 @@ export async function reportFailure(
     payload: failureStatus({ ...failure, state, error: { code, message } }),
     qos: 1,
   });
+  // Once published: a failed publish is retried, and must not be counted twice.
+  countDownlinkEnded(FINAL_STATE_BY_OUTCOME[input.outcome]);
   logger.warn('downlink failed', {
     code,
     reason: message,
@@ -97,9 +110,9 @@ function devEuiForReport(topic: string, prefix: string): string {
 }
 
 export function createReportFailureHandler(deps: { publish: Publish; topicPrefix: string }) {
-  return middy<ReportInput, ReportResult>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler((input) => reportFailure(input, deps));
+  return observedHandler<ReportInput, ReportResult>((input) => input.correlationId).handler(
+    (input) => reportFailure(input, deps),
+  );
 }
 
 export function reportFailureHandlerFromEnv(env: NodeJS.ProcessEnv) {

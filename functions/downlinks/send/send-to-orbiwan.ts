@@ -1,8 +1,8 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import { dynamoDbClient } from '../../shared/clients/dynamodb-client.js';
 import { iotDataClient } from '../../shared/clients/iot-data-client.js';
 import { logger } from '../../shared/logger.js';
+import { METRIC, MetricUnit, emitMetric } from '../../shared/metrics.js';
+import { observedHandler } from '../../shared/observability.js';
 import type { OrbiwanClient } from '../../shared/orbiwan/orbiwan-client.js';
 import { ORBIWAN_TIMEOUT_MS, orbiwanClientFromEnv } from '../../shared/orbiwan/orbiwan-from-env.js';
 import { iotPublisher, type Publish } from '../../shared/publish.js';
@@ -16,6 +16,8 @@ export interface SendInput {
   downlink: Downlink;
   /** $$.Execution.Id, kept with the downlink so its statuses lead back to the execution. */
   executionArn: string;
+  /** $$.Execution.Name: the downlink's correlation id in logs and traces. */
+  correlationId?: string;
 }
 
 /** What the state machine keeps as $.orbiwan and WaitForStatus then updates. */
@@ -46,11 +48,20 @@ export async function sendToOrbiwan(
   );
   const { id, fcnt, transmissionStatus, reply } = enqueued;
   logger.appendKeys({ downlinkId: id });
+  emitMetric(
+    METRIC.downlinkAcceptanceLatency,
+    MetricUnit.Milliseconds,
+    Math.max(0, Date.now() - downlink.receivedAt),
+  );
   logger.info('downlink queued by OrbiWAN', { fcnt, transmissionStatus });
 
   const key = { devEui: downlink.devEui, downlinkId: id };
   const results = await Promise.allSettled([
-    deps.records.noteAccepted(key, { requestId: downlink.requestId, executionArn }),
+    deps.records.noteAccepted(key, {
+      requestId: downlink.requestId,
+      executionArn,
+      confirmed: downlink.confirmed,
+    }),
     deps.publish({
       topic: downlink.statusTopic,
       payload: acceptedStatus(reply, { devEui: downlink.devEui, requestId: downlink.requestId }),
@@ -70,12 +81,12 @@ export async function sendToOrbiwan(
 }
 
 export function createSendToOrbiwanHandler(deps: SendDeps) {
-  return middy<SendInput, SentDownlink>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler((input) => {
+  return observedHandler<SendInput, SentDownlink>((input) => input.correlationId).handler(
+    (input) => {
       logger.appendKeys({ devEui: input.downlink.devEui, requestId: input.downlink.requestId });
       return sendToOrbiwan(input, deps);
-    });
+    },
+  );
 }
 
 // A lease outlives the longest POST; a busy device is waited for about as long as one POST takes.

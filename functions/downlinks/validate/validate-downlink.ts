@@ -1,6 +1,5 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import { logger } from '../../shared/logger.js';
+import { observedHandler } from '../../shared/observability.js';
 import { InvalidDownlinkError } from '../downlink-errors.js';
 import {
   parseDownlink,
@@ -11,11 +10,13 @@ import {
 import { topicPrefixFromEnv } from '../../shared/topics.js';
 import { downlinkDefaultsFromEnv } from '../downlink-settings.js';
 
+/** The rule's message, as the state machine passes it on with the execution's name. */
+export type ValidateInput = RuleInput & { correlationId?: string };
+
 /** State ValidateDownlink: the rule's message in, a Downlink out, or InvalidDownlinkError. */
 export function createValidateDownlinkHandler(defaults: DownlinkDefaults) {
-  return middy<RuleInput, Downlink>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler((input) => {
+  return observedHandler<ValidateInput, Downlink>((input) => input.correlationId).handler(
+    (input) => {
       try {
         const downlink = parseDownlink(input, defaults);
         logger.appendKeys({ devEui: downlink.devEui, requestId: downlink.requestId });
@@ -30,7 +31,8 @@ export function createValidateDownlinkHandler(defaults: DownlinkDefaults) {
           logger.warn('downlink request invalid', { topic: input.topic, issues: error.issues });
         throw error;
       }
-    });
+    },
+  );
 }
 
 export function validateDownlinkHandlerFromEnv(env: NodeJS.ProcessEnv) {

@@ -1,8 +1,7 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import { dynamoDbClient } from '../../shared/clients/dynamodb-client.js';
 import { sfnClient } from '../../shared/clients/sfn-client.js';
 import { logger } from '../../shared/logger.js';
+import { observedHandler } from '../../shared/observability.js';
 import { stepFunctionsDelivery, type DeliverStatus } from '../deliver-status.js';
 import { downlinkRecords, statusToDeliver, type DownlinkRecords } from '../downlink-records.js';
 import { downlinksTableFromEnv } from '../downlink-settings.js';
@@ -14,6 +13,8 @@ export interface WaitInput {
   downlinkId: string;
   /** The transmissionStatus the execution already knows. */
   afterStatus: number;
+  /** $$.Execution.Name: the downlink's correlation id in logs and traces. */
+  correlationId?: string;
 }
 
 export interface WaitDeps {
@@ -50,12 +51,12 @@ export async function registerWait(
 }
 
 export function createRegisterWaitHandler(deps: WaitDeps) {
-  return middy<WaitInput, WaitOutcome>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler((input) => {
+  return observedHandler<WaitInput, WaitOutcome>((input) => input.correlationId).handler(
+    (input) => {
       logger.appendKeys({ devEui: input.devEui, downlinkId: input.downlinkId });
       return registerWait(input, deps);
-    });
+    },
+  );
 }
 
 export function registerWaitHandlerFromEnv(env: NodeJS.ProcessEnv) {

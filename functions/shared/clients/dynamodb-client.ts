@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { tracer } from '../tracer.js';
 import { requestHandler } from './request-handler.js';
 
-export const dynamoDbClient = new DynamoDBClient({ requestHandler });
+export const dynamoDbClient = tracer.captureAWSv3Client(new DynamoDBClient({ requestHandler }));

@@ -1,4 +1,5 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { tracer } from '../tracer.js';
 import { requestHandler } from './request-handler.js';
 
-export const sfnClient = new SFNClient({ requestHandler });
+export const sfnClient = tracer.captureAWSv3Client(new SFNClient({ requestHandler }));

@@ -26,12 +26,16 @@ interface ErrorReply {
  */
 export function jsonErrorResponses({
   logger,
+  countFailure,
 }: {
   logger: Logger;
+  /** Told of every error reply, for metrics. */
+  countFailure?: (statusCode: number, code: string) => void;
 }): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
   return {
     onError: (request) => {
       const reply = errorReply(request.error);
+      countFailure?.(reply.statusCode, reply.body.error.code);
       if (reply.statusCode >= 500) {
         logger.error('request failed', { code: reply.body.error.code, error: request.error });
       } else {

@@ -52,10 +52,32 @@ export interface DownlinkAtOrbiwan {
   reply: Buffer;
 }
 
+/**
+ * The body of PUT /rest/pushmode/start: OrbiWAN then calls
+ * `{host}:{port}{path_prefix}/rest/callback/{path}` for every subscribed topic.
+ */
+export interface PushModeStart {
+  /** With scheme, without path, e.g. https://abc.execute-api.eu-west-1.amazonaws.com. */
+  host: string;
+  port: number;
+  path_prefix: string;
+  /** OrbiWAN sends it as `Authorization: Bearer <token>` on every push. */
+  push_auth_access_token: string;
+  data_format: 'base64' | 'hex';
+  /** Comma list of push topics (payloads_ul, joininfo, ...). */
+  push_subscription: string;
+  /** 0: OrbiWAN keeps what it could not push, for later, rather than retrying. */
+  retry_policy: number;
+}
+
 export interface OrbiwanClient {
   enqueueDownlink: (downlink: DownlinkToEnqueue) => Promise<EnqueuedDownlink>;
   /** Asks OrbiWAN where a downlink stands: for when its status pushes were lost. */
   downlinkAtOrbiwan: (devEui: string, id: string) => Promise<DownlinkAtOrbiwan>;
+  /** PUT /rest/pushmode/start: from now on OrbiWAN pushes to the body's host. */
+  startPushMode: (body: PushModeStart) => Promise<void>;
+  /** PUT /rest/pushmode/stop: OrbiWAN pushes no more. */
+  stopPushMode: () => Promise<void>;
 }
 
 export function createOrbiwanClient({
@@ -65,14 +87,19 @@ export function createOrbiwanClient({
   timeoutMs,
   httpRequest = defaultHttpRequest,
 }: OrbiwanClientOptions): OrbiwanClient {
-  async function send(method: 'GET' | 'POST', url: URL, body?: string): Promise<HttpResponse> {
+  async function send(
+    method: 'GET' | 'POST' | 'PUT',
+    url: URL,
+    body?: string,
+    contentType = 'text/plain',
+  ): Promise<HttpResponse> {
     try {
       return await httpRequest({
         method,
         url,
         headers: {
           authorization: await auth.authorization(),
-          ...(body === undefined ? {} : { 'content-type': 'text/plain' }),
+          ...(body === undefined ? {} : { 'content-type': contentType }),
           accept: 'application/json',
         },
         ...(body === undefined ? {} : { body }),
@@ -95,9 +122,16 @@ export function createOrbiwanClient({
   }
 
   // A 401 means OrbiWAN processed nothing: with a fresh token, one more try is safe.
-  async function sendWithFreshTokenOn401(method: 'GET' | 'POST', url: URL, body?: string) {
-    const response = await send(method, url, body);
-    return response.status === 401 && auth.rejected() ? send(method, url, body) : response;
+  async function sendWithFreshTokenOn401(
+    method: 'GET' | 'POST' | 'PUT',
+    url: URL,
+    body?: string,
+    contentType?: string,
+  ) {
+    const response = await send(method, url, body, contentType);
+    return response.status === 401 && auth.rejected()
+      ? send(method, url, body, contentType)
+      : response;
   }
 
   return {
@@ -112,6 +146,16 @@ export function createOrbiwanClient({
     downlinkAtOrbiwan: async (devEui, id) => {
       const url = new URL(`${baseUrl}/rest/nodes/${devEui}/payloads/dl/${id}`);
       return downlinkAtOrbiwan(await sendWithFreshTokenOn401('GET', url), devEui, id);
+    },
+    // Starting again replaces the target: both calls may be repeated safely.
+    startPushMode: async (body) => {
+      const url = new URL(`${baseUrl}/rest/pushmode/start`);
+      const json = JSON.stringify(body);
+      pushModeReply(await sendWithFreshTokenOn401('PUT', url, json, 'application/json'), 'start');
+    },
+    stopPushMode: async () => {
+      const url = new URL(`${baseUrl}/rest/pushmode/stop`);
+      pushModeReply(await sendWithFreshTokenOn401('PUT', url), 'stop');
     },
   };
 }
@@ -198,6 +242,19 @@ function downlinkAtOrbiwan(response: HttpResponse, devEui: string, id: string): 
   if (status >= 400 && status < 500)
     throw new OrbiwanRejectedError(`OrbiWAN refused to show downlink ${id} (${status})${detail}`);
   throw new OrbiwanUnavailableError(`OrbiWAN failed to show downlink ${id} (${status})${detail}`);
+}
+
+function pushModeReply(response: HttpResponse, action: 'start' | 'stop'): void {
+  const { status } = response;
+  if (status >= 200 && status < 300) return;
+  const detail = errorDetail(response);
+  if (status === 401)
+    throw new OrbiwanRejectedError(`OrbiWAN refused the connector's credentials (401)${detail}`);
+  if (status === 429)
+    throw new OrbiwanNotReachedError(`OrbiWAN throttled the push mode ${action}${detail}`);
+  if (status >= 400 && status < 500)
+    throw new OrbiwanRejectedError(`OrbiWAN refused to ${action} push mode (${status})${detail}`);
+  throw new OrbiwanUnavailableError(`OrbiWAN failed to ${action} push mode (${status})${detail}`);
 }
 
 // OrbiWAN answers errors in text/plain, or RFC 7807 JSON when asked: either way, a short excerpt.

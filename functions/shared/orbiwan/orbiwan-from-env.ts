@@ -5,6 +5,7 @@ import { readSecretString } from '../secrets.js';
 import { orbiwanAuth } from './orbiwan-auth.js';
 import { createOrbiwanClient, type OrbiwanClient } from './orbiwan-client.js';
 import { parseOrbiwanCredentials } from './orbiwan-credentials.js';
+import { withOrbiwanMetrics } from './orbiwan-metrics.js';
 
 // Both well inside the send function's timeout: a token request and a POST each take at most
 // TIMEOUT_MS, with the device lock's wait between them (template.yaml: SendToOrbiwanFunction).
@@ -29,7 +30,7 @@ export function orbiwanClientFromEnv(env: NodeJS.ProcessEnv): OrbiwanClient {
   );
   const timeouts = { connectTimeoutMs: ORBIWAN_CONNECT_TIMEOUT_MS, timeoutMs: ORBIWAN_TIMEOUT_MS };
   const auth = orbiwanAuth({ mode, baseUrl, credentials, ...timeouts });
-  return createOrbiwanClient({ baseUrl, auth, ...timeouts });
+  return withOrbiwanMetrics(createOrbiwanClient({ baseUrl, auth, ...timeouts }));
 }
 
 function orbiwanBaseUrl(value: string): string {

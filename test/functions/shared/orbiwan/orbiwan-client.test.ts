@@ -7,6 +7,7 @@ import {
 import {
   createOrbiwanClient,
   type DownlinkToEnqueue,
+  type PushModeStart,
 } from '../../../../functions/shared/orbiwan/orbiwan-client.js';
 import { startFakeHttpServer, type FakeHttpServer } from '../../../helpers/fake-http-server.js';
 
@@ -345,6 +346,82 @@ describe('OrbiWAN client: OAuth2', () => {
       orbiwanClient.enqueueDownlink({ ...downlink, devEui: '70b3d57ed0001a2c' }),
     ]);
     expect(tokenRequests()).toHaveLength(1);
+  });
+});
+
+describe('OrbiWAN client: push mode', () => {
+  const start: PushModeStart = {
+    host: 'https://abc.execute-api.eu-west-1.amazonaws.com',
+    port: 443,
+    path_prefix: '',
+    push_auth_access_token: 'push-token',
+    data_format: 'base64',
+    push_subscription: 'payloads_ul,joininfo',
+    retry_policy: 0,
+  };
+
+  it('PUTs the start body as JSON to /rest/pushmode/start', async () => {
+    orbiwan.respond(() => ({ status: 200, body: '{"running":true}' }));
+
+    await client().startPushMode(start);
+
+    const [request] = orbiwan.requests;
+    expect(`${request?.method ?? ''} ${request?.path ?? ''}`).toBe('PUT /rest/pushmode/start');
+    expect(request?.headers['content-type']).toBe('application/json');
+    expect(request?.headers.authorization).toMatch(/^Basic /);
+    expect(JSON.parse(request?.body ?? '')).toEqual(start);
+  });
+
+  it('PUTs an empty body to /rest/pushmode/stop', async () => {
+    orbiwan.respond(() => ({ status: 204 }));
+
+    await client().stopPushMode();
+
+    const [request] = orbiwan.requests;
+    expect(`${request?.method ?? ''} ${request?.path ?? ''}`).toBe('PUT /rest/pushmode/stop');
+    expect(request?.body).toBe('');
+  });
+
+  it.each([
+    [400, 'OrbiwanRejectedError', 'OrbiWAN refused to start push mode (400): host is required'],
+    [401, 'OrbiwanRejectedError', "OrbiWAN refused the connector's credentials (401)"],
+    [429, 'OrbiwanNotReachedError', 'OrbiWAN throttled the push mode start'],
+    [500, 'OrbiwanUnavailableError', 'OrbiWAN failed to start push mode (500)'],
+  ])('reports a start answered %i as %s', async (status, name, message) => {
+    orbiwan.respond(() => ({
+      status,
+      body: status === 400 ? 'host is required' : '',
+      headers: { 'content-type': 'text/plain' },
+    }));
+
+    await expect(client().startPushMode(start)).rejects.toMatchObject({ name, message });
+  });
+
+  it('logs in again and starts once more when the OAuth2 token was refused', async () => {
+    let starts = 0;
+    orbiwan.respond((request) => {
+      if (request.path === '/rest/oauth2/token')
+        return { status: 200, body: `{"access_token":"token-${String(starts)}","expires_in":600}` };
+      starts += 1;
+      return starts === 1 ? { status: 401 } : { status: 200 };
+    });
+
+    await client('oauth2').startPushMode(start);
+
+    expect(
+      orbiwan.requests
+        .filter((request) => request.path === '/rest/pushmode/start')
+        .map((request) => request.headers.authorization),
+    ).toEqual(['Bearer token-0', 'Bearer token-1']);
+  });
+
+  it('reports an unreachable OrbiWAN as not reached', async () => {
+    const closed = `http://127.0.0.1:${String(await freePort())}`;
+
+    await expect(client('basic', closed).stopPushMode()).rejects.toMatchObject({
+      name: 'OrbiwanNotReachedError',
+      message: 'OrbiWAN could not be reached (ECONNREFUSED)',
+    });
   });
 });
 

@@ -1,0 +1,1 @@
+export { pushModeHandlerFromEnv as createHandler } from './configure-push-mode.js';

@@ -1,0 +1,43 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+// Embedded metric format: the metrics travel as log lines that CloudWatch turns into metrics, so
+// they cost no API call and no permission. Namespace and service: POWERTOOLS_METRICS_NAMESPACE and
+// POWERTOOLS_SERVICE_NAME (template.yaml, Globals).
+const metrics = new Metrics();
+
+export type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+export { MetricUnit };
+
+/**
+ * Publishes one metric at once, with its own dimensions: nothing is kept between calls, so
+ * concurrent invocations (the local stack runs them in one process) cannot mix their dimensions.
+ */
+export function emitMetric(
+  name: string,
+  unit: Unit,
+  value: number,
+  dimensions: Record<string, string> = {},
+): void {
+  const single = metrics.singleMetric();
+  for (const [dimension, dimensionValue] of Object.entries(dimensions))
+    single.addDimension(dimension, dimensionValue);
+  single.addMetric(name, unit, value);
+}
+
+/** The connector's metrics, by name: the dashboard and alarms in template.yaml read these. */
+export const METRIC = {
+  /** A notification republished to IoT Core (dimension notificationType). */
+  notificationsPublished: 'NotificationsPublished',
+  /** A push refused for its Authorization header (dimension notificationType). */
+  authFailures: 'AuthFailures',
+  /** A push answered 5xx because IoT Core failed or throttled the publish (dimension notificationType). */
+  publishFailures: 'PublishFailures',
+  /** A downlink reached its final state (dimension finalState). */
+  downlinksEnded: 'DownlinksEnded',
+  /** From the downlink request reaching IoT Core to OrbiWAN queuing it. */
+  downlinkAcceptanceLatency: 'DownlinkAcceptanceLatency',
+  /** One call to OrbiWAN's REST API, answered or not (dimension operation). */
+  orbiwanCallLatency: 'OrbiwanCallLatency',
+  /** A call to OrbiWAN that failed: refused, unreachable, or an error status (dimension operation). */
+  orbiwanErrors: 'OrbiwanErrors',
+} as const;

@@ -1,0 +1,31 @@
+import { METRIC, MetricUnit, emitMetric } from '../metrics.js';
+import type { OrbiwanClient } from './orbiwan-client.js';
+
+/**
+ * The client, timing every call to OrbiWAN (OrbiwanCallLatency) and counting those that fail
+ * (OrbiwanErrors), each with the dimension operation (the client's method).
+ */
+export function withOrbiwanMetrics(client: OrbiwanClient): OrbiwanClient {
+  const observed = Object.entries(client).map(([operation, call]): [string, unknown] => [
+    operation,
+    async (...args: unknown[]) => {
+      const started = performance.now();
+      try {
+        return await (call as (...callArgs: unknown[]) => Promise<unknown>)(...args);
+      } catch (error) {
+        emitMetric(METRIC.orbiwanErrors, MetricUnit.Count, 1, { operation });
+        throw error;
+      } finally {
+        emitMetric(
+          METRIC.orbiwanCallLatency,
+          MetricUnit.Milliseconds,
+          performance.now() - started,
+          {
+            operation,
+          },
+        );
+      }
+    },
+  ]);
+  return Object.fromEntries(observed) as unknown as OrbiwanClient;
+}

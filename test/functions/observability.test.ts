@@ -1,0 +1,287 @@
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  DeleteItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  reportFailureHandlerFromEnv,
+  type ReportInput,
+} from '../../functions/downlinks/report/report-failure.js';
+import {
+  sendToOrbiwanHandlerFromEnv,
+  type SendInput,
+} from '../../functions/downlinks/send/send-to-orbiwan.js';
+import { createHandler as createStatusHandler } from '../../functions/downlinks/status/create-handler.js';
+import { createHandler as createNotificationHandler } from '../../functions/notifications/create-handler.js';
+import { METRIC } from '../../functions/shared/metrics.js';
+import { SAMPLE_PUSH_TOKEN, pushEvent, sampleEvent } from '../helpers/api-events.js';
+import { startFakeHttpServer, type FakeHttpServer } from '../helpers/fake-http-server.js';
+import { lambdaContext } from '../helpers/lambda-context.js';
+import { captureLogs, type CapturedLogs } from '../helpers/logs.js';
+
+// What operators see: the metrics the dashboard and alarms read (embedded metric format lines),
+// and one correlation id in every log line of an invocation.
+
+const dynamoMock = mockClient(DynamoDBClient);
+const iotMock = mockClient(IoTDataPlaneClient);
+const secretsMock = mockClient(SecretsManagerClient);
+const sfnMock = mockClient(SFNClient);
+const CREDENTIALS_ARN =
+  'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orbiwan-credentials-AbCdEf';
+const PUSH_ENV = {
+  TOPIC_PREFIX: 'orbiwan/lorawan',
+  PUSH_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:push-AbCdEf',
+};
+let orbiwan: FakeHttpServer;
+let logs: CapturedLogs;
+
+beforeAll(async () => {
+  orbiwan = await startFakeHttpServer();
+});
+
+afterAll(async () => {
+  await orbiwan.close();
+});
+
+beforeEach(() => {
+  for (const mock of [dynamoMock, iotMock, secretsMock, sfnMock]) mock.reset();
+  iotMock.on(PublishCommand).resolves({});
+  secretsMock.on(GetSecretValueCommand, { SecretId: PUSH_ENV.PUSH_TOKEN_SECRET_ARN }).resolves({
+    SecretString: SAMPLE_PUSH_TOKEN,
+  });
+  secretsMock
+    .on(GetSecretValueCommand, { SecretId: CREDENTIALS_ARN })
+    .resolves({ SecretString: '{"username":"u","password":"p"}' });
+  dynamoMock.on(PutItemCommand).resolves({});
+  dynamoMock.on(DeleteItemCommand).resolves({});
+  dynamoMock.on(UpdateItemCommand).resolves({});
+  sfnMock.on(SendTaskSuccessCommand).resolves({});
+  orbiwan.respond(() => ({
+    status: 200,
+    body: '{"id":18014398509481985,"fcnt":57,"port":20,"transmissionStatus":0}',
+  }));
+  logs = captureLogs();
+});
+
+interface MetricLine {
+  name: string;
+  value: unknown;
+  unit: string;
+  namespace: string;
+  dimensions: Record<string, unknown>;
+}
+
+/** The metrics printed in embedded metric format, one entry per metric. */
+function metricsPublished(): MetricLine[] {
+  return logs.entries().flatMap((entry) => {
+    const aws = entry._aws as
+      | {
+          CloudWatchMetrics: {
+            Namespace: string;
+            Dimensions: string[][];
+            Metrics: { Name: string; Unit: string }[];
+          }[];
+        }
+      | undefined;
+    if (aws === undefined) return [];
+    return aws.CloudWatchMetrics.flatMap(({ Namespace, Dimensions, Metrics }) =>
+      Metrics.map(({ Name, Unit }) => ({
+        name: Name,
+        value: entry[Name],
+        unit: Unit,
+        namespace: Namespace,
+        dimensions: Object.fromEntries(
+          (Dimensions[0] ?? []).map((dimension) => [dimension, entry[dimension]]),
+        ),
+      })),
+    );
+  });
+}
+
+const logLines = () => logs.entries().filter((entry) => entry._aws === undefined);
+
+describe('Observability: notifications', () => {
+  const uplink = () =>
+    createNotificationHandler({
+      ...PUSH_ENV,
+      NOTIFICATION_TYPE: 'uplink',
+    })(sampleEvent('uplink', 'gateways-base64-payload'), lambdaContext);
+
+  it('counts a published notification by type, under the stack namespace and the service', async () => {
+    expect((await uplink()).statusCode).toBe(200);
+
+    expect(metricsPublished()).toEqual([
+      {
+        name: METRIC.notificationsPublished,
+        value: 1,
+        unit: 'Count',
+        namespace: 'OrbiwanConnector/test',
+        dimensions: { service: 'orbiwan-connector', notificationType: 'uplink' },
+      },
+    ]);
+  });
+
+  it("carries the HTTP request's id as the correlation id of every log line", async () => {
+    const event = sampleEvent('uplink', 'gateways-base64-payload');
+    await createNotificationHandler({ ...PUSH_ENV, NOTIFICATION_TYPE: 'uplink' })(
+      event,
+      lambdaContext,
+    );
+
+    const lines = logLines();
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line.correlation_id).toBe(event.requestContext.requestId);
+  });
+
+  it('counts a push refused for its token as an auth failure, and publishes nothing', async () => {
+    const reply = await createNotificationHandler({ ...PUSH_ENV, NOTIFICATION_TYPE: 'uplink' })(
+      pushEvent({ path: '/rest/callback/payloads/ul', body: '{}', authorization: 'Bearer wrong' }),
+      lambdaContext,
+    );
+
+    expect(reply.statusCode).toBe(401);
+    expect(metricsPublished()).toEqual([
+      expect.objectContaining({
+        name: METRIC.authFailures,
+        value: 1,
+        dimensions: { service: 'orbiwan-connector', notificationType: 'uplink' },
+      }),
+    ]);
+  });
+
+  it('counts a push answered 5xx because IoT Core failed as a publish failure', async () => {
+    iotMock.on(PublishCommand).rejects(new Error('IoT Core down'));
+    expect((await uplink()).statusCode).toBe(502);
+
+    expect(metricsPublished().map((metric) => metric.name)).toEqual([METRIC.publishFailures]);
+  });
+});
+
+describe('Observability: downlinks', () => {
+  const send = (input: SendInput) =>
+    sendToOrbiwanHandlerFromEnv({
+      ORBIWAN_BASE_URL: orbiwan.url,
+      ORBIWAN_AUTH_MODE: 'basic',
+      ORBIWAN_CREDENTIALS_SECRET_ARN: CREDENTIALS_ARN,
+      DOWNLINKS_TABLE_NAME: 'downlinks',
+      DOWNLINK_TIMEOUT_SECONDS: '3600',
+    })(input, lambdaContext);
+  const sendInput = () => ({
+    ...(sampleEvent('send-to-orbiwan', 'confirmed') as unknown as SendInput),
+    correlationId: 'downlink_6f0c2a8e-1b7d-4a57-9c3e-2d5f8e9a0b1c',
+  });
+
+  it('times the call to OrbiWAN and the request-to-acceptance delay, and logs the correlation id', async () => {
+    const input = sendInput();
+    await send(input);
+
+    const metrics = metricsPublished();
+    expect(metrics).toContainEqual(
+      expect.objectContaining({
+        name: METRIC.orbiwanCallLatency,
+        unit: 'Milliseconds',
+        dimensions: { service: 'orbiwan-connector', operation: 'enqueueDownlink' },
+      }),
+    );
+    const acceptance = metrics.find((metric) => metric.name === METRIC.downlinkAcceptanceLatency);
+    // The sample was received long ago: the delay is measured from the rule's receivedAt.
+    expect(acceptance?.value).toBeGreaterThanOrEqual(Date.now() - input.downlink.receivedAt - 1000);
+    expect(metrics.some((metric) => metric.name === METRIC.orbiwanErrors)).toBe(false);
+    for (const line of logLines()) expect(line.correlation_id).toBe(input.correlationId);
+  });
+
+  it('counts a call OrbiWAN fails as an OrbiWAN error', async () => {
+    orbiwan.respond(() => ({ status: 503, body: 'maintenance' }));
+    await expect(send(sendInput())).rejects.toMatchObject({ name: 'OrbiwanUnavailableError' });
+
+    expect(metricsPublished()).toContainEqual(
+      expect.objectContaining({
+        name: METRIC.orbiwanErrors,
+        value: 1,
+        dimensions: { service: 'orbiwan-connector', operation: 'enqueueDownlink' },
+      }),
+    );
+  });
+
+  it.each([
+    ['invalid', 'invalid'],
+    ['rejected-unknown-device', 'rejected'],
+    ['error-orbiwan-unavailable', 'failed'],
+    ['timed-out', 'timed_out'],
+  ])('counts a downlink reported %s as ended %s, once it is published', async (sample, state) => {
+    const report = reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' });
+    await report(
+      sampleEvent('report-downlink-failure', sample) as unknown as ReportInput,
+      lambdaContext,
+    );
+
+    expect(metricsPublished()).toEqual([
+      expect.objectContaining({
+        name: METRIC.downlinksEnded,
+        value: 1,
+        dimensions: { service: 'orbiwan-connector', finalState: state },
+      }),
+    ]);
+  });
+
+  it('does not count a failure whose status could not be published (the state retries it)', async () => {
+    iotMock.on(PublishCommand).rejects(new Error('IoT Core down'));
+    const report = reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' });
+    await expect(
+      report(
+        sampleEvent('report-downlink-failure', 'timed-out') as unknown as ReportInput,
+        lambdaContext,
+      ),
+    ).rejects.toThrow();
+    expect(metricsPublished()).toEqual([]);
+  });
+
+  const pushStatus = () =>
+    createStatusHandler({
+      ...PUSH_ENV,
+      NOTIFICATION_TYPE: 'downlink_status',
+      DOWNLINKS_TABLE_NAME: 'downlinks',
+      DOWNLINK_TIMEOUT_SECONDS: '60',
+    })(sampleEvent('downlink-status', 'acknowledged'), lambdaContext);
+
+  it("counts the status that ends a downlink, and logs the downlink's correlation id", async () => {
+    dynamoMock.on(UpdateItemCommand).resolves({
+      Attributes: {
+        lastStatus: { N: '2' },
+        confirmed: { BOOL: true },
+        executionArn: {
+          S: 'arn:aws:states:eu-west-1:123456789012:execution:DownlinkStateMachine:downlink_abc',
+        },
+      },
+    });
+    await pushStatus();
+
+    expect(metricsPublished()).toContainEqual(
+      expect.objectContaining({
+        name: METRIC.downlinksEnded,
+        dimensions: { service: 'orbiwan-connector', finalState: 'acknowledged' },
+      }),
+    );
+    expect(logLines().some((line) => line.downlinkCorrelationId === 'downlink_abc')).toBe(true);
+  });
+
+  it('does not count a repeated final status twice', async () => {
+    dynamoMock
+      .on(UpdateItemCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'not newer', $metadata: {} }));
+    dynamoMock.on(GetItemCommand).resolves({ Item: { lastStatus: { N: '2' } } });
+    await pushStatus();
+
+    expect(metricsPublished().map((metric) => metric.name)).toEqual([
+      METRIC.notificationsPublished,
+    ]);
+  });
+});

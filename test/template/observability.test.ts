@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { METRIC } from '../../functions/shared/metrics.js';
+import { resolveIntrinsics } from '../../local/template/intrinsics.js';
+import {
+  TEMPLATE_PATH,
+  isRecord,
+  loadTemplate,
+  resourcesOfType,
+} from '../../local/template/sam-template.js';
+import { sampleStack } from '../helpers/sample-stack.js';
+
+// Offline checks of what operators get: traces on every function, alarms on what needs a person,
+// and a dashboard; every custom metric they read is one the functions emit, under the namespace
+// and service the functions are given.
+
+const template = loadTemplate();
+const stack = sampleStack();
+const globals = template.Globals?.Function as {
+  Tracing?: string;
+  Environment: { Variables: Record<string, unknown> };
+};
+const variables = resolveIntrinsics(globals.Environment.Variables, stack) as Record<string, string>;
+const NAMESPACE = variables.POWERTOOLS_METRICS_NAMESPACE ?? '';
+const SERVICE = variables.POWERTOOLS_SERVICE_NAME ?? '';
+const OUR_METRICS = new Set<string>(Object.values(METRIC));
+const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([id, resource]) => ({
+  id,
+  properties: resolveIntrinsics(resource.Properties, stack) as Record<string, unknown>,
+}));
+
+interface MetricStat {
+  Namespace: string;
+  MetricName: string;
+  Dimensions?: { Name: string; Value: unknown }[];
+}
+
+/** Every metric an alarm reads, whether as a single metric or inside a metric math expression. */
+function metricsOf(properties: Record<string, unknown>): MetricStat[] {
+  if (typeof properties.MetricName === 'string') return [properties as unknown as MetricStat];
+  return ((properties.Metrics ?? []) as { MetricStat?: { Metric: MetricStat } }[]).flatMap(
+    (query) => (query.MetricStat === undefined ? [] : [query.MetricStat.Metric]),
+  );
+}
+
+describe('Template: observability', () => {
+  it('traces every function with X-Ray, and the state machine', () => {
+    expect(globals.Tracing).toBe('Active');
+    for (const [id, resource] of resourcesOfType(template, 'AWS::Serverless::Function'))
+      expect(resource.Properties?.Tracing ?? globals.Tracing, id).toBe('Active');
+    expect(template.Resources.DownlinkStateMachine?.Properties?.Tracing).toEqual({ Enabled: true });
+  });
+
+  it('gives every stack a metrics namespace of its own', () => {
+    expect(NAMESPACE).toBe(`OrbiwanConnector/${stack.refs['AWS::StackName'] ?? ''}`);
+    expect(SERVICE).toBe('orbiwan-connector');
+  });
+
+  it('alarms on the dead-letter queue, 5xx to OrbiWAN, failed and timed-out downlinks, and OrbiWAN errors', () => {
+    const watched = alarms.flatMap(({ properties }) =>
+      metricsOf(properties).map((metric) =>
+        [
+          metric.MetricName,
+          ...(metric.Dimensions ?? [])
+            .filter((dimension) => dimension.Name === 'finalState')
+            .map((dimension) => String(dimension.Value)),
+        ].join(':'),
+      ),
+    );
+    expect(watched).toEqual(
+      expect.arrayContaining([
+        'ApproximateNumberOfMessagesVisible',
+        '5xx',
+        `${METRIC.downlinksEnded}:failed`,
+        `${METRIC.downlinksEnded}:timed_out`,
+        'ExecutionsAborted',
+        'ExecutionsTimedOut',
+        METRIC.orbiwanErrors,
+      ]),
+    );
+  });
+
+  it('reads only metrics the functions emit, with the namespace and service they emit them under', () => {
+    const custom = alarms.flatMap(({ properties }) =>
+      metricsOf(properties).filter((metric) => !metric.Namespace.startsWith('AWS/')),
+    );
+    expect(custom.length).toBeGreaterThan(0);
+    for (const metric of custom) {
+      expect(OUR_METRICS.has(metric.MetricName), metric.MetricName).toBe(true);
+      expect(metric.Namespace).toBe(NAMESPACE);
+      expect(metric.Dimensions).toContainEqual({ Name: 'service', Value: SERVICE });
+    }
+  });
+
+  it('notifies the alarm topic, when it goes off and when it clears; email only if asked', () => {
+    for (const { id, properties } of alarms) {
+      const topic = { Ref: 'AlarmTopic' };
+      expect(template.Resources[id]?.Properties?.AlarmActions, id).toEqual([topic]);
+      expect(template.Resources[id]?.Properties?.OKActions, id).toEqual([topic]);
+      expect(properties.TreatMissingData, id).toBe('notBreaching');
+    }
+    expect(template.Resources.AlarmEmailSubscription?.Condition).toBe('HasAlarmEmail');
+    expect(template.Conditions?.HasAlarmEmail).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }],
+    });
+  });
+
+  it('draws a dashboard of valid JSON whose custom metrics are all emitted by the functions', () => {
+    const body = resolveIntrinsics(
+      template.Resources.ConnectorDashboard?.Properties?.DashboardBody,
+      stack,
+    );
+    expect(typeof body).toBe('string');
+    const dashboard = JSON.parse(String(body)) as {
+      widgets: { properties: { metrics: unknown[][] } }[];
+    };
+    expect(dashboard.widgets.length).toBeGreaterThanOrEqual(8);
+    const text = JSON.stringify(dashboard);
+    const named = [...text.matchAll(/MetricName=\\"(\w+)\\"/g)].map((match) => match[1] ?? '');
+    const listed = dashboard.widgets
+      .flatMap((widget) => widget.properties.metrics)
+      .filter((row) => row[0] === NAMESPACE)
+      .map((row) => String(row[1]));
+    for (const name of [...named, ...listed].filter((metric) => /^[A-Z]/.test(metric)))
+      if (!/^(Errors|Throttles)$/.test(name)) expect(OUR_METRICS.has(name), name).toBe(true);
+    for (const metric of Object.values(METRIC)) expect(text, metric).toContain(metric);
+    expect(text).toContain(NAMESPACE);
+  });
+
+  it("hands every task of the downlink state machine the execution's name as its correlation id", () => {
+    const definitionUri = String(
+      template.Resources.DownlinkStateMachine?.Properties?.DefinitionUri,
+    );
+    const definition = JSON.parse(
+      readFileSync(join(dirname(TEMPLATE_PATH), definitionUri), 'utf8'),
+    ) as { States: Record<string, { Type: string; Parameters?: { Payload?: unknown } }> };
+    const tasks = Object.entries(definition.States).filter(([, state]) => state.Type === 'Task');
+    expect(tasks.length).toBeGreaterThan(0);
+    for (const [name, state] of tasks) {
+      const payload = state.Parameters?.Payload;
+      expect(isRecord(payload) && payload['correlationId.$'], name).toBe('$$.Execution.Name');
+    }
+  });
+});
