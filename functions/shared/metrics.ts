@@ -3,25 +3,28 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 // Embedded metric format: the metrics travel as log lines that CloudWatch turns into metrics, so
 // they cost no API call and no permission. Namespace and service: POWERTOOLS_METRICS_NAMESPACE and
 // POWERTOOLS_SERVICE_NAME (template.yaml, Globals).
-const metrics = new Metrics();
-
 export type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
 export { MetricUnit };
 
-/**
- * Publishes one metric at once, with its own dimensions: nothing is kept between calls, so
- * concurrent invocations (the local stack runs them in one process) cannot mix their dimensions.
- */
+// One emitter per set of dimensions (a few dozen at most: types, final states, operations), each
+// publishing every metric at once: nothing is kept between calls, so concurrent invocations (the
+// local stack runs them in one process) cannot mix their dimensions.
+const emitters = new Map<string, Metrics>();
+
+/** Publishes one metric now, with the service's dimension and these. */
 export function emitMetric(
   name: string,
   unit: Unit,
   value: number,
   dimensions: Record<string, string> = {},
 ): void {
-  const single = metrics.singleMetric();
-  for (const [dimension, dimensionValue] of Object.entries(dimensions))
-    single.addDimension(dimension, dimensionValue);
-  single.addMetric(name, unit, value);
+  const key = JSON.stringify(dimensions);
+  let emitter = emitters.get(key);
+  if (emitter === undefined) {
+    emitter = new Metrics({ singleMetric: true, defaultDimensions: dimensions });
+    emitters.set(key, emitter);
+  }
+  emitter.addMetric(name, unit, value);
 }
 
 /** The connector's metrics, by name: the dashboard and alarms in template.yaml read these. */

@@ -13,8 +13,9 @@ import { tracer } from './tracer.js';
 export function observedHandler<Event, Result>(
   correlationIdOf: (event: Event) => string | undefined,
 ) {
-  return middy<Event, Result>()
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  const handler = middy<Event, Result>();
+  if (tracer !== undefined) handler.use(captureLambdaHandler(tracer, { captureResponse: false }));
+  return handler
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(correlationId(correlationIdOf));
 }
@@ -27,7 +28,7 @@ function correlationId<Event, Result>(
       const id = correlationIdOf(request.event);
       if (id === undefined) return;
       logger.setCorrelationId(id);
-      tracer.putAnnotation('correlationId', id);
+      tracer?.putAnnotation('correlationId', id);
     },
   };
 }

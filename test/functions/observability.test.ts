@@ -10,7 +10,7 @@ import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-pla
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   reportFailureHandlerFromEnv,
   type ReportInput,
@@ -283,5 +283,32 @@ describe('Observability: downlinks', () => {
     expect(metricsPublished().map((metric) => metric.name)).toEqual([
       METRIC.notificationsPublished,
     ]);
+  });
+});
+
+describe('Observability: tracing', () => {
+  async function freshTracer(env: Record<string, string>) {
+    vi.resetModules();
+    const saved = process.env;
+    process.env = { ...saved, ...env };
+    try {
+      return (await import('../../functions/shared/tracer.js')).tracer;
+    } finally {
+      process.env = saved;
+    }
+  }
+
+  it('loads the X-Ray tracer in Lambda with tracing on, and nowhere else', async () => {
+    expect(await freshTracer({ AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' })).toBeDefined();
+    expect(await freshTracer({})).toBeUndefined();
+    expect(
+      await freshTracer({
+        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+        POWERTOOLS_TRACE_ENABLED: 'false',
+      }),
+    ).toBeUndefined();
+    expect(
+      await freshTracer({ AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', AWS_SAM_LOCAL: 'true' }),
+    ).toBeUndefined();
   });
 });

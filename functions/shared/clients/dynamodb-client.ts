@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { tracer } from '../tracer.js';
+import { traced } from '../tracer.js';
 import { requestHandler } from './request-handler.js';
 
-export const dynamoDbClient = tracer.captureAWSv3Client(new DynamoDBClient({ requestHandler }));
+export const dynamoDbClient = traced(new DynamoDBClient({ requestHandler }));

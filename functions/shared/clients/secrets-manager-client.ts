@@ -1,7 +1,5 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { tracer } from '../tracer.js';
+import { traced } from '../tracer.js';
 import { requestHandler } from './request-handler.js';
 
-export const secretsManagerClient = tracer.captureAWSv3Client(
-  new SecretsManagerClient({ requestHandler }),
-);
+export const secretsManagerClient = traced(new SecretsManagerClient({ requestHandler }));

@@ -1,5 +1,5 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { tracer } from '../tracer.js';
+import { traced } from '../tracer.js';
 import { requestHandler } from './request-handler.js';
 
-export const sfnClient = tracer.captureAWSv3Client(new SFNClient({ requestHandler }));
+export const sfnClient = traced(new SFNClient({ requestHandler }));
