@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The package bin: loads the TypeScript command through tsx (a devDependency, installed by
-// `npm ci`), so it runs from a checkout without a build step.
+// The package bin: loads the TypeScript command through tsx (a dependency, so that it is there
+// after `npm ci --omit=dev` too), so it runs from a checkout without a build step.
 import { tsImport } from 'tsx/esm/api';
 
 const { main } = await tsImport('../tools/send-downlink.ts', import.meta.url);

@@ -92,7 +92,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     const downlink = downlinkOf(values);
-    await publish(downlink, credentialsOf(values));
+    await publish(downlink, credentialsOf(values), values.ca !== undefined);
     io.stdout.write(
       `published  ${downlink.topic}  (${downlink.endpoint.origin}, qos 1)\n` +
         `request    ${downlink.body}\n` +
@@ -113,13 +113,27 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 function parseCommandLine(argv: string[]): Values {
+  let parsed;
   try {
-    return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false })
-      .values;
+    parsed = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: false,
+      tokens: true,
+    });
   } catch (error) {
     // parseArgs's own messages name the option ("Unknown option '--prot'").
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+  // parseArgs keeps the last of a repeated option: a command that publishes must not guess.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once`);
+    seen.add(token.name);
+  }
+  return parsed.values;
 }
 
 interface Downlink {
@@ -238,6 +252,11 @@ function credentialsOf(values: Values): SecureContextOptions {
     }
   };
   const [cert, key, ca] = [read('cert'), read('key'), read('ca')];
+  // Node accepts a CA file with no certificate in it, and then trusts nothing.
+  if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----'))
+    throw new UsageError(
+      `--ca: "${values.ca ?? ''}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+    );
   // Without `ca`, Node's built-in CAs: AWS IoT Core's ATS endpoints use Amazon's public roots.
   const credentials = { cert, key, ...(ca === undefined ? {} : { ca }) };
   try {
@@ -251,7 +270,11 @@ function credentialsOf(values: Values): SecureContextOptions {
 }
 
 /** POSTs the request; resolves on a 2xx reply, throws PublishError naming what went wrong. */
-function publish({ endpoint, topic, body }: Downlink, credentials: SecureContextOptions) {
+function publish(
+  { endpoint, topic, body }: Downlink,
+  credentials: SecureContextOptions,
+  caGiven: boolean,
+) {
   const path = `/topics/${topic.split('/').map(encodeURIComponent).join('/')}?qos=1`;
   return new Promise<void>((resolve, reject) => {
     const outgoing = request(
@@ -273,7 +296,7 @@ function publish({ endpoint, topic, body }: Downlink, credentials: SecureContext
         const chunks: Buffer[] = [];
         reply.on('data', (chunk: Buffer) => chunks.push(chunk));
         reply.on('error', (error) => {
-          reject(failure(error, endpoint));
+          reject(failure(error, endpoint, caGiven));
         });
         reply.on('end', () => {
           const status = reply.statusCode ?? 0;
@@ -298,7 +321,7 @@ function publish({ endpoint, topic, body }: Downlink, credentials: SecureContext
       outgoing.destroy(Object.assign(new Error('no reply'), { code: 'ETIMEDOUT' }));
     });
     outgoing.on('error', (error) => {
-      reject(failure(error, endpoint));
+      reject(failure(error, endpoint, caGiven));
     });
     outgoing.end(body);
   });
@@ -318,13 +341,15 @@ const UNTRUSTED_SERVER = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-function failure(error: Error, endpoint: URL): PublishError {
+function failure(error: Error, endpoint: URL, caGiven: boolean): PublishError {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   const where = endpoint.host;
   if (UNTRUSTED_SERVER.has(code))
     return new PublishError(
       `TLS: the certificate of ${where} is not trusted (${code}: ${error.message}); ` +
-        'pass the CA that signed it with --ca',
+        (caGiven
+          ? 'the file given with --ca does not hold the CA that signed it, or the endpoint is not the one meant'
+          : 'pass the CA that signed it with --ca'),
     );
   const checkCertificate =
     'check that --cert is registered and active in AWS IoT Core and --key is its key';

@@ -41,6 +41,10 @@ afterAll(async () => {
 
 type Options = Record<string, string | true | undefined>;
 
+// A file that names itself a CA and holds none: Node would load it and trust nothing.
+const NOT_A_CA = join(mkdtempSync(join(tmpdir(), 'not-a-ca-')), 'ca.pem');
+writeFileSync(NOT_A_CA, 'our CA goes here\n');
+
 /** A valid command line to the Class C device, changed by `changes` (undefined leaves one out). */
 function argsWith(changes: Options = {}): string[] {
   const options: Options = {
@@ -173,6 +177,7 @@ describe('Tool: send-downlink', () => {
     ['a wildcard --topic-prefix', { 'topic-prefix': 'a/#' }, '--topic-prefix: "a/#" is not'],
     ['no --cert', { cert: undefined }, '--cert is required'],
     ['an unknown option', { confirm: true }, "Unknown option '--confirm'"],
+    ['a --ca holding no certificate', { ca: NOT_A_CA }, 'holds no PEM certificate'],
   ])(
     'refuses %s with exit 2, naming the problem, and sends nothing',
     async (_, changes, problem) => {
@@ -196,6 +201,27 @@ describe('Tool: send-downlink', () => {
       new RegExp(`TLS: the certificate of ${endpoint} is not trusted \\(SELF_SIGNED_CERT_IN_CHAIN`),
     );
     expect(result.stderr).toContain('--ca');
+    expect(await downlinksUntilMarker(since)).toEqual([]);
+  });
+
+  it('refuses an option given twice with exit 2, rather than guess which was meant', async () => {
+    const since = subscriber.received.length;
+
+    const result = await run([...argsWith(), '--port', '3']);
+
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toContain('--port is given more than once');
+    expect(await downlinksUntilMarker(since)).toEqual([]);
+  });
+
+  it("says the --ca given is not the endpoint's CA, with a TLS error and exit 1", async () => {
+    const since = subscriber.received.length;
+
+    const result = await run(argsWith({ ca: selfSignedClientCertificate().cert }));
+
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toContain(`TLS: the certificate of ${endpoint} is not trusted`);
+    expect(result.stderr).toContain('the file given with --ca does not hold the CA that signed it');
     expect(await downlinksUntilMarker(since)).toEqual([]);
   });
 
