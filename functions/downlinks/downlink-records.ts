@@ -44,10 +44,11 @@ export interface StatusNote {
 }
 
 export interface DownlinkRecords {
+  /** Records the POST; answers the status recorded before it, if one came first. */
   noteAccepted: (
     key: DownlinkKey,
     details: { requestId: string | undefined; executionArn: string; confirmed: boolean },
-  ) => Promise<void>;
+  ) => Promise<{ statusBefore: number | undefined }>;
   noteStatus: (key: DownlinkKey, transmissionStatus: number) => Promise<StatusNote>;
   noteWait: (key: DownlinkKey, taskToken: string, afterStatus: number) => Promise<DownlinkRecord>;
 }
@@ -77,7 +78,7 @@ export function downlinkRecords({
 
   return {
     noteAccepted: async (key, { requestId, executionArn, confirmed }) => {
-      await client.send(
+      const { Attributes } = await client.send(
         new UpdateItemCommand({
           TableName: tableName,
           Key: keyOf(key),
@@ -88,8 +89,10 @@ export function downlinkRecords({
             ':expires': expiresAt(),
             ...(requestId === undefined ? {} : { ':request': { S: requestId } }),
           },
+          ReturnValues: 'ALL_OLD',
         }),
       );
+      return { statusBefore: toRecord(Attributes).lastStatus };
     },
 
     noteStatus: async (key, transmissionStatus) => {

@@ -35,6 +35,8 @@ export const METRIC = {
   authFailures: 'AuthFailures',
   /** A push answered 5xx because IoT Core failed or throttled the publish (dimension notificationType). */
   publishFailures: 'PublishFailures',
+  /** A downlink status the connector made that IoT Core did not accept (retried, or lost). */
+  statusPublishFailures: 'DownlinkStatusPublishFailures',
   /** A downlink reached its final state (dimension finalState). */
   downlinksEnded: 'DownlinksEnded',
   /** From the downlink request reaching IoT Core to OrbiWAN queuing it. */

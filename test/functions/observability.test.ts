@@ -211,6 +211,40 @@ describe('Observability: downlinks', () => {
     );
   });
 
+  it("does not count OrbiWAN's answers about a device (unknown, busy) as OrbiWAN errors", async () => {
+    orbiwan.respond(() => ({ status: 404, body: 'no such node' }));
+    await expect(send(sendInput())).rejects.toMatchObject({ name: 'UnknownDeviceError' });
+    orbiwan.respond(() => ({ status: 409, body: 'queue full' }));
+    await expect(send(sendInput())).rejects.toMatchObject({ name: 'DeviceBusyError' });
+
+    const names = metricsPublished().map((metric) => metric.name);
+    expect(names.filter((name) => name === METRIC.orbiwanCallLatency)).toHaveLength(2);
+    expect(names).not.toContain(METRIC.orbiwanErrors);
+  });
+
+  it('counts an unconfirmed downlink as delivered when its `sent` came before the POST was recorded', async () => {
+    // What DynamoDB answers the POST's record with: the item as it was, holding the early status.
+    dynamoMock.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '1' } } });
+    await send(sampleEvent('send-to-orbiwan', 'unconfirmed-with-fcnt') as unknown as SendInput);
+
+    expect(metricsPublished()).toContainEqual(
+      expect.objectContaining({
+        name: METRIC.downlinksEnded,
+        value: 1,
+        dimensions: { service: 'orbiwan-connector', finalState: 'delivered' },
+      }),
+    );
+  });
+
+  it('leaves a final status that came before the POST to the status function, which counted it', async () => {
+    dynamoMock.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '2' } } });
+    await send(sendInput());
+    dynamoMock.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '1' } } });
+    await send(sendInput()); // confirmed: `sent` does not end it
+
+    expect(metricsPublished().map((metric) => metric.name)).not.toContain(METRIC.downlinksEnded);
+  });
+
   it.each([
     ['invalid', 'invalid'],
     ['rejected-unknown-device', 'rejected'],
@@ -232,7 +266,7 @@ describe('Observability: downlinks', () => {
     ]);
   });
 
-  it('does not count a failure whose status could not be published (the state retries it)', async () => {
+  it('counts a status IoT Core would not take, and not yet the failure (the state retries it)', async () => {
     iotMock.on(PublishCommand).rejects(new Error('IoT Core down'));
     const report = reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' });
     await expect(
@@ -241,7 +275,20 @@ describe('Observability: downlinks', () => {
         lambdaContext,
       ),
     ).rejects.toThrow();
-    expect(metricsPublished()).toEqual([]);
+    expect(metricsPublished()).toEqual([
+      expect.objectContaining({
+        name: METRIC.statusPublishFailures,
+        value: 1,
+        dimensions: { service: 'orbiwan-connector' },
+      }),
+    ]);
+  });
+
+  it('counts an accepted status IoT Core would not take, though the downlink goes on', async () => {
+    iotMock.on(PublishCommand).rejects(new Error('IoT Core down'));
+    await expect(send(sendInput())).resolves.toMatchObject({ id: '18014398509481985' });
+
+    expect(metricsPublished().map((metric) => metric.name)).toContain(METRIC.statusPublishFailures);
   });
 
   const pushStatus = () =>

@@ -258,7 +258,7 @@ describe('Hardening: IAM least privilege', () => {
   });
 
   describe('trust policies', () => {
-    const trusts = documents.filter(({ statements }) => statements.some(isTrustPolicy));
+    const trusts = documents.filter(({ where }) => where.endsWith('.AssumeRolePolicyDocument'));
 
     it('exist for every role of the template', () => {
       expect(trusts.map(({ where }) => where.split('.')[0]).sort()).toEqual(
@@ -279,6 +279,36 @@ describe('Hardening: IAM least privilege', () => {
           },
         ]);
       }
+    });
+  });
+
+  describe('resource policies', () => {
+    const resourcePolicies = documents.filter(
+      ({ where, statements }) =>
+        !where.endsWith('.AssumeRolePolicyDocument') && statements.some(isTrustPolicy),
+    );
+
+    it("let the account administer the alarm topic's key, and this account's alarms use it", () => {
+      expect(resourcePolicies.map(({ where }) => where)).toEqual([
+        'AlarmTopicKey.Properties.KeyPolicy',
+      ]);
+      expect(resourcePolicies[0]?.statements).toEqual([
+        {
+          Sid: 'AccountAdministersTheKey',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${stack.accountId}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+        {
+          Sid: 'AlarmsOfThisAccountPublish',
+          Effect: 'Allow',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          Resource: '*',
+          Condition: { StringEquals: { 'aws:SourceAccount': stack.accountId } },
+        },
+      ]);
     });
   });
 

@@ -106,6 +106,29 @@ describe('Template: observability', () => {
     });
   });
 
+  it("encrypts the alarm topic with a key CloudWatch may use (it may not use AWS's alias/aws/sns)", () => {
+    const topic = template.Resources.AlarmTopic?.Properties;
+    expect(topic?.KmsMasterKeyId).toEqual({ Ref: 'AlarmTopicKey' });
+    const key = template.Resources.AlarmTopicKey;
+    expect(key?.Type).toBe('AWS::KMS::Key');
+    expect(key?.Properties?.EnableKeyRotation).toBe(true);
+    const statements = (
+      resolveIntrinsics(key?.Properties?.KeyPolicy, stack) as {
+        Statement: { Principal: unknown; Action: unknown; Condition?: unknown }[];
+      }
+    ).Statement;
+    const forCloudWatch = statements.filter(
+      (statement) =>
+        JSON.stringify(statement.Principal) === '{"Service":"cloudwatch.amazonaws.com"}',
+    );
+    expect(forCloudWatch).toEqual([
+      expect.objectContaining({
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Condition: { StringEquals: { 'aws:SourceAccount': stack.refs['AWS::AccountId'] } },
+      }),
+    ]);
+  });
+
   it('draws a dashboard of valid JSON whose custom metrics are all emitted by the functions', () => {
     const body = resolveIntrinsics(
       template.Resources.ConnectorDashboard?.Properties?.DashboardBody,

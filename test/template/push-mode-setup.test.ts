@@ -3,7 +3,11 @@ import { RESPONSE_RESERVE_MS } from '../../functions/pushmode/configure-push-mod
 import { pushModeStartBody } from '../../functions/pushmode/push-mode-start.js';
 import { ORBIWAN_TIMEOUT_MS } from '../../functions/shared/orbiwan/orbiwan-from-env.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
-import { functionProperties, loadTemplate } from '../../local/template/sam-template.js';
+import {
+  functionProperties,
+  loadTemplate,
+  resourcesOfType,
+} from '../../local/template/sam-template.js';
 import { deployedTemplate } from '../../local/template/stack.js';
 import { sampleStack } from '../helpers/sample-stack.js';
 
@@ -31,6 +35,31 @@ describe('Template: push mode setup', () => {
     });
     for (const id of SETUP)
       expect(template.Resources[id]?.Condition, id).toBe('StackConfiguresPushMode');
+  });
+
+  it("starts push mode only once the API's stage and every route's invoke permission exist", () => {
+    // The logical ids SAM gives what it generates: {api}ApiGatewayDefaultStage for an HTTP API
+    // without StageName, {function}{event}Permission for each HttpApi event.
+    expect(template.Resources.PushApi?.Properties?.StageName).toBeUndefined();
+    const permissions = resourcesOfType(template, 'AWS::Serverless::Function').flatMap(
+      ([id, resource]) =>
+        Object.entries(
+          (resource.Properties?.Events ?? {}) as Record<
+            string,
+            { Type: string; Properties: { ApiId?: unknown } }
+          >,
+        )
+          .filter(([, event]) => event.Type === 'HttpApi')
+          .map(([event, { Properties }]) => {
+            expect(Properties.ApiId, `${id} ${event}`).toEqual({ Ref: 'PushApi' });
+            return `${id}${event}Permission`;
+          }),
+    );
+    expect(permissions).toHaveLength(18);
+    expect(template.Resources.PushModeCustomResource?.DependsOn).toEqual([
+      'PushApiApiGatewayDefaultStage',
+      ...permissions,
+    ]);
   });
 
   it.each([

@@ -4,7 +4,8 @@ import { logger } from '../../shared/logger.js';
 import { observedHandler } from '../../shared/observability.js';
 import type { OrbiwanClient } from '../../shared/orbiwan/orbiwan-client.js';
 import { orbiwanClientFromEnv } from '../../shared/orbiwan/orbiwan-from-env.js';
-import { iotPublisher, type Publish } from '../../shared/publish.js';
+import type { Publish } from '../../shared/publish.js';
+import { statusPublisher } from '../status-publisher.js';
 import { withMembers } from '../../shared/raw-json.js';
 import { downlinkRecords, type DownlinkRecords } from '../downlink-records.js';
 import type { Downlink } from '../downlink-request.js';
@@ -102,6 +103,6 @@ export function checkStatusHandlerFromEnv(env: NodeJS.ProcessEnv) {
   return createCheckStatusHandler({
     orbiwan: orbiwanClientFromEnv(env),
     records: downlinkRecords({ client: dynamoDbClient, ...downlinksTableFromEnv(env) }),
-    publish: iotPublisher(iotDataClient),
+    publish: statusPublisher(iotDataClient),
   });
 }

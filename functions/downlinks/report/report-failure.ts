@@ -2,7 +2,8 @@ import { iotDataClient } from '../../shared/clients/iot-data-client.js';
 import { normaliseDevEui } from '../../shared/dev-eui.js';
 import { logger } from '../../shared/logger.js';
 import { observedHandler } from '../../shared/observability.js';
-import { iotPublisher, type Publish } from '../../shared/publish.js';
+import type { Publish } from '../../shared/publish.js';
+import { statusPublisher } from '../status-publisher.js';
 import { errorCodeFor, type DownlinkErrorCode } from '../downlink-errors.js';
 import { deviceLevel, requestIdOf, type Downlink } from '../downlink-request.js';
 import { topicPrefixFromEnv } from '../../shared/topics.js';
@@ -117,7 +118,7 @@ export function createReportFailureHandler(deps: { publish: Publish; topicPrefix
 
 export function reportFailureHandlerFromEnv(env: NodeJS.ProcessEnv) {
   return createReportFailureHandler({
-    publish: iotPublisher(iotDataClient),
+    publish: statusPublisher(iotDataClient),
     topicPrefix: topicPrefixFromEnv(env),
   });
 }

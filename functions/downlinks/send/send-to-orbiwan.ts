@@ -5,8 +5,10 @@ import { METRIC, MetricUnit, emitMetric } from '../../shared/metrics.js';
 import { observedHandler } from '../../shared/observability.js';
 import type { OrbiwanClient } from '../../shared/orbiwan/orbiwan-client.js';
 import { ORBIWAN_TIMEOUT_MS, orbiwanClientFromEnv } from '../../shared/orbiwan/orbiwan-from-env.js';
-import { iotPublisher, type Publish } from '../../shared/publish.js';
+import type { Publish } from '../../shared/publish.js';
+import { statusPublisher } from '../status-publisher.js';
 import { deviceLocks, type WithDeviceLock } from '../device-lock.js';
+import { countDownlinkEndedBeforeAccepted } from '../downlink-outcomes.js';
 import { downlinkRecords, type DownlinkRecords } from '../downlink-records.js';
 import type { Downlink } from '../downlink-request.js';
 import { downlinksTableFromEnv } from '../downlink-settings.js';
@@ -73,6 +75,8 @@ export async function sendToOrbiwan(
     logger.error('could not record the downlink: its statuses will lack the requestId', {
       error: recorded.reason as unknown,
     });
+  } else {
+    countDownlinkEndedBeforeAccepted(recorded.value.statusBefore, downlink.confirmed);
   }
   if (published.status === 'rejected') {
     logger.error('could not publish the accepted status', { error: published.reason as unknown });
@@ -107,6 +111,6 @@ export function sendToOrbiwanHandlerFromEnv(env: NodeJS.ProcessEnv) {
       },
     }),
     records: downlinkRecords({ client: dynamoDbClient, ...table }),
-    publish: iotPublisher(iotDataClient),
+    publish: statusPublisher(iotDataClient),
   });
 }
