@@ -33,6 +33,45 @@ describe('README', () => {
     expect(start).toContain('`npm test`');
   });
 
+  it('has the sections a team needs to adopt and run it, and an architecture diagram GitHub draws', () => {
+    const headings = [...readme.matchAll(/^#{2,3} (.+)$/gm)].map((match) => match[1]);
+    expect(headings).toEqual(
+      expect.arrayContaining([
+        'How it works',
+        'Run it locally',
+        'Send a downlink',
+        'In the Step Functions console',
+        'Deploy',
+        'Start OrbiWAN push mode',
+        'Publish to the Serverless Application Repository',
+        'Observe',
+        'Upgrade',
+        'Clean up',
+        'Troubleshoot',
+      ]),
+    );
+    expect(readme).toMatch(/^```mermaid$/m);
+  });
+
+  it('links only to files of the repository that exist', () => {
+    const targets = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)]
+      .map((match) => match[1] ?? '')
+      .filter((target) => !/^[a-z]+:/.test(target));
+    expect(targets.length).toBeGreaterThan(10);
+    for (const target of targets) expect(existsSync(`${ROOT}${target}`), target).toBe(true);
+  });
+
+  it('names only npm scripts that exist', () => {
+    const { scripts } = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const named = [...readme.matchAll(/npm run ([\w-]+(?::[\w-]+)*)/g)].map(
+      (match) => match[1] ?? '',
+    );
+    expect(named.length).toBeGreaterThan(3);
+    for (const script of named) expect(scripts, script).toHaveProperty([script]);
+  });
+
   it.each(LOCAL_VARIABLES)('documents the npm start setting %s', (variable) => {
     expect(readme).toMatch(tableRow(`\`${variable}\``));
   });
