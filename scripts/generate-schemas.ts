@@ -71,6 +71,12 @@ const optionalRequestId = () =>
     "The downlink request's requestId, when it had one and the connector knows the downlink.",
   );
 
+const optionalCorrelationId = () =>
+  describe(
+    z.optional(z.string()),
+    "The downlink's correlation id: its execution's name in the Step Functions console, and correlation_id in the connector's logs. Present when the connector knows the downlink.",
+  );
+
 // The status messages are made as JSON text (functions/downlinks/downlink-status.ts, to keep
 // OrbiWAN's bytes and 64-bit ids); these schemas say what that text is. They are loose like
 // OrbiWAN's own: fields may be added, never renamed.
@@ -97,10 +103,11 @@ const republishedStatus = describe(
             'Present when OrbiWAN repeated the status, or sent it after a later one: it does not move the lifecycle.',
           ),
         ),
+        correlationId: optionalCorrelationId(),
       }),
     ),
   ),
-  'A status OrbiWAN pushed (or, asked before a timeout, answered), as it sent it, with `state` (transmissionStatus in words), `requestId` and `stale` added at the end.',
+  'A status OrbiWAN pushed (or, asked before a timeout, answered), as it sent it, with `state` (transmissionStatus in words), `requestId`, `stale` and `correlationId` added at the end.',
   "OrbiWAN's status, republished",
 );
 
@@ -117,8 +124,9 @@ const acceptedStatus = describe(
     ),
     requestId: optionalRequestId(),
     state: z.literal('accepted'),
+    correlationId: optionalCorrelationId(),
   }),
-  "OrbiWAN's reply to the downlink POST, as it sent it, with `DevEUI`, `requestId` and `state` added.",
+  "OrbiWAN's reply to the downlink POST, as it sent it, with `DevEUI`, `requestId`, `state` and `correlationId` added.",
   'accepted',
 );
 
@@ -139,6 +147,7 @@ const failureStatus = describe(
       code: z.enum(ERROR_CODES),
       message: describe(z.string(), 'What happened, for people; match on `code`.'),
     }),
+    correlationId: optionalCorrelationId(),
   }),
   'Made by the connector when a downlink fails (`error`) or gets no final status in time (`timed_out`).',
   'error or timed_out',

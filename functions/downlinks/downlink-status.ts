@@ -75,32 +75,53 @@ export function isFinalStatus(transmissionStatus: number, confirmed: boolean): b
 
 /**
  * What republishedStatus adds at most, in bytes: a requestId of 128 characters (4 bytes each in
- * UTF-8 at worst), the longest state word and the stale flag, with their JSON punctuation.
+ * UTF-8 at worst), the longest state word, the stale flag and a correlation id (an execution name,
+ * at most 80 characters), with their JSON punctuation.
  */
 export const REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES = 1024;
 
-/** OrbiWAN's status body as received, plus requestId, state, and stale when it adds nothing new. */
+/**
+ * The downlink's correlation id in its statuses: its execution's name (the Step Functions console
+ * shows it; the logs call it correlation_id), when the connector knows the downlink.
+ */
+type CorrelationId = string | undefined;
+
+/**
+ * OrbiWAN's status body as received, plus requestId, state, stale when it adds nothing new, and
+ * the downlink's correlationId.
+ */
 export function republishedStatus(
   body: Uint8Array,
   {
     transmissionStatus,
     requestId,
     stale,
-  }: { transmissionStatus: number; requestId: string | undefined; stale: boolean },
+    correlationId,
+  }: {
+    transmissionStatus: number;
+    requestId: string | undefined;
+    stale: boolean;
+    correlationId: CorrelationId;
+  },
 ): Buffer {
   return withMembers(body, {
     requestId,
     state: transmissionState(transmissionStatus),
     ...(stale ? { stale: true } : {}),
+    correlationId,
   });
 }
 
 /** `accepted`: OrbiWAN's reply to the POST (id, fcnt, port, transmissionStatus, ...) plus who and why. */
 export function acceptedStatus(
   reply: Uint8Array,
-  { devEui, requestId }: { devEui: string; requestId: string | undefined },
+  {
+    devEui,
+    requestId,
+    correlationId,
+  }: { devEui: string; requestId: string | undefined; correlationId: CorrelationId },
 ): Buffer {
-  return withMembers(reply, { DevEUI: devEui, requestId, state: 'accepted' });
+  return withMembers(reply, { DevEUI: devEui, requestId, state: 'accepted', correlationId });
 }
 
 export interface ConnectorFailure {
@@ -111,6 +132,7 @@ export interface ConnectorFailure {
   transmissionStatus: number | undefined;
   state: 'error' | 'timed_out';
   error: { code: DownlinkErrorCode; message: string };
+  correlationId: CorrelationId;
 }
 
 /** A connector-made failure status, the same shape as OrbiWAN's (id as a JSON number). */
@@ -121,7 +143,12 @@ export function failureStatus({
   transmissionStatus,
   state,
   error,
+  correlationId,
 }: ConnectorFailure): Buffer {
   const rawId: Record<string, string> = id !== undefined && /^\d+$/.test(id) ? { id } : {};
-  return withMembers('{}', { DevEUI: devEui, requestId, transmissionStatus, state, error }, rawId);
+  return withMembers(
+    '{}',
+    { DevEUI: devEui, requestId, transmissionStatus, state, error, correlationId },
+    rawId,
+  );
 }

@@ -40,13 +40,12 @@ export function correlateDownlinkStatus({
     logger.appendKeys({ downlinkId });
 
     let note: StatusNote | undefined;
+    let downlinkCorrelationId: string | undefined;
     try {
       note = await records.noteStatus({ devEui: devEui ?? '', downlinkId }, transmissionStatus);
       // The downlink's own correlation id (its execution's name) beside this request's.
-      logger.appendKeys({
-        requestId: note.record.requestId,
-        downlinkCorrelationId: note.record.executionArn?.split(':').at(-1),
-      });
+      downlinkCorrelationId = note.record.executionArn?.split(':').at(-1);
+      logger.appendKeys({ requestId: note.record.requestId, downlinkCorrelationId });
       const finalState = note.advanced
         ? finalStateOf(transmissionStatus, note.record.confirmed)
         : undefined;
@@ -61,6 +60,7 @@ export function correlateDownlinkStatus({
       transmissionStatus,
       requestId: note?.record.requestId,
       stale: note !== undefined && !note.advanced,
+      correlationId: downlinkCorrelationId,
     });
 
     const pending = note === undefined ? undefined : statusToDeliver(note.record);

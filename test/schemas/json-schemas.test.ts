@@ -114,7 +114,12 @@ function republished(body: Buffer, requestId: string | undefined, stale: boolean
     transmissionStatus: number;
   };
   return JSON.parse(
-    republishedStatus(body, { transmissionStatus, requestId, stale }).toString('utf8'),
+    republishedStatus(body, {
+      transmissionStatus,
+      requestId,
+      stale,
+      correlationId: requestId === undefined ? undefined : 'downlink_6f0c2a8e',
+    }).toString('utf8'),
   );
 }
 
@@ -472,8 +477,11 @@ describe('JSON Schemas: downlink statuses the connector makes', () => {
   });
 
   it.each([['order-42'], [undefined]])('accepts accepted with requestId %s', (requestId) => {
-    const status = parse(acceptedStatus(ORBIWAN_REPLY, { devEui: DEV_EUI, requestId }));
-    expect(status).toMatchObject({ state: 'accepted', DevEUI: DEV_EUI });
+    const correlationId = 'downlink_6f0c2a8e-1b7d-4a57-9c3e-2d5f8e9a0b1c';
+    const status = parse(
+      acceptedStatus(ORBIWAN_REPLY, { devEui: DEV_EUI, requestId, correlationId }),
+    );
+    expect(status).toMatchObject({ state: 'accepted', DevEUI: DEV_EUI, correlationId });
     expect(problems('downlink-status', status)).toEqual([]);
   });
 
@@ -485,7 +493,11 @@ describe('JSON Schemas: downlink statuses the connector makes', () => {
       );
       for (const requestId of ['order-42', undefined]) {
         for (const stale of [false, true]) {
-          const status = parse(republishedStatus(body, { transmissionStatus, requestId, stale }));
+          // The correlation id is known exactly when the downlink is (and so its requestId).
+          const correlationId = requestId === undefined ? undefined : 'downlink_6f0c2a8e';
+          const status = parse(
+            republishedStatus(body, { transmissionStatus, requestId, stale, correlationId }),
+          );
           expect(status).toMatchObject({ state: transmissionState(transmissionStatus) });
           expect(problems('downlink-status', status)).toEqual([]);
         }
@@ -506,8 +518,18 @@ describe('JSON Schemas: downlink statuses the connector makes', () => {
   it.each(ERROR_CODES)('accepts error and timed_out statuses with code %s', (code) => {
     for (const state of ['error', 'timed_out'] as const) {
       for (const known of [
-        { id: '18014398509481985', requestId: 'order-42', transmissionStatus: 1 },
-        { id: undefined, requestId: undefined, transmissionStatus: undefined },
+        {
+          id: '18014398509481985',
+          requestId: 'order-42',
+          transmissionStatus: 1,
+          correlationId: 'downlink_6f0c2a8e',
+        },
+        {
+          id: undefined,
+          requestId: undefined,
+          transmissionStatus: undefined,
+          correlationId: undefined,
+        },
       ]) {
         const status = parse(
           failureStatus({ devEui: DEV_EUI, ...known, state, error: { code, message: 'why' } }),

@@ -39,6 +39,9 @@ function statusesOf(requestId: string) {
   return harness.statuses().filter((status) => status.requestId === requestId);
 }
 
+/** An execution's name: the downlink's correlation id, in its statuses and logs. */
+const nameOf = (executionArn: string) => executionArn.split(':').at(-1);
+
 describe('Downlink lifecycle', () => {
   it('sends {"data":"aabbcc","port":20} as exactly one POST with the right path, query, body and auth', async () => {
     const before = harness.posts().length;
@@ -83,14 +86,17 @@ describe('Downlink lifecycle', () => {
       'EvaluateStatus',
       'Delivered',
     ]);
+    // Both carry the execution's name: the connector's accepted, and OrbiWAN's push republished.
+    const correlationId = nameOf(execution.executionArn);
     expect(statusesOf('unconfirmed-1')).toEqual([
       expect.objectContaining({
         state: 'accepted',
         transmissionStatus: 0,
         fcnt: expect.any(Number),
         DevEUI: DEV_EUI,
+        correlationId,
       }),
-      expect.objectContaining({ state: 'sent', transmissionStatus: 1 }),
+      expect.objectContaining({ state: 'sent', transmissionStatus: 1, correlationId }),
     ]);
     expect(harness.posts().at(-1)?.query.get('confirmed')).toBe('false');
     expect(harness.posts().at(-1)?.body).toBe('aabbcc');
@@ -175,6 +181,7 @@ describe('Downlink lifecycle', () => {
         ...(requestId === undefined ? {} : { requestId }),
         state: 'error',
         error: { code: 'INVALID_DOWNLINK', message: expect.stringContaining(message) },
+        correlationId: nameOf(execution.executionArn),
       });
       expect(harness.posts()).toHaveLength(before);
     },
@@ -241,6 +248,7 @@ describe('Downlink lifecycle', () => {
               String(status === 404 || status === 409 ? 'refused' : status),
             ),
           },
+          correlationId: nameOf(execution.executionArn),
         },
       ]);
     },

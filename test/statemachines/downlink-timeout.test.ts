@@ -72,6 +72,7 @@ describe('Downlink lifecycle: timeout, and status pushes that never arrive', () 
         code: 'TIMED_OUT',
         message: 'OrbiWAN reported no final status within 1 s of waiting',
       },
+      correlationId: execution.executionArn.split(':').at(-1),
     });
     expect(more).toEqual([]);
   });

@@ -47,7 +47,7 @@ export interface CheckDeps {
  * then ends with it if it is final.
  */
 export async function checkStatusAtOrbiwan(
-  { downlink, orbiwan }: CheckInput,
+  { downlink, orbiwan, correlationId }: CheckInput,
   deps: CheckDeps,
 ): Promise<CheckedDownlink> {
   const current = await deps.orbiwan.downlinkAtOrbiwan(downlink.devEui, orbiwan.id);
@@ -70,6 +70,7 @@ export async function checkStatusAtOrbiwan(
         transmissionStatus,
         requestId: downlink.requestId,
         stale: false,
+        correlationId,
       }),
       qos: 1,
     });

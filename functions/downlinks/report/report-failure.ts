@@ -76,7 +76,12 @@ export async function reportFailure(
   const state = input.outcome === 'timed_out' ? 'timed_out' : 'error';
   await publish({
     topic: failure.topic,
-    payload: failureStatus({ ...failure, state, error: { code, message } }),
+    payload: failureStatus({
+      ...failure,
+      state,
+      error: { code, message },
+      correlationId: input.correlationId,
+    }),
     qos: 1,
   });
   // Once published: a failed publish is retried, and must not be counted twice.

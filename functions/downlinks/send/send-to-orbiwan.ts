@@ -42,7 +42,7 @@ export interface SendDeps {
  * task, because the downlink is queued at OrbiWAN and will be delivered.
  */
 export async function sendToOrbiwan(
-  { downlink, executionArn }: SendInput,
+  { downlink, executionArn, correlationId }: SendInput,
   deps: SendDeps,
 ): Promise<SentDownlink> {
   const enqueued = await deps.withDeviceLock(downlink.devEui, () =>
@@ -66,7 +66,11 @@ export async function sendToOrbiwan(
     }),
     deps.publish({
       topic: downlink.statusTopic,
-      payload: acceptedStatus(reply, { devEui: downlink.devEui, requestId: downlink.requestId }),
+      payload: acceptedStatus(reply, {
+        devEui: downlink.devEui,
+        requestId: downlink.requestId,
+        correlationId,
+      }),
       qos: 1,
     }),
   ]);

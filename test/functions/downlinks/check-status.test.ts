@@ -92,7 +92,7 @@ describe('CheckStatusAtOrbiwan', () => {
       {
         topic: 'orbiwan/lorawan/70b3d57ed0001a2b/downlink/status',
         qos: 1,
-        payload: `${atOrbiwan(2).slice(0, -1)},"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","state":"acknowledged"}`,
+        payload: `${atOrbiwan(2).slice(0, -1)},"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","state":"acknowledged","correlationId":"downlink_1a2b3c55-1b7d-4a57-9c3e-2d5f8e9a0b1c"}`,
       },
     ]);
   });

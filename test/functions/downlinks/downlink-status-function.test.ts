@@ -50,10 +50,13 @@ beforeEach(() => {
 });
 
 describe('Handler: downlink status', () => {
-  it('records the status under (DevEUI, OrbiWAN id), republishes it with requestId and state, and resumes the waiting execution', async () => {
+  it("records the status under (DevEUI, OrbiWAN id), republishes it with requestId, state and the downlink's correlation id, and resumes the waiting execution", async () => {
     dynamoMock.on(UpdateItemCommand).resolves({
       Attributes: {
         requestId: { S: 'order-42' },
+        executionArn: {
+          S: 'arn:aws:states:eu-west-1:123456789012:execution:DownlinkStateMachine:downlink_abc',
+        },
         lastStatus: { N: '2' },
         taskToken: { S: TOKEN },
         waitingAfterRank: { N: '1' },
@@ -72,7 +75,7 @@ describe('Handler: downlink status', () => {
       }),
     });
     expect(publishedText()).toBe(
-      `${body.slice(0, -1)},"requestId":"order-42","state":"acknowledged"}`,
+      `${body.slice(0, -1)},"requestId":"order-42","state":"acknowledged","correlationId":"downlink_abc"}`,
     );
     expect(sfnMock.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input).toEqual({
       taskToken: TOKEN,
@@ -168,11 +171,13 @@ describe('Handler: downlink status', () => {
 
 describe('Downlink status messages', () => {
   it('add at most REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES to what OrbiWAN sent', () => {
-    // The longest requestId a request may carry, in the widest UTF-8, the longest state, stale.
+    // The longest requestId a request may carry, in the widest UTF-8, the longest state, stale,
+    // and the longest execution name Step Functions allows.
     const added = republishedStatus(Buffer.from(body), {
       transmissionStatus: 3,
       requestId: '\u{1F4E1}'.repeat(64) + '\u{10FFFF}'.repeat(64),
       stale: true,
+      correlationId: 'x'.repeat(80),
     });
     expect(added.length - Buffer.byteLength(body)).toBeLessThanOrEqual(
       REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES,

@@ -45,6 +45,7 @@ describe('Handler: ReportDownlinkFailure', () => {
           message:
             'not a valid downlink: data: expected hex digits, two per byte; port: Too small: expected number to be >=1',
         },
+        correlationId: 'downlink_1a2b3c58-1b7d-4a57-9c3e-2d5f8e9a0b1c',
       }),
     });
   });
@@ -74,10 +75,10 @@ describe('Handler: ReportDownlinkFailure', () => {
     },
   );
 
-  it("publishes a timeout as timed_out with OrbiWAN's id (exact, as a JSON number) and the last known status", async () => {
+  it("publishes a timeout as timed_out with OrbiWAN's id (exact, as a JSON number), the last known status and the correlation id", async () => {
     await report(sample('timed-out'));
     expect(published().text).toBe(
-      '{"id":18014398509481985,"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","transmissionStatus":0,"state":"timed_out","error":{"code":"TIMED_OUT","message":"OrbiWAN reported no final status within 86400 s of waiting"}}',
+      '{"id":18014398509481985,"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","transmissionStatus":0,"state":"timed_out","error":{"code":"TIMED_OUT","message":"OrbiWAN reported no final status within 86400 s of waiting"},"correlationId":"downlink_1a2b3c5a-1b7d-4a57-9c3e-2d5f8e9a0b1c"}',
     );
   });
 

@@ -94,7 +94,7 @@ describe('Handler: SendToOrbiwan', () => {
     const [publish] = iotMock.commandCalls(PublishCommand);
     expect(publish?.args[0].input.topic).toBe('orbiwan/lorawan/70b3d57ed0001a2b/downlink/status');
     expect(Buffer.from(publish?.args[0].input.payload as Uint8Array).toString()).toBe(
-      `${REPLY.slice(0, -1)},"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","state":"accepted"}`,
+      `${REPLY.slice(0, -1)},"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","state":"accepted","correlationId":"downlink_6f0c2a8e-1b7d-4a57-9c3e-2d5f8e9a0b1c"}`,
     );
   });
 
