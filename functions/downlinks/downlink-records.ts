@@ -50,6 +50,8 @@ export interface DownlinkRecords {
     details: { requestId: string | undefined; executionArn: string; confirmed: boolean },
   ) => Promise<{ statusBefore: number | undefined }>;
   noteStatus: (key: DownlinkKey, transmissionStatus: number) => Promise<StatusNote>;
+  /** The record as it is now (a strongly consistent read). */
+  read: (key: DownlinkKey) => Promise<DownlinkRecord>;
   noteWait: (key: DownlinkKey, taskToken: string, afterStatus: number) => Promise<DownlinkRecord>;
 }
 
@@ -75,8 +77,16 @@ export function downlinkRecords({
     downlinkId: { S: downlinkId },
   });
   const expiresAt = () => ({ N: String(Math.floor(now() / 1000) + retentionSeconds) });
+  const read = async (key: DownlinkKey) => {
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: tableName, Key: keyOf(key), ConsistentRead: true }),
+    );
+    return toRecord(Item);
+  };
 
   return {
+    read,
+
     noteAccepted: async (key, { requestId, executionArn, confirmed }) => {
       const { Attributes } = await client.send(
         new UpdateItemCommand({
@@ -114,10 +124,7 @@ export function downlinkRecords({
         return { advanced: true, record: toRecord(Attributes) };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        const { Item } = await client.send(
-          new GetItemCommand({ TableName: tableName, Key: keyOf(key), ConsistentRead: true }),
-        );
-        return { advanced: false, record: toRecord(Item) };
+        return { advanced: false, record: await read(key) };
       }
     },
 

@@ -486,20 +486,21 @@ describe('JSON Schemas: downlink statuses the connector makes', () => {
   });
 
   it.each(STATUS_VALUES)(
-    "accepts OrbiWAN's status %i republished, stale or not, with or without requestId",
+    "accepts OrbiWAN's status %i republished, stale or not, with or without requestId and correlationId",
     (transmissionStatus) => {
       const body = Buffer.from(
         `{"DevEUI":"70B3D57ED0001A2B","id":18014398509481985,"fcnt":57,"port":20,"transmissionStatus":${transmissionStatus}}`,
       );
+      // A downlink the connector knows has a correlation id, and a requestId if it was given one.
       for (const requestId of ['order-42', undefined]) {
-        for (const stale of [false, true]) {
-          // The correlation id is known exactly when the downlink is (and so its requestId).
-          const correlationId = requestId === undefined ? undefined : 'downlink_6f0c2a8e';
-          const status = parse(
-            republishedStatus(body, { transmissionStatus, requestId, stale, correlationId }),
-          );
-          expect(status).toMatchObject({ state: transmissionState(transmissionStatus) });
-          expect(problems('downlink-status', status)).toEqual([]);
+        for (const correlationId of ['downlink_6f0c2a8e', undefined]) {
+          for (const stale of [false, true]) {
+            const status = parse(
+              republishedStatus(body, { transmissionStatus, requestId, stale, correlationId }),
+            );
+            expect(status).toMatchObject({ state: transmissionState(transmissionStatus) });
+            expect(problems('downlink-status', status)).toEqual([]);
+          }
         }
       }
     },

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { METRIC } from '../../functions/shared/metrics.js';
+import type { OrbiwanAuth } from '../../functions/shared/orbiwan/orbiwan-auth.js';
+import { createOrbiwanClient } from '../../functions/shared/orbiwan/orbiwan-client.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import {
   TEMPLATE_PATH,
@@ -77,8 +79,31 @@ describe('Template: observability', () => {
         'ExecutionsAborted',
         'ExecutionsTimedOut',
         METRIC.orbiwanErrors,
+        METRIC.statusPublishFailures,
       ]),
     );
+  });
+
+  it("watches OrbiWAN errors of the downlink path's operations, named as the client's methods", () => {
+    const operations = Object.keys(
+      createOrbiwanClient({
+        baseUrl: 'https://orbiwan.example.com',
+        auth: {} as OrbiwanAuth,
+        connectTimeoutMs: 1,
+        timeoutMs: 1,
+      }),
+    );
+    const watched = alarms.flatMap(({ properties }) =>
+      metricsOf(properties)
+        .filter((metric) => metric.MetricName === METRIC.orbiwanErrors)
+        .flatMap((metric) =>
+          (metric.Dimensions ?? [])
+            .filter((dimension) => dimension.Name === 'operation')
+            .map((dimension) => dimension.Value),
+        ),
+    );
+    expect(watched).toEqual(['enqueueDownlink', 'downlinkAtOrbiwan']);
+    for (const operation of watched) expect(operations).toContain(operation);
   });
 
   it('reads only metrics the functions emit, with the namespace and service they emit them under', () => {

@@ -43,7 +43,7 @@ export interface CheckDeps {
 /**
  * State CheckStatusAtOrbiwan, when the wait timed out: OrbiWAN does not retry a status push that
  * failed, so before the downlink is declared timed out, ask OrbiWAN where it stands. A status
- * nobody has published yet is recorded and published as a push would have been; the execution
+ * nobody has published yet is published and recorded as a push would have been; the execution
  * then ends with it if it is final.
  */
 export async function checkStatusAtOrbiwan(
@@ -51,23 +51,21 @@ export async function checkStatusAtOrbiwan(
   deps: CheckDeps,
 ): Promise<CheckedDownlink> {
   const current = await deps.orbiwan.downlinkAtOrbiwan(downlink.devEui, orbiwan.id);
-  const note = await deps.records.noteStatus(
-    { devEui: downlink.devEui, downlinkId: orbiwan.id },
-    current.transmissionStatus,
-  );
-  // A push may have been recorded meanwhile (and published by the status function): end with the
-  // furthest status either way, and publish only news: further than any status recorded, and
-  // than the execution knew (its accepted status said pending already).
-  const transmissionStatus = note.advanced
-    ? current.transmissionStatus
-    : (note.record.lastStatus ?? current.transmissionStatus);
+  const key = { devEui: downlink.devEui, downlinkId: orbiwan.id };
+  // Published only if it is news: further than any status recorded (a push may have come
+  // meanwhile, published by the status function), and than the execution knew (its accepted status
+  // said pending already). Published before it is recorded: should the publish fail, the state's
+  // retry still finds it news and publishes it then.
+  const known = (await deps.records.read(key)).lastStatus;
+  const rank = lifecycleRank(current.transmissionStatus);
   const news =
-    note.advanced && lifecycleRank(transmissionStatus) > lifecycleRank(orbiwan.transmissionStatus);
+    rank > lifecycleRank(orbiwan.transmissionStatus) &&
+    (known === undefined || rank > lifecycleRank(known));
   if (news) {
     await deps.publish({
       topic: downlink.statusTopic,
       payload: republishedStatus(withMembers(current.reply, { DevEUI: downlink.devEui }), {
-        transmissionStatus,
+        transmissionStatus: current.transmissionStatus,
         requestId: downlink.requestId,
         stale: false,
         correlationId,
@@ -75,9 +73,17 @@ export async function checkStatusAtOrbiwan(
       qos: 1,
     });
   }
+  const note = await deps.records.noteStatus(key, current.transmissionStatus);
+  // End with the furthest status either way: a push recorded meanwhile may be further still.
+  const transmissionStatus = note.advanced
+    ? current.transmissionStatus
+    : (note.record.lastStatus ?? current.transmissionStatus);
   const final = isFinalStatus(transmissionStatus, downlink.confirmed);
-  // Counted here only if this answer is what ended it; a push recorded meanwhile was counted.
-  const finalState = news ? finalStateOf(transmissionStatus, downlink.confirmed) : undefined;
+  // Counted here only if this answer is what ended it; a push recorded first was counted by the
+  // status function.
+  const finalState = note.advanced
+    ? finalStateOf(transmissionStatus, downlink.confirmed)
+    : undefined;
   if (finalState !== undefined) countDownlinkEnded(finalState);
   logger.info('asked OrbiWAN for the status of a downlink whose wait timed out', {
     transmissionStatus,

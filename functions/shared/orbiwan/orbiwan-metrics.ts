@@ -1,12 +1,13 @@
 import { METRIC, MetricUnit, emitMetric } from '../metrics.js';
 import type { OrbiwanClient } from './orbiwan-client.js';
-import { DeviceBusyError, UnknownDeviceError } from './orbiwan-errors.js';
+import { DeviceBusyError } from './orbiwan-errors.js';
 
 /**
  * The client, timing every call to OrbiWAN (OrbiwanCallLatency) and counting those that fail
- * (OrbiwanErrors), each with the dimension operation (the client's method). OrbiWAN's answers about
- * a device (unknown, its queue busy) are not OrbiWAN failing: the application gets those, with a
- * code, and the operators' alarm stays quiet.
+ * (OrbiwanErrors), each with the dimension operation (the client's method). A device's queue being
+ * busy is not OrbiWAN failing: the application gets DEVICE_BUSY and the operators' alarm stays
+ * quiet. A 404 is counted: it says "unknown device", but a wrong OrbiwanBaseUrl says it too, for
+ * every downlink.
  */
 export function withOrbiwanMetrics(client: OrbiwanClient): OrbiwanClient {
   const observed = Object.entries(client).map(([operation, call]): [string, unknown] => [
@@ -16,7 +17,7 @@ export function withOrbiwanMetrics(client: OrbiwanClient): OrbiwanClient {
       try {
         return await (call as (...callArgs: unknown[]) => Promise<unknown>)(...args);
       } catch (error) {
-        if (!isAnswerAboutTheDevice(error))
+        if (!(error instanceof DeviceBusyError))
           emitMetric(METRIC.orbiwanErrors, MetricUnit.Count, 1, { operation });
         throw error;
       } finally {
@@ -32,8 +33,4 @@ export function withOrbiwanMetrics(client: OrbiwanClient): OrbiwanClient {
     },
   ]);
   return Object.fromEntries(observed) as unknown as OrbiwanClient;
-}
-
-function isAnswerAboutTheDevice(error: unknown): boolean {
-  return error instanceof UnknownDeviceError || error instanceof DeviceBusyError;
 }

@@ -45,6 +45,7 @@ afterAll(async () => {
 beforeEach(() => {
   for (const mock of [dynamoMock, iotMock, secretsMock]) mock.reset();
   dynamoMock.on(UpdateItemCommand).resolves({ Attributes: { requestId: { S: 'order-42' } } });
+  dynamoMock.on(GetItemCommand).resolves({ Item: { requestId: { S: 'order-42' } } });
   iotMock.on(PublishCommand).resolves({});
   secretsMock
     .on(GetSecretValueCommand, { SecretId: CREDENTIALS_ARN })
@@ -124,6 +125,22 @@ describe('CheckStatusAtOrbiwan', () => {
 
     await expect(check(sample)).resolves.toEqual({ id: ID, transmissionStatus: 3, final: true });
     expect(published()).toEqual([]);
+  });
+
+  it('publishes before recording: after a failed publish, the retry still publishes the status', async () => {
+    iotMock.on(PublishCommand).rejectsOnce(new Error('IoT Core down')).resolves({});
+
+    await expect(check(sample)).rejects.toMatchObject({ name: 'DependencyError' });
+    expect(dynamoMock.commandCalls(UpdateItemCommand)).toEqual([]);
+    await expect(check(sample)).resolves.toEqual({ id: ID, transmissionStatus: 2, final: true });
+
+    // The same status, offered twice: IoT Core refused the first.
+    const acknowledged = expect.objectContaining({ transmissionStatus: 2, state: 'acknowledged' });
+    expect(published().map(({ payload }) => JSON.parse(payload) as unknown)).toEqual([
+      acknowledged,
+      acknowledged,
+    ]);
+    expect(dynamoMock.commandCalls(UpdateItemCommand)).toHaveLength(1);
   });
 
   it.each([
