@@ -87,13 +87,23 @@ describe('Template: functions', () => {
     },
   );
 
-  it('gives every function a log group of its own', () => {
-    const groups = functionIds.map(
+  it('gives every function a log group of its own, with retention, written as JSON', () => {
+    const configs = functionIds.map(
       (id) =>
-        (functionProperties(template, id).LoggingConfig as { LogGroup: { Ref: string } }).LogGroup
-          .Ref,
+        functionProperties(template, id).LoggingConfig as {
+          LogFormat: string;
+          LogGroup: { Ref: string };
+        },
     );
+    const groups = configs.map((config) => config.LogGroup.Ref);
     expect(new Set(groups).size).toBe(functionIds.length);
+    for (const config of configs) expect(config.LogFormat).toBe('JSON');
+    for (const group of groups) {
+      expect(template.Resources[group]?.Type, group).toBe('AWS::Logs::LogGroup');
+      expect(template.Resources[group]?.Properties?.RetentionInDays, group).toEqual({
+        Ref: 'LogRetentionInDays',
+      });
+    }
   });
 
   it('lets a slow dependency fail within the function timeout', () => {
