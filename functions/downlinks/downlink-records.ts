@@ -5,6 +5,8 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { dynamoDbClient } from '../shared/clients/dynamodb-client.js';
+import { downlinksTableFromEnv } from './downlink-settings.js';
 import { lifecycleRank } from './downlink-status.js';
 
 // One item per downlink in the downlinks table, keyed (devEui, downlinkId = OrbiWAN's id). Three
@@ -159,4 +161,9 @@ function toRecord(item: Record<string, AttributeValue> | undefined): DownlinkRec
     taskToken: item?.taskToken?.S,
     waitingAfterRank: number('waitingAfterRank'),
   };
+}
+
+/** The downlink records of a function, in the table its environment names (template.yaml). */
+export function downlinkRecordsFromEnv(env: NodeJS.ProcessEnv): DownlinkRecords {
+  return downlinkRecords({ client: dynamoDbClient, ...downlinksTableFromEnv(env) });
 }

@@ -1,7 +1,7 @@
-import { normaliseDevEui } from '../shared/dev-eui.js';
+import { DEV_EUI_FORMS, normaliseDevEui } from '../shared/dev-eui.js';
 import type { InputIssue } from '../shared/errors.js';
-import type { DownlinkMode } from '../shared/orbiwan/orbiwan-client.js';
-import { deviceTopic } from '../shared/topics.js';
+import { DOWNLINK_MODES, type DownlinkMode } from '../shared/orbiwan/orbiwan-client.js';
+import { DOWNLINK_STATUS_SUFFIX, DOWNLINK_SUFFIX, deviceTopic } from '../shared/topics.js';
 import * as z from 'zod/mini';
 import { issuesOf } from '../shared/zod.js';
 import { InvalidDownlinkError } from './downlink-errors.js';
@@ -56,7 +56,7 @@ export const downlinkRequestSchema = z.strictObject({
     ),
   port: z.int().check(z.minimum(1), z.maximum(223)),
   confirmed: z.optional(z.boolean()),
-  mode: z.optional(z.enum(['enqueue_on_busy', 'fail_on_busy', 'replace_on_busy'])),
+  mode: z.optional(z.enum(DOWNLINK_MODES)),
   fcnt: z.optional(z.int().check(z.minimum(0), z.maximum(0xffff_ffff))),
   requestId: z.optional(requestId),
 });
@@ -78,7 +78,7 @@ export function parseDownlink(input: RuleInput, defaults: DownlinkDefaults): Dow
   const { data, port, confirmed, mode, fcnt, requestId } = request.value;
   return {
     devEui: devEui.value,
-    statusTopic: deviceTopic(defaults.topicPrefix, devEui.value, 'downlink/status'),
+    statusTopic: deviceTopic(defaults.topicPrefix, devEui.value, DOWNLINK_STATUS_SUFFIX),
     data: data.toLowerCase(),
     port,
     confirmed: confirmed ?? defaults.confirmed,
@@ -131,13 +131,13 @@ function devEuiOfTopic(topic: string, prefix: string): DevEuiOfTopic {
     return { ok: false, problem: `expected ${prefix}/{deveui}/downlink, got "${topic}"` };
   const devEui = normaliseDevEui(level);
   return devEui === undefined
-    ? { ok: false, problem: `"${level}" is not a DevEUI: expected 16 hex digits` }
+    ? { ok: false, problem: `"${level}" is not a DevEUI: expected ${DEV_EUI_FORMS}` }
     : { ok: true, value: devEui };
 }
 
 export function deviceLevel(topic: string, prefix: string): string | undefined {
   const start = `${prefix}/`;
-  const end = '/downlink';
+  const end = `/${DOWNLINK_SUFFIX}`;
   if (!topic.startsWith(start) || !topic.endsWith(end)) return undefined;
   const level = topic.slice(start.length, topic.length - end.length);
   return level === '' || level.includes('/') ? undefined : level;

@@ -1,5 +1,5 @@
-import { ConfigurationError, requireEnv, requireIntegerEnv } from '../shared/config.js';
-import type { DownlinkMode } from '../shared/orbiwan/orbiwan-client.js';
+import { requireEnv, requireIntegerEnv, requireOneOfEnv } from '../shared/config.js';
+import { DOWNLINK_MODES, type DownlinkMode } from '../shared/orbiwan/orbiwan-client.js';
 
 // The configuration the downlink functions share, read from their environment (template.yaml).
 
@@ -9,10 +9,16 @@ export interface DownlinksTableSettings {
   retentionSeconds: number;
 }
 
+/**
+ * DownlinkTimeoutSeconds' range in template.yaml (a test holds them equal): at most 120 days, as a
+ * downlink waits up to three times and an execution lives at most a year.
+ */
+export const DOWNLINK_TIMEOUT_SECONDS_RANGE = { min: 1, max: 10_368_000 };
+
 export function downlinksTableFromEnv(env: NodeJS.ProcessEnv): DownlinksTableSettings {
   const timeoutSeconds = requireIntegerEnv(
     'DOWNLINK_TIMEOUT_SECONDS',
-    { min: 1, max: 31_536_000 },
+    DOWNLINK_TIMEOUT_SECONDS_RANGE,
     env,
   );
   return {
@@ -21,23 +27,12 @@ export function downlinksTableFromEnv(env: NodeJS.ProcessEnv): DownlinksTableSet
   };
 }
 
-const MODES: readonly DownlinkMode[] = ['enqueue_on_busy', 'fail_on_busy', 'replace_on_busy'];
-
 export function downlinkDefaultsFromEnv(env: NodeJS.ProcessEnv): {
   confirmed: boolean;
   mode: DownlinkMode;
 } {
-  const confirmed = requireEnv('DOWNLINK_CONFIRMED_DEFAULT', env);
-  const mode = requireEnv('DOWNLINK_MODE_DEFAULT', env);
-  if (confirmed !== 'true' && confirmed !== 'false') {
-    throw new ConfigurationError(
-      `DOWNLINK_CONFIRMED_DEFAULT must be true or false, got "${confirmed}"`,
-    );
-  }
-  if (!(MODES as readonly string[]).includes(mode)) {
-    throw new ConfigurationError(
-      `DOWNLINK_MODE_DEFAULT must be one of ${MODES.join(', ')}, got "${mode}"`,
-    );
-  }
-  return { confirmed: confirmed === 'true', mode: mode as DownlinkMode };
+  return {
+    confirmed: requireOneOfEnv('DOWNLINK_CONFIRMED_DEFAULT', ['true', 'false'], env) === 'true',
+    mode: requireOneOfEnv('DOWNLINK_MODE_DEFAULT', DOWNLINK_MODES, env),
+  };
 }

@@ -88,16 +88,19 @@ type CorrelationId = string | undefined;
 
 /**
  * OrbiWAN's status body as received, plus requestId, state, stale when it adds nothing new, and
- * the downlink's correlationId.
+ * the downlink's correlationId; and its DevEUI when given, for a body that lacks it (OrbiWAN's
+ * reply to a GET of the downlink).
  */
 export function republishedStatus(
   body: Uint8Array,
   {
+    devEui,
     transmissionStatus,
     requestId,
     stale,
     correlationId,
   }: {
+    devEui?: string;
     transmissionStatus: number;
     requestId: string | undefined;
     stale: boolean;
@@ -105,6 +108,7 @@ export function republishedStatus(
   },
 ): Buffer {
   return withMembers(body, {
+    DevEUI: devEui,
     requestId,
     state: transmissionState(transmissionStatus),
     ...(stale ? { stale: true } : {}),

@@ -1,16 +1,14 @@
-import { dynamoDbClient } from '../shared/clients/dynamodb-client.js';
 import { sfnClient } from '../shared/clients/sfn-client.js';
 import { logger } from '../shared/logger.js';
-import { topLevelMember } from '../shared/raw-json.js';
+import { rawOrbiwanId } from '../shared/raw-json.js';
 import type { MessagePreparation } from '../notifications/republish-notification.js';
 import { stepFunctionsDelivery, type DeliverStatus } from './deliver-status.js';
 import {
-  downlinkRecords,
+  downlinkRecordsFromEnv,
   statusToDeliver,
   type DownlinkRecords,
   type StatusNote,
 } from './downlink-records.js';
-import { downlinksTableFromEnv } from './downlink-settings.js';
 import { countDownlinkEnded } from './downlink-outcomes.js';
 import {
   REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES,
@@ -32,10 +30,7 @@ export function correlateDownlinkStatus({
   deliver: DeliverStatus;
 }): MessagePreparation {
   const prepare: MessagePreparation['prepare'] = async ({ devEui }, body) => {
-    const downlinkId = (topLevelMember(body.raw.toString('utf8'), 'id') ?? '').replace(
-      /^"(.*)"$/,
-      '$1',
-    );
+    const downlinkId = rawOrbiwanId(body.raw.toString('utf8')) ?? '';
     const { transmissionStatus } = body.json as { transmissionStatus: number };
     logger.appendKeys({ downlinkId });
 
@@ -86,7 +81,7 @@ export function correlateDownlinkStatus({
 
 export function downlinkStatusCorrelationFromEnv(env: NodeJS.ProcessEnv): MessagePreparation {
   return correlateDownlinkStatus({
-    records: downlinkRecords({ client: dynamoDbClient, ...downlinksTableFromEnv(env) }),
+    records: downlinkRecordsFromEnv(env),
     deliver: stepFunctionsDelivery(sfnClient),
   });
 }

@@ -6,20 +6,24 @@ import type {
 import { iotDataClient } from '../shared/clients/iot-data-client.js';
 import { secretsManagerClient } from '../shared/clients/secrets-manager-client.js';
 import { cached } from '../shared/cached.js';
-import { ConfigurationError, requireEnv, requireIntegerEnv } from '../shared/config.js';
+import { requireEnv, requireIntegerEnv, requireOneOfEnv } from '../shared/config.js';
 import { readJsonBody } from '../shared/http/json-body.js';
 import { jsonErrorResponses } from '../shared/http/json-error-responses.js';
 import { requireBearerToken } from '../shared/http/require-bearer-token.js';
 import { logger } from '../shared/logger.js';
 import { METRIC, MetricUnit, emitMetric } from '../shared/metrics.js';
 import { observedHandler } from '../shared/observability.js';
-import { IOT_MAX_PAYLOAD_BYTES, iotPublisher, type Publish } from '../shared/publish.js';
+import {
+  IOT_MAX_PAYLOAD_BYTES,
+  countingFailures,
+  iotPublisher,
+  type Publish,
+} from '../shared/publish.js';
 import { readSecretString } from '../shared/secrets.js';
 import { topicPrefixFromEnv } from '../shared/topics.js';
 import {
   NOTIFICATION_DEFINITIONS,
   NOTIFICATION_TYPES,
-  isNotificationType,
   type NotificationDefinition,
 } from './notification-types.js';
 import {
@@ -47,32 +51,31 @@ export type NotificationHandler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
-// What the alarms and dashboard count among the refused and failed pushes.
-function countFailure(notificationType: string, statusCode: number, code: string): void {
-  if (statusCode === 401)
-    emitMetric(METRIC.authFailures, MetricUnit.Count, 1, { notificationType });
-  if (code === 'PUBLISH_FAILED' || code === 'PUBLISH_THROTTLED')
-    emitMetric(METRIC.publishFailures, MetricUnit.Count, 1, { notificationType });
-}
-
 /** One OrbiWAN notification endpoint: authenticate, validate, republish to IoT Core, reply. */
 export function createNotificationHandler(
   definition: NotificationDefinition,
   { publish, pushToken, settings, preparation }: NotificationHandlerDeps,
 ): NotificationHandler {
+  const notificationType = definition.type;
+  // What the alarms and dashboard count among the failed pushes: those refused for their
+  // Authorization header, and those IoT Core did not take (answered 5xx).
+  const publishCounted = countingFailures(publish, () => {
+    emitMetric(METRIC.publishFailures, MetricUnit.Count, 1, { notificationType });
+  });
   return observedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(
     (event) => event.requestContext.requestId,
   )
     .use({
       before: () => {
-        logger.appendKeys({ notificationType: definition.type });
+        logger.appendKeys({ notificationType });
       },
     })
     .use(
       jsonErrorResponses({
         logger,
-        countFailure: (statusCode, code) => {
-          countFailure(definition.type, statusCode, code);
+        countFailure: (statusCode) => {
+          if (statusCode === 401)
+            emitMetric(METRIC.authFailures, MetricUnit.Count, 1, { notificationType });
         },
       }),
     )
@@ -84,10 +87,8 @@ export function createNotificationHandler(
       const prepared: PreparedMessage =
         preparation === undefined ? { payload: body.raw } : await preparation.prepare(facts, body);
       const message = notificationMessage(definition, facts, prepared.payload, settings);
-      await publish(message);
-      emitMetric(METRIC.notificationsPublished, MetricUnit.Count, 1, {
-        notificationType: definition.type,
-      });
+      await publishCounted(message);
+      emitMetric(METRIC.notificationsPublished, MetricUnit.Count, 1, { notificationType });
       logger.info('notification republished', {
         topic: message.topic,
         qos: message.qos,
@@ -110,12 +111,7 @@ export function notificationHandlerFromEnv(
   env: NodeJS.ProcessEnv,
   preparation?: MessagePreparation,
 ): NotificationHandler {
-  const type = requireEnv('NOTIFICATION_TYPE', env);
-  if (!isNotificationType(type)) {
-    throw new ConfigurationError(
-      `NOTIFICATION_TYPE "${type}" is not one of ${NOTIFICATION_TYPES.join(', ')}`,
-    );
-  }
+  const type = requireOneOfEnv('NOTIFICATION_TYPE', NOTIFICATION_TYPES, env);
   const definition = NOTIFICATION_DEFINITIONS[type];
   const topicPrefix = topicPrefixFromEnv(env);
   const secretId = requireEnv('PUSH_TOKEN_SECRET_ARN', env);

@@ -10,6 +10,7 @@ import {
   uplinkSchema,
   type NotificationSchema,
 } from './notification-schemas.js';
+import { DOWNLINK_STATUS_SUFFIX } from '../shared/topics.js';
 
 /**
  * The one table of OrbiWAN notification types. Each entry drives its function's behaviour, and
@@ -82,7 +83,7 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
     callbackPath: '/rest/callback/payloads/dl',
     pushSubscription: 'payloads_dl',
     schema: downlinkStatusSchema,
-    topicSuffix: 'downlink/status',
+    topicSuffix: DOWNLINK_STATUS_SUFFIX,
     qos: 1,
     expires: false,
   },
@@ -153,7 +154,3 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
     expires: false,
   },
 };
-
-export function isNotificationType(value: string): value is NotificationType {
-  return (NOTIFICATION_TYPES as readonly string[]).includes(value);
-}

@@ -8,7 +8,7 @@ import { requireEnv } from '../shared/config.js';
 import { logger } from '../shared/logger.js';
 import { observedHandler } from '../shared/observability.js';
 import type { OrbiwanClient } from '../shared/orbiwan/orbiwan-client.js';
-import { orbiwanClientFromEnv } from '../shared/orbiwan/orbiwan-from-env.js';
+import { orbiwanBaseUrlFromEnv, orbiwanClientFromEnv } from '../shared/orbiwan/orbiwan-from-env.js';
 import { readSecretString } from '../shared/secrets.js';
 import { issuesOf } from '../shared/zod.js';
 import {
@@ -203,7 +203,7 @@ export function pushModeHandlerFromEnv(env: NodeJS.ProcessEnv) {
     // resource with its message, instead of a function that cannot answer CloudFormation at all.
     orbiwan: () => {
       orbiwan ??= {
-        baseUrl: requireEnv('ORBIWAN_BASE_URL', env).replace(/\/+$/, ''),
+        baseUrl: orbiwanBaseUrlFromEnv(env),
         client: orbiwanClientFromEnv(env),
       };
       return orbiwan;

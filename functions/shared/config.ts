@@ -27,3 +27,17 @@ export function requireIntegerEnv(
   }
   return value;
 }
+
+export function requireOneOfEnv<const Value extends string>(
+  name: string,
+  values: readonly Value[],
+  env: NodeJS.ProcessEnv = process.env,
+): Value {
+  const value = requireEnv(name, env);
+  if (!(values as readonly string[]).includes(value)) {
+    throw new ConfigurationError(
+      `environment variable ${name} must be one of ${values.join(', ')}, got "${value}"`,
+    );
+  }
+  return value as Value;
+}

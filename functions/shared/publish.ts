@@ -40,3 +40,18 @@ export function iotPublisher(client: IoTDataPlaneClient): Publish {
     }
   };
 }
+
+/**
+ * The same publisher, calling `countFailure` for every message it could not publish (then failing
+ * as before): the one way the connector counts its failed publishes, for the alarms.
+ */
+export function countingFailures(publish: Publish, countFailure: () => void): Publish {
+  return async (message) => {
+    try {
+      await publish(message);
+    } catch (error) {
+      countFailure();
+      throw error;
+    }
+  };
+}

@@ -28,6 +28,14 @@ export function topLevelMember(json: string, key: string): string | undefined {
 }
 
 /**
+ * The digits of the `id` member of an OrbiWAN downlink (a number, or a string in some versions:
+ * `18014398509481985` or `"18014398509481985"`), or undefined when there is none.
+ */
+export function rawOrbiwanId(json: string): string | undefined {
+  return topLevelMember(json, 'id')?.replace(/^"(.*)"$/, '$1');
+}
+
+/**
  * The JSON object text with members added at its end, the rest left byte for byte. A member added
  * with a name the object already has wins for every JSON parser that keeps the last duplicate
  * (JavaScript, Python, Java's Jackson). `rawMembers` are inserted as given (pre-serialised JSON).

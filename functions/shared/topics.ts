@@ -7,6 +7,20 @@ export function deviceTopic(prefix: string, devEui: string, suffix: string): str
   return `${prefix}/${devEui}/${suffix}`;
 }
 
+/** What applications publish downlink requests on, for one device: `{prefix}/{devEui}/downlink`. */
+export const DOWNLINK_SUFFIX = 'downlink';
+
+/**
+ * The topic the connector answers a downlink request topic on, with what became of the downlink:
+ * the request's topic + `/status`. An invalid request is answered on its topic as sent.
+ */
+export function downlinkStatusTopic(downlinkTopic: string): string {
+  return `${downlinkTopic}/status`;
+}
+
+/** Where a device's downlink statuses go, after `{prefix}/{devEui}/`: `downlink/status`. */
+export const DOWNLINK_STATUS_SUFFIX = downlinkStatusTopic(DOWNLINK_SUFFIX);
+
 /** A topic for messages that belong to no device: `{prefix}/{suffix}`. */
 export function prefixTopic(prefix: string, suffix: string): string {
   return `${prefix}/${suffix}`;

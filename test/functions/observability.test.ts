@@ -267,6 +267,26 @@ describe('Observability: downlinks', () => {
     ]);
   });
 
+  it('counts the connector failing on the validation path as failed, not invalid', async () => {
+    const report = reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' });
+    const invalid = sampleEvent('report-downlink-failure', 'invalid') as unknown as ReportInput;
+    await report(
+      {
+        ...invalid,
+        failure: { Error: 'Lambda.TooManyRequestsException', Cause: 'Rate Exceeded.' },
+      },
+      lambdaContext,
+    );
+
+    expect(metricsPublished()).toEqual([
+      expect.objectContaining({
+        name: METRIC.downlinksEnded,
+        value: 1,
+        dimensions: { service: 'orbiwan-connector', finalState: 'failed' },
+      }),
+    ]);
+  });
+
   it('counts a status IoT Core would not take, and not yet the failure (the state retries it)', async () => {
     iotMock.on(PublishCommand).rejects(new Error('IoT Core down'));
     const report = reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' });

@@ -12,6 +12,7 @@ import {
   loadTemplate,
   resourcesOfType,
 } from '../../local/template/sam-template.js';
+import { DOWNLINK_TIMEOUT_SECONDS_RANGE } from '../../functions/downlinks/downlink-settings.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import { sampleStack } from '../helpers/sample-stack.js';
 
@@ -104,6 +105,13 @@ describe('Template: functions', () => {
         Ref: 'LogRetentionInDays',
       });
     }
+  });
+
+  it('accepts in the functions exactly the DownlinkTimeoutSeconds the template allows', () => {
+    expect(template.Parameters?.DownlinkTimeoutSeconds).toMatchObject({
+      MinValue: DOWNLINK_TIMEOUT_SECONDS_RANGE.min,
+      MaxValue: DOWNLINK_TIMEOUT_SECONDS_RANGE.max,
+    });
   });
 
   it('lets a slow dependency fail within the function timeout', () => {

@@ -1,15 +1,12 @@
-import { dynamoDbClient } from '../../shared/clients/dynamodb-client.js';
 import { iotDataClient } from '../../shared/clients/iot-data-client.js';
 import { logger } from '../../shared/logger.js';
-import { observedHandler } from '../../shared/observability.js';
 import type { OrbiwanClient } from '../../shared/orbiwan/orbiwan-client.js';
 import { orbiwanClientFromEnv } from '../../shared/orbiwan/orbiwan-from-env.js';
 import type { Publish } from '../../shared/publish.js';
+import { stateMachineTask } from '../state-machine-task.js';
 import { statusPublisher } from '../status-publisher.js';
-import { withMembers } from '../../shared/raw-json.js';
-import { downlinkRecords, type DownlinkRecords } from '../downlink-records.js';
+import { downlinkRecordsFromEnv, type DownlinkRecords } from '../downlink-records.js';
 import type { Downlink } from '../downlink-request.js';
-import { downlinksTableFromEnv } from '../downlink-settings.js';
 import { countDownlinkEnded } from '../downlink-outcomes.js';
 import {
   finalStateOf,
@@ -64,7 +61,8 @@ export async function checkStatusAtOrbiwan(
   if (news) {
     await deps.publish({
       topic: downlink.statusTopic,
-      payload: republishedStatus(withMembers(current.reply, { DevEUI: downlink.devEui }), {
+      payload: republishedStatus(current.reply, {
+        devEui: downlink.devEui,
         transmissionStatus: current.transmissionStatus,
         requestId: downlink.requestId,
         stale: false,
@@ -94,22 +92,20 @@ export async function checkStatusAtOrbiwan(
 }
 
 export function createCheckStatusHandler(deps: CheckDeps) {
-  return observedHandler<CheckInput, CheckedDownlink>((input) => input.correlationId).handler(
-    (input) => {
-      logger.appendKeys({
-        devEui: input.downlink.devEui,
-        requestId: input.downlink.requestId,
-        downlinkId: input.orbiwan.id,
-      });
-      return checkStatusAtOrbiwan(input, deps);
-    },
+  return stateMachineTask<CheckInput, CheckedDownlink>(
+    (input) => checkStatusAtOrbiwan(input, deps),
+    ({ downlink, orbiwan }) => ({
+      devEui: downlink.devEui,
+      requestId: downlink.requestId,
+      downlinkId: orbiwan.id,
+    }),
   );
 }
 
 export function checkStatusHandlerFromEnv(env: NodeJS.ProcessEnv) {
   return createCheckStatusHandler({
     orbiwan: orbiwanClientFromEnv(env),
-    records: downlinkRecords({ client: dynamoDbClient, ...downlinksTableFromEnv(env) }),
+    records: downlinkRecordsFromEnv(env),
     publish: statusPublisher(iotDataClient),
   });
 }

@@ -1,12 +1,12 @@
 import { iotDataClient } from '../../shared/clients/iot-data-client.js';
 import { normaliseDevEui } from '../../shared/dev-eui.js';
 import { logger } from '../../shared/logger.js';
-import { observedHandler } from '../../shared/observability.js';
 import type { Publish } from '../../shared/publish.js';
+import { stateMachineTask } from '../state-machine-task.js';
 import { statusPublisher } from '../status-publisher.js';
 import { errorCodeFor, type DownlinkErrorCode } from '../downlink-errors.js';
 import { deviceLevel, requestIdOf, type Downlink } from '../downlink-request.js';
-import { topicPrefixFromEnv } from '../../shared/topics.js';
+import { downlinkStatusTopic, topicPrefixFromEnv } from '../../shared/topics.js';
 import { countDownlinkEnded } from '../downlink-outcomes.js';
 import { failureStatus, type FinalState } from '../downlink-status.js';
 import type { SentDownlink } from '../send/send-to-orbiwan.js';
@@ -39,6 +39,14 @@ const FINAL_STATE_BY_OUTCOME = {
   timed_out: 'timed_out',
 } as const satisfies Record<ReportInput['outcome'], FinalState>;
 
+// Only a request that breaks the contract ended `invalid`: the connector failing on the
+// ValidateDownlink path (a throttled Lambda after its retries: INTERNAL_ERROR) is a failure, which
+// the DownlinksFailed alarm (finalState=failed) must see.
+function finalStateOfFailure(outcome: ReportInput['outcome'], code: DownlinkErrorCode): FinalState {
+  if (outcome === 'invalid' && code !== 'INVALID_DOWNLINK') return 'failed';
+  return FINAL_STATE_BY_OUTCOME[outcome];
+}
+
 export interface ReportResult {
   topic: string;
   code: DownlinkErrorCode;
@@ -60,7 +68,7 @@ export async function reportFailure(
   const failure =
     input.outcome === 'invalid'
       ? {
-          topic: `${input.topic}/status`,
+          topic: downlinkStatusTopic(input.topic),
           devEui: devEuiForReport(input.topic, topicPrefix),
           id: undefined,
           requestId: requestIdOf(input.payload),
@@ -85,7 +93,7 @@ export async function reportFailure(
     qos: 1,
   });
   // Once published: a failed publish is retried, and must not be counted twice.
-  countDownlinkEnded(FINAL_STATE_BY_OUTCOME[input.outcome]);
+  countDownlinkEnded(finalStateOfFailure(input.outcome, code));
   logger.warn('downlink failed', {
     code,
     reason: message,
@@ -116,9 +124,7 @@ function devEuiForReport(topic: string, prefix: string): string {
 }
 
 export function createReportFailureHandler(deps: { publish: Publish; topicPrefix: string }) {
-  return observedHandler<ReportInput, ReportResult>((input) => input.correlationId).handler(
-    (input) => reportFailure(input, deps),
-  );
+  return stateMachineTask<ReportInput, ReportResult>((input) => reportFailure(input, deps));
 }
 
 export function reportFailureHandlerFromEnv(env: NodeJS.ProcessEnv) {

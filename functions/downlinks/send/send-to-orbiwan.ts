@@ -2,14 +2,14 @@ import { dynamoDbClient } from '../../shared/clients/dynamodb-client.js';
 import { iotDataClient } from '../../shared/clients/iot-data-client.js';
 import { logger } from '../../shared/logger.js';
 import { METRIC, MetricUnit, emitMetric } from '../../shared/metrics.js';
-import { observedHandler } from '../../shared/observability.js';
 import type { OrbiwanClient } from '../../shared/orbiwan/orbiwan-client.js';
 import { ORBIWAN_TIMEOUT_MS, orbiwanClientFromEnv } from '../../shared/orbiwan/orbiwan-from-env.js';
 import type { Publish } from '../../shared/publish.js';
+import { stateMachineTask } from '../state-machine-task.js';
 import { statusPublisher } from '../status-publisher.js';
 import { deviceLocks, type WithDeviceLock } from '../device-lock.js';
 import { countDownlinkEndedBeforeAccepted } from '../downlink-outcomes.js';
-import { downlinkRecords, type DownlinkRecords } from '../downlink-records.js';
+import { downlinkRecordsFromEnv, type DownlinkRecords } from '../downlink-records.js';
 import type { Downlink } from '../downlink-request.js';
 import { downlinksTableFromEnv } from '../downlink-settings.js';
 import { acceptedStatus } from '../downlink-status.js';
@@ -89,11 +89,9 @@ export async function sendToOrbiwan(
 }
 
 export function createSendToOrbiwanHandler(deps: SendDeps) {
-  return observedHandler<SendInput, SentDownlink>((input) => input.correlationId).handler(
-    (input) => {
-      logger.appendKeys({ devEui: input.downlink.devEui, requestId: input.downlink.requestId });
-      return sendToOrbiwan(input, deps);
-    },
+  return stateMachineTask<SendInput, SentDownlink>(
+    (input) => sendToOrbiwan(input, deps),
+    ({ downlink }) => ({ devEui: downlink.devEui, requestId: downlink.requestId }),
   );
 }
 
@@ -102,19 +100,18 @@ const LOCK_LEASE_MS = ORBIWAN_TIMEOUT_MS + 4_000;
 const LOCK_MAX_WAIT_MS = ORBIWAN_TIMEOUT_MS;
 
 export function sendToOrbiwanHandlerFromEnv(env: NodeJS.ProcessEnv) {
-  const table = downlinksTableFromEnv(env);
   return createSendToOrbiwanHandler({
     orbiwan: orbiwanClientFromEnv(env),
     withDeviceLock: deviceLocks({
       client: dynamoDbClient,
-      tableName: table.tableName,
+      tableName: downlinksTableFromEnv(env).tableName,
       leaseMs: LOCK_LEASE_MS,
       maxWaitMs: LOCK_MAX_WAIT_MS,
       onReleaseFailure: (error) => {
         logger.warn('could not release the device lock; it lapses by itself', { error });
       },
     }),
-    records: downlinkRecords({ client: dynamoDbClient, ...table }),
+    records: downlinkRecordsFromEnv(env),
     publish: statusPublisher(iotDataClient),
   });
 }

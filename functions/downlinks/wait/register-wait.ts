@@ -1,10 +1,12 @@
-import { dynamoDbClient } from '../../shared/clients/dynamodb-client.js';
 import { sfnClient } from '../../shared/clients/sfn-client.js';
 import { logger } from '../../shared/logger.js';
-import { observedHandler } from '../../shared/observability.js';
+import { stateMachineTask } from '../state-machine-task.js';
 import { stepFunctionsDelivery, type DeliverStatus } from '../deliver-status.js';
-import { downlinkRecords, statusToDeliver, type DownlinkRecords } from '../downlink-records.js';
-import { downlinksTableFromEnv } from '../downlink-settings.js';
+import {
+  downlinkRecordsFromEnv,
+  statusToDeliver,
+  type DownlinkRecords,
+} from '../downlink-records.js';
 
 export interface WaitInput {
   /** $$.Task.Token of WaitForStatus. */
@@ -51,17 +53,15 @@ export async function registerWait(
 }
 
 export function createRegisterWaitHandler(deps: WaitDeps) {
-  return observedHandler<WaitInput, WaitOutcome>((input) => input.correlationId).handler(
-    (input) => {
-      logger.appendKeys({ devEui: input.devEui, downlinkId: input.downlinkId });
-      return registerWait(input, deps);
-    },
+  return stateMachineTask<WaitInput, WaitOutcome>(
+    (input) => registerWait(input, deps),
+    ({ devEui, downlinkId }) => ({ devEui, downlinkId }),
   );
 }
 
 export function registerWaitHandlerFromEnv(env: NodeJS.ProcessEnv) {
   return createRegisterWaitHandler({
-    records: downlinkRecords({ client: dynamoDbClient, ...downlinksTableFromEnv(env) }),
+    records: downlinkRecordsFromEnv(env),
     deliver: stepFunctionsDelivery(sfnClient),
   });
 }

@@ -9,7 +9,9 @@ export interface OrbiwanAuth {
   rejected: () => boolean;
 }
 
-export type OrbiwanAuthMode = 'basic' | 'oauth2';
+export const ORBIWAN_AUTH_MODES = ['basic', 'oauth2'] as const;
+
+export type OrbiwanAuthMode = (typeof ORBIWAN_AUTH_MODES)[number];
 
 export interface OrbiwanAuthOptions {
   mode: OrbiwanAuthMode;

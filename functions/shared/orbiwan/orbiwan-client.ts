@@ -1,4 +1,4 @@
-import { topLevelMember } from '../raw-json.js';
+import { rawOrbiwanId } from '../raw-json.js';
 import {
   HttpRequestError,
   httpRequest as defaultHttpRequest,
@@ -13,7 +13,10 @@ import {
   UnknownDeviceError,
 } from './orbiwan-errors.js';
 
-export type DownlinkMode = 'enqueue_on_busy' | 'fail_on_busy' | 'replace_on_busy';
+/** What OrbiWAN does with a downlink for a device that has some pending: its `mode` parameter. */
+export const DOWNLINK_MODES = ['enqueue_on_busy', 'fail_on_busy', 'replace_on_busy'] as const;
+
+export type DownlinkMode = (typeof DOWNLINK_MODES)[number];
 
 export interface DownlinkToEnqueue {
   /** 16 lowercase hex digits. */
@@ -176,85 +179,127 @@ export function enqueueUrl(
 
 function enqueuedDownlink(response: HttpResponse, devEui: string): EnqueuedDownlink {
   const { status, body } = response;
-  if (status === 200 || status === 201) {
-    const text = body.toString('utf8');
-    const rawId = topLevelMember(text, 'id');
-    const id = rawId === undefined ? undefined : rawId.replace(/^"(.*)"$/, '$1');
-    if (id === undefined || !/^\d+$/.test(id)) {
-      // It was queued, but without its id the connector cannot follow it: report, never resend.
-      throw new OrbiwanUnavailableError(
-        `OrbiWAN accepted the downlink but its reply has no id: ${excerpt(text)}`,
-      );
-    }
-    const reply = JSON.parse(text) as { fcnt?: unknown; transmissionStatus?: unknown };
-    return {
-      id,
-      fcnt: typeof reply.fcnt === 'number' ? reply.fcnt : undefined,
-      transmissionStatus:
-        typeof reply.transmissionStatus === 'number' ? reply.transmissionStatus : 0,
-      reply: body,
-    };
+  if (status !== 200 && status !== 201) {
+    throw orbiwanError(
+      response,
+      {
+        throttled: 'OrbiWAN throttled the downlink POST',
+        refused: `OrbiWAN refused the downlink (${status})`,
+        failed: `OrbiWAN failed the downlink POST (${status}); it may have queued it`,
+      },
+      {
+        404: (detail) => new UnknownDeviceError(`OrbiWAN does not know device ${devEui}${detail}`),
+        409: (detail) =>
+          new DeviceBusyError(`OrbiWAN's downlink queue for ${devEui} is busy${detail}`),
+      },
+    );
   }
-  const detail = errorDetail(response);
-  if (status === 404)
-    throw new UnknownDeviceError(`OrbiWAN does not know device ${devEui}${detail}`);
-  if (status === 409)
-    throw new DeviceBusyError(`OrbiWAN's downlink queue for ${devEui} is busy${detail}`);
-  if (status === 429)
-    throw new OrbiwanNotReachedError(`OrbiWAN throttled the downlink POST${detail}`);
-  if (status === 401)
-    throw new OrbiwanRejectedError(`OrbiWAN refused the connector's credentials (401)${detail}`);
-  if (status >= 400 && status < 500)
-    throw new OrbiwanRejectedError(`OrbiWAN refused the downlink (${status})${detail}`);
-  throw new OrbiwanUnavailableError(
-    `OrbiWAN failed the downlink POST (${status}); it may have queued it${detail}`,
-  );
+  // It was queued, but a reply the connector cannot read leaves it unable to follow the
+  // downlink: reported as unavailable, never as something to resend.
+  const text = body.toString('utf8');
+  const id = rawOrbiwanId(text);
+  if (id === undefined || !/^\d+$/.test(id)) {
+    throw new OrbiwanUnavailableError(
+      `OrbiWAN accepted the downlink but its reply has no id: ${excerpt(text)}`,
+    );
+  }
+  const reply = successReply(text, 'OrbiWAN accepted the downlink but its reply');
+  return {
+    id,
+    fcnt: typeof reply.fcnt === 'number' ? reply.fcnt : undefined,
+    transmissionStatus: typeof reply.transmissionStatus === 'number' ? reply.transmissionStatus : 0,
+    reply: body,
+  };
 }
 
 function downlinkAtOrbiwan(response: HttpResponse, devEui: string, id: string): DownlinkAtOrbiwan {
   const { status, body } = response;
-  const detail = errorDetail(response);
-  if (status === 200) {
-    const text = body.toString('utf8');
-    let reply: { transmissionStatus?: unknown };
-    try {
-      reply = JSON.parse(text) as typeof reply;
-    } catch {
-      throw new OrbiwanUnavailableError(`OrbiWAN's downlink ${id} is not JSON: ${excerpt(text)}`);
-    }
-    const { transmissionStatus } = reply;
-    if (
-      typeof transmissionStatus !== 'number' ||
-      !Number.isInteger(transmissionStatus) ||
-      transmissionStatus < 0 ||
-      transmissionStatus > 5
-    )
-      throw new OrbiwanUnavailableError(
-        `OrbiWAN's downlink ${id} has no transmissionStatus 0..5: ${excerpt(text)}`,
-      );
-    return { id, transmissionStatus, reply: body };
+  if (status !== 200) {
+    throw orbiwanError(
+      response,
+      {
+        throttled: 'OrbiWAN throttled the request',
+        refused: `OrbiWAN refused to show downlink ${id} (${status})`,
+        failed: `OrbiWAN failed to show downlink ${id} (${status})`,
+      },
+      {
+        404: (detail) =>
+          new OrbiwanRejectedError(`OrbiWAN has no downlink ${id} for ${devEui}${detail}`),
+      },
+    );
   }
-  if (status === 404)
-    throw new OrbiwanRejectedError(`OrbiWAN has no downlink ${id} for ${devEui}${detail}`);
-  if (status === 401)
-    throw new OrbiwanRejectedError(`OrbiWAN refused the connector's credentials (401)${detail}`);
-  if (status === 429) throw new OrbiwanNotReachedError(`OrbiWAN throttled the request${detail}`);
-  if (status >= 400 && status < 500)
-    throw new OrbiwanRejectedError(`OrbiWAN refused to show downlink ${id} (${status})${detail}`);
-  throw new OrbiwanUnavailableError(`OrbiWAN failed to show downlink ${id} (${status})${detail}`);
+  const text = body.toString('utf8');
+  const { transmissionStatus } = successReply(text, `OrbiWAN's downlink ${id}`);
+  if (
+    typeof transmissionStatus !== 'number' ||
+    !Number.isInteger(transmissionStatus) ||
+    transmissionStatus < 0 ||
+    transmissionStatus > 5
+  )
+    throw new OrbiwanUnavailableError(
+      `OrbiWAN's downlink ${id} has no transmissionStatus 0..5: ${excerpt(text)}`,
+    );
+  return { id, transmissionStatus, reply: body };
 }
 
 function pushModeReply(response: HttpResponse, action: 'start' | 'stop'): void {
   const { status } = response;
   if (status >= 200 && status < 300) return;
+  throw orbiwanError(response, {
+    throttled: `OrbiWAN throttled the push mode ${action}`,
+    refused: `OrbiWAN refused to ${action} push mode (${status})`,
+    failed: `OrbiWAN failed to ${action} push mode (${status})`,
+  });
+}
+
+/** How one operation words its failures; the status's detail is appended to each. */
+interface FailureWording {
+  /** For a 429. */
+  throttled: string;
+  /** For a 4xx the operation has no particular error for. */
+  refused: string;
+  /** For anything else: a 5xx, or a status the operation does not expect. */
+  failed: string;
+}
+
+/** The errors an operation has for particular statuses (404, 409), given the status's detail. */
+type ParticularErrors = Partial<Record<number, (detail: string) => Error>>;
+
+/**
+ * The typed error for a reply that is not the operation's success, which is what the state
+ * machine's Retry and Catch act on: refused (never retried), not reached (safe to retry), or
+ * unavailable (OrbiWAN may have acted).
+ */
+function orbiwanError(
+  response: HttpResponse,
+  wording: FailureWording,
+  particular: ParticularErrors = {},
+): Error {
+  const { status } = response;
   const detail = errorDetail(response);
+  const particularError = particular[status];
+  if (particularError !== undefined) return particularError(detail);
   if (status === 401)
-    throw new OrbiwanRejectedError(`OrbiWAN refused the connector's credentials (401)${detail}`);
-  if (status === 429)
-    throw new OrbiwanNotReachedError(`OrbiWAN throttled the push mode ${action}${detail}`);
-  if (status >= 400 && status < 500)
-    throw new OrbiwanRejectedError(`OrbiWAN refused to ${action} push mode (${status})${detail}`);
-  throw new OrbiwanUnavailableError(`OrbiWAN failed to ${action} push mode (${status})${detail}`);
+    return new OrbiwanRejectedError(`OrbiWAN refused the connector's credentials (401)${detail}`);
+  if (status === 429) return new OrbiwanNotReachedError(`${wording.throttled}${detail}`);
+  if (status >= 400 && status < 500) return new OrbiwanRejectedError(`${wording.refused}${detail}`);
+  return new OrbiwanUnavailableError(`${wording.failed}${detail}`);
+}
+
+/**
+ * The members of a success reply. One that is not a JSON object means OrbiWAN acted but the
+ * connector cannot tell how: OrbiwanUnavailableError, like any other unreadable outcome.
+ */
+function successReply(text: string, whatIsRead: string): Record<string, unknown> {
+  let reply: unknown;
+  try {
+    reply = JSON.parse(text);
+  } catch {
+    reply = undefined;
+  }
+  if (typeof reply !== 'object' || reply === null)
+    throw new OrbiwanUnavailableError(`${whatIsRead} is not a JSON object: ${excerpt(text)}`);
+  return reply as Record<string, unknown>;
 }
 
 // OrbiWAN answers errors in text/plain, or RFC 7807 JSON when asked: either way, a short excerpt.

@@ -1,8 +1,8 @@
 import { secretsManagerClient } from '../clients/secrets-manager-client.js';
 import { cached } from '../cached.js';
-import { ConfigurationError, requireEnv } from '../config.js';
+import { ConfigurationError, requireEnv, requireOneOfEnv } from '../config.js';
 import { readSecretString } from '../secrets.js';
-import { orbiwanAuth } from './orbiwan-auth.js';
+import { ORBIWAN_AUTH_MODES, orbiwanAuth } from './orbiwan-auth.js';
 import { createOrbiwanClient, type OrbiwanClient } from './orbiwan-client.js';
 import { parseOrbiwanCredentials } from './orbiwan-credentials.js';
 import { withOrbiwanMetrics } from './orbiwan-metrics.js';
@@ -17,11 +17,8 @@ const CREDENTIALS_MAX_AGE_MS = 5 * 60_000;
 
 /** The OrbiWAN client of a function, configured by ORBIWAN_BASE_URL, _AUTH_MODE, _CREDENTIALS_SECRET_ARN. */
 export function orbiwanClientFromEnv(env: NodeJS.ProcessEnv): OrbiwanClient {
-  const baseUrl = orbiwanBaseUrl(requireEnv('ORBIWAN_BASE_URL', env));
-  const mode = requireEnv('ORBIWAN_AUTH_MODE', env);
-  if (mode !== 'basic' && mode !== 'oauth2') {
-    throw new ConfigurationError(`ORBIWAN_AUTH_MODE must be basic or oauth2, got "${mode}"`);
-  }
+  const baseUrl = orbiwanBaseUrlFromEnv(env);
+  const mode = requireOneOfEnv('ORBIWAN_AUTH_MODE', ORBIWAN_AUTH_MODES, env);
   const secretId = requireEnv('ORBIWAN_CREDENTIALS_SECRET_ARN', env);
   const credentials = cached(
     async () =>
@@ -33,7 +30,9 @@ export function orbiwanClientFromEnv(env: NodeJS.ProcessEnv): OrbiwanClient {
   return withOrbiwanMetrics(createOrbiwanClient({ baseUrl, auth, ...timeouts }));
 }
 
-function orbiwanBaseUrl(value: string): string {
+/** ORBIWAN_BASE_URL, checked to be an http(s) URL, without trailing slashes. */
+export function orbiwanBaseUrlFromEnv(env: NodeJS.ProcessEnv): string {
+  const value = requireEnv('ORBIWAN_BASE_URL', env);
   let url: URL;
   try {
     url = new URL(value);

@@ -157,6 +157,6 @@ describe('Handler: SendToOrbiwan', () => {
         ORBIWAN_BASE_URL: 'https://o',
         ORBIWAN_AUTH_MODE: 'token',
       }),
-    ).toThrow('ORBIWAN_AUTH_MODE must be basic or oauth2, got "token"');
+    ).toThrow('environment variable ORBIWAN_AUTH_MODE must be one of basic, oauth2, got "token"');
   });
 });

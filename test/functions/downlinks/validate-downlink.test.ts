@@ -68,6 +68,18 @@ describe('Handler: ValidateDownlink', () => {
     expect(downlink).toMatchObject({ confirmed: false, mode: 'fail_on_busy' });
   });
 
+  it('names every DevEUI form it accepts when the topic holds none', async () => {
+    captureLogs();
+    const error = await failure(rule('{"data":"aa","port":1}', 'orbiwan/lorawan/0x1234/downlink'));
+    expect(error.issues).toEqual([
+      {
+        path: 'topic',
+        message:
+          '"0x1234" is not a DevEUI: expected 16 hex digits, optionally 0x-prefixed or dash-separated in pairs',
+      },
+    ]);
+  });
+
   it.each([
     ['bad-not-json', ['']],
     ['bad-odd-hex-and-port-0', ['data', 'port']],
@@ -133,11 +145,11 @@ describe('Handler: ValidateDownlink', () => {
   it.each([
     [
       { DOWNLINK_CONFIRMED_DEFAULT: 'yes' },
-      'DOWNLINK_CONFIRMED_DEFAULT must be true or false, got "yes"',
+      'environment variable DOWNLINK_CONFIRMED_DEFAULT must be one of true, false, got "yes"',
     ],
     [
       { DOWNLINK_MODE_DEFAULT: 'later' },
-      'DOWNLINK_MODE_DEFAULT must be one of enqueue_on_busy, fail_on_busy, replace_on_busy, got "later"',
+      'environment variable DOWNLINK_MODE_DEFAULT must be one of enqueue_on_busy, fail_on_busy, replace_on_busy, got "later"',
     ],
     [{ TOPIC_PREFIX: '' }, 'environment variable TOPIC_PREFIX is not set'],
   ])('refuses to start with %o', (overrides, message) => {

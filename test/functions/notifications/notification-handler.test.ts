@@ -524,7 +524,7 @@ describe('Handler: notifications', () => {
       [{ NOTIFICATION_TYPE: undefined }, 'environment variable NOTIFICATION_TYPE is not set'],
       [
         { NOTIFICATION_TYPE: 'downlink' },
-        'NOTIFICATION_TYPE "downlink" is not one of uplink_early, uplink',
+        'NOTIFICATION_TYPE must be one of uplink_early, uplink, downlink_status, joininfo, nodeinfo, location, status, alarm, appchange, got "downlink"',
       ],
       [{ TOPIC_PREFIX: 'orbiwan/#' }, 'TOPIC_PREFIX "orbiwan/#" is not a valid topic prefix'],
       [{ PUSH_TOKEN_SECRET_ARN: '' }, 'environment variable PUSH_TOKEN_SECRET_ARN is not set'],

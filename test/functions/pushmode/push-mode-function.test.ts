@@ -385,7 +385,7 @@ describe('Custom resource PushModeCustomResource: Create and Update', () => {
       {
         Status: 'FAILED',
         Reason: expect.stringContaining(
-          'ConfigurationError: ORBIWAN_AUTH_MODE must be basic or oauth2, got "digest"',
+          'ConfigurationError: environment variable ORBIWAN_AUTH_MODE must be one of basic, oauth2, got "digest"',
         ),
       },
     ]);

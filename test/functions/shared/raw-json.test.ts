@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { topLevelMember, withMembers } from '../../../functions/shared/raw-json.js';
+import { rawOrbiwanId, topLevelMember, withMembers } from '../../../functions/shared/raw-json.js';
 
 describe('topLevelMember', () => {
   it('returns a 64-bit id exactly as written', () => {
@@ -55,5 +55,13 @@ describe('withMembers', () => {
   it('refuses text that is not an object', () => {
     expect(() => withMembers('[1]', { a: 1 })).toThrow('not a JSON object');
     expect(() => withMembers('[{"a":1}]', { a: 1 })).toThrow('not a JSON object');
+  });
+});
+
+describe('rawOrbiwanId', () => {
+  it('reads the id digits exactly, whether OrbiWAN sent a number or a string', () => {
+    expect(rawOrbiwanId('{"id":18014398509481985}')).toBe('18014398509481985');
+    expect(rawOrbiwanId('{"id":"18014398509481985"}')).toBe('18014398509481985');
+    expect(rawOrbiwanId('{"fcnt":1}')).toBeUndefined();
   });
 });

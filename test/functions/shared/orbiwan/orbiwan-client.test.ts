@@ -131,6 +131,15 @@ describe('OrbiWAN client: enqueue a downlink', () => {
     });
   });
 
+  it('reports a 200 with an id but unreadable JSON as unavailable, never as something to resend', async () => {
+    orbiwan.respond(() => ({ status: 200, body: '{"id":1, oops' }));
+    await expect(client().enqueueDownlink(downlink)).rejects.toMatchObject({
+      name: 'OrbiwanUnavailableError',
+      message: 'OrbiWAN accepted the downlink but its reply is not a JSON object: {"id":1, oops',
+    });
+    expect(posts()).toHaveLength(1);
+  });
+
   it('reports a refused connection as not reached (safe to retry)', async () => {
     const closedPort = await freePort();
     await expect(
@@ -171,6 +180,33 @@ describe('OrbiWAN client: enqueue a downlink', () => {
       message: expect.stringContaining('RESPONSE_TIMEOUT'),
     });
     expect(posts()).toHaveLength(1);
+  });
+});
+
+describe('OrbiWAN client: show a downlink', () => {
+  it.each([
+    ['not JSON', 'oops', "OrbiWAN's downlink 7 is not a JSON object: oops"],
+    ['null', 'null', "OrbiWAN's downlink 7 is not a JSON object: null"],
+    ['without a status', '{"id":7}', "OrbiWAN's downlink 7 has no transmissionStatus 0..5"],
+  ])('reports a 200 that is %s as unavailable', async (_, body, message) => {
+    orbiwan.respond(() => ({ status: 200, body }));
+    await expect(client().downlinkAtOrbiwan(downlink.devEui, '7')).rejects.toMatchObject({
+      name: 'OrbiwanUnavailableError',
+      message: expect.stringContaining(message),
+    });
+  });
+
+  it.each([
+    [404, 'OrbiwanRejectedError', `OrbiWAN has no downlink 7 for ${downlink.devEui}: gone`],
+    [403, 'OrbiwanRejectedError', 'OrbiWAN refused to show downlink 7 (403): gone'],
+    [429, 'OrbiwanNotReachedError', 'OrbiWAN throttled the request: gone'],
+    [500, 'OrbiwanUnavailableError', 'OrbiWAN failed to show downlink 7 (500): gone'],
+  ])('maps %i to %s', async (status, name, message) => {
+    orbiwan.respond(() => ({ status, body: 'gone', headers: { 'content-type': 'text/plain' } }));
+    await expect(client().downlinkAtOrbiwan(downlink.devEui, '7')).rejects.toMatchObject({
+      name,
+      message,
+    });
   });
 });
 
