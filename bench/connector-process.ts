@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadTemplate } from '../local/template/sam-template.js';
 
 // The local stack as `npm start` runs it, in a process of its own: what the latency and throughput
 // parts measure through, so that the process generating load or measuring is not the one measured.
@@ -14,6 +15,8 @@ export interface ConnectorProcess {
   http: string;
   mqtt: string;
   aws: string;
+  /** The TopicPrefix it publishes under: TOPIC_PREFIX, or the template's default. */
+  topicPrefix: string;
   /** CPU time (user + system) the process has used so far, in ms. */
   cpuMs: () => number;
   /** The process's peak resident memory so far, in bytes. */
@@ -26,23 +29,20 @@ export async function startConnectorProcess(
   /** Extra node options, e.g. --cpu-prof to see where the time goes. */
   nodeOptions: string[] = [],
 ): Promise<ConnectorProcess> {
+  const childEnv = {
+    ...process.env,
+    PORT: '0',
+    MQTT_PORT: '0',
+    AWS_PORT: '0',
+    IOT_HTTPS_PORT: '0',
+    ORBIWAN_SIMULATOR_PORT: '0',
+    CERTS_DIR: mkdtempSync(join(tmpdir(), 'bench-certs-')),
+    ...env,
+  };
   const child: ChildProcess = spawn(
     process.execPath,
     [...nodeOptions, '--import', 'tsx', 'local/main.ts'],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        PORT: '0',
-        MQTT_PORT: '0',
-        AWS_PORT: '0',
-        IOT_HTTPS_PORT: '0',
-        ORBIWAN_SIMULATOR_PORT: '0',
-        CERTS_DIR: mkdtempSync(join(tmpdir(), 'bench-certs-')),
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output = await new Promise<string>((resolve, reject) => {
     let text = '';
@@ -70,6 +70,7 @@ export async function startConnectorProcess(
     http: endpoint('lifecycle page').replace(/\/$/, ''),
     mqtt: endpoint('MQTT'),
     aws: endpoint('AWS services'),
+    topicPrefix: topicPrefixOf(childEnv),
     cpuMs: () => {
       // /proc/<pid>/stat fields 14 and 15: user and system time, in clock ticks (100 per second).
       const fields =
@@ -92,4 +93,11 @@ export async function startConnectorProcess(
         child.kill('SIGTERM');
       }),
   };
+}
+
+// As npm start reads it: an empty TOPIC_PREFIX counts as unset.
+function topicPrefixOf(env: NodeJS.ProcessEnv): string {
+  const given = env.TOPIC_PREFIX;
+  if (given !== undefined && given !== '') return given;
+  return String(loadTemplate().Parameters?.TopicPrefix?.Default ?? '');
 }

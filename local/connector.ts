@@ -1,14 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { pushModeStartBody } from '../functions/pushmode/push-mode-start.js';
+import { orbiwanAuth } from '../functions/shared/orbiwan/orbiwan-auth.js';
+import {
+  createOrbiwanClient,
+  type PushModeStart,
+} from '../functions/shared/orbiwan/orbiwan-client.js';
 import type { PublishedMessage } from './aws/iot-data-plane.js';
 import { apiGateway, sendJson, type RouteRequest } from './http/api-gateway.js';
 import { ensureDevCertificates, type DevCertificates } from './iot/dev-certificates.js';
 import { startIotHttpsEndpoint } from './iot/iot-https-endpoint.js';
+import { functionEnvironment } from './lambda/function-environment.js';
 import { findFunction } from './lambda/local-functions.js';
 import { ConnectorActivity } from './lifecycle/connector-activity.js';
 import { startLocalCloud, type LocalCloud } from './local-cloud.js';
@@ -19,15 +25,12 @@ import {
 } from './orbiwan-simulator/orbiwan-simulator.js';
 import type { LocalSettings } from './settings.js';
 import {
-  TEMPLATE_PATH,
-  functionProperties,
   httpApiRoutes,
   loadTemplate,
   resourcesOfType,
   type CfnTemplate,
 } from './template/sam-template.js';
-import { resolveIntrinsics } from './template/intrinsics.js';
-import { deployedTemplate, describeStack, type LocalStack } from './template/stack.js';
+import { describeStack, type LocalStack } from './template/stack.js';
 
 // The whole connector on one machine (`npm start`): the HTTP API, the MQTT broker, the AWS
 // stand-ins, IoT Core's HTTPS endpoint, the IoT rule, and an OrbiWAN simulator unless a real
@@ -64,7 +67,7 @@ export interface LocalConnector {
 export interface LocalConnectorOptions {
   /** Wait this long before every state machine retry instead of what Retry says (tests). */
   retryDelayMs?: number;
-  /** Another template than template.yaml (tests that show the wiring follows the template). */
+  /** The template, if already loaded (npm start) or another (tests of the wiring); else template.yaml. */
   template?: CfnTemplate;
 }
 
@@ -134,7 +137,6 @@ export async function startLocalConnector(
       }),
     },
     onPublish: publish,
-    readDefinition: (uri) => readFileSync(join(dirname(TEMPLATE_PATH), uri), 'utf8'),
     port: settings.awsPort,
     onExecutionEvent: (execution, event) => {
       activity.onExecutionEvent(execution, event);
@@ -160,7 +162,7 @@ export async function startLocalConnector(
   });
 
   const api = apiGateway({
-    routes: httpApiRoutes(deployedTemplate(template, stack)),
+    routes: httpApiRoutes(localCloud.template),
     invoke: async (functionId: string, event: APIGatewayProxyEventV2) => {
       const target = findFunction(localCloud.functions, functionId);
       if (target === undefined) throw new Error(`no local function ${functionId}`);
@@ -175,9 +177,11 @@ export async function startLocalConnector(
   if (simulator !== undefined)
     await startPushMode(
       simulator.url,
-      httpUrl,
-      settings.pushToken,
-      stack.parameters.PushDataFormat === 'hex' ? 'hex' : 'base64',
+      pushModeStartBody({
+        pushEndpointUrl: httpUrl,
+        accessToken: settings.pushToken,
+        dataFormat: stack.parameters.PushDataFormat === 'hex' ? 'hex' : 'base64',
+      }),
     );
 
   return {
@@ -206,41 +210,41 @@ export async function startLocalConnector(
   };
 }
 
-/** Points the simulator at the connector as an operator would: PUT /rest/pushmode/start. */
-async function startPushMode(
-  orbiwanUrl: string,
-  connectorUrl: string,
-  token: string,
-  dataFormat: 'base64' | 'hex',
-): Promise<void> {
-  const response = await fetch(`${orbiwanUrl}/rest/pushmode/start`, {
-    method: 'PUT',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${SIMULATOR_CREDENTIALS.username}:${SIMULATOR_CREDENTIALS.password}`).toString('base64')}`,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify(
-      pushModeStartBody({ pushEndpointUrl: connectorUrl, accessToken: token, dataFormat }),
-    ),
+// The simulator answers at once; these only bound a simulator that hangs.
+const SIMULATOR_TIMEOUTS = { connectTimeoutMs: 2_000, timeoutMs: 6_000 };
+
+/**
+ * Points the simulator at the connector as an operator would, PUT /rest/pushmode/start, with the
+ * connector's own OrbiWAN client, so the local stack exercises it against the simulator.
+ */
+async function startPushMode(orbiwanUrl: string, body: PushModeStart): Promise<void> {
+  const auth = orbiwanAuth({
+    mode: 'basic',
+    baseUrl: orbiwanUrl,
+    credentials: () => Promise.resolve(SIMULATOR_CREDENTIALS),
+    ...SIMULATOR_TIMEOUTS,
   });
-  if (!response.ok)
-    throw new Error(`the OrbiWAN simulator refused push mode: ${String(response.status)}`);
+  await createOrbiwanClient({ baseUrl: orbiwanUrl, auth, ...SIMULATOR_TIMEOUTS }).startPushMode(
+    body,
+  );
 }
 
 // Every function has the same service name and metrics namespace (template Globals).
+const SHARED_POWERTOOLS_VARIABLES = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE'];
+
 function sharedPowertoolsSettings(
   template: CfnTemplate,
   stack: LocalStack,
 ): Record<string, string> {
   const [[id] = []] = resourcesOfType(template, 'AWS::Serverless::Function');
-  const environment = functionProperties(template, id ?? '').Environment as
-    { Variables?: Record<string, unknown> } | undefined;
-  const settings: Record<string, string> = {};
-  for (const name of ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE']) {
-    const value = resolveIntrinsics(environment?.Variables?.[name], stack);
-    if (typeof value === 'string') settings[name] = value;
-  }
-  return settings;
+  if (id === undefined) return {};
+  const environment = functionEnvironment(template, stack, id);
+  return Object.fromEntries(
+    SHARED_POWERTOOLS_VARIABLES.flatMap((name) => {
+      const value = environment[name];
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
 }
 
 function simulatedDevices(count: number) {

@@ -1,13 +1,10 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { startAwsEndpoint, type AwsEndpoint } from './aws/aws-endpoint.js';
-import { createTemplateTables, dynamoDbService } from './aws/dynamodb.js';
 import { randomUUID } from 'node:crypto';
-import { iotDataPlaneService, type OnPublish } from './aws/iot-data-plane.js';
+import type { AwsEndpoint } from './aws/aws-endpoint.js';
+import { startAwsStandIns } from './aws/aws-stand-ins.js';
+import type { FaultInjector } from './aws/fault-injection.js';
+import type { OnPublish } from './aws/iot-data-plane.js';
 import { matchesTopicFilter, templateTopicRules, type MqttMessage } from './iot/topic-rules.js';
-import { SecretsStore } from './aws/secrets-manager.js';
-import { stepFunctionsService } from './aws/step-functions-api.js';
-import { UsageMeter } from './usage-meter.js';
-import { FaultInjector } from './aws/fault-injection.js';
+import { awsEndpointVariables } from './lambda/function-environment.js';
 import { findFunction, loadLocalFunctions, type LocalFunction } from './lambda/local-functions.js';
 import {
   LocalStepFunctions,
@@ -15,19 +12,13 @@ import {
   type HistoryEvent,
 } from './stepfunctions/local-step-functions.js';
 import { resolveIntrinsics } from './template/intrinsics.js';
-import { resourcesOfType, type CfnTemplate } from './template/sam-template.js';
+import { readBesideTemplate, resourcesOfType, type CfnTemplate } from './template/sam-template.js';
 import { deployedTemplate, type LocalStack } from './template/stack.js';
+import type { UsageMeter } from './usage-meter.js';
 
 // The AWS side of the connector on one machine, wired from template.yaml: the AWS stand-ins on one
 // endpoint, every function loaded in this process with its template environment, the template's
 // tables created and its state machines registered with their DefinitionSubstitutions.
-
-export const ENDPOINT_VARIABLES = [
-  'AWS_ENDPOINT_URL_IOT_DATA_PLANE',
-  'AWS_ENDPOINT_URL_SECRETS_MANAGER',
-  'AWS_ENDPOINT_URL_DYNAMODB',
-  'AWS_ENDPOINT_URL_SFN',
-] as const;
 
 export interface LocalCloudOptions {
   template: CfnTemplate;
@@ -35,8 +26,8 @@ export interface LocalCloudOptions {
   /** Secret values by ARN. */
   secrets: Record<string, string>;
   onPublish: OnPublish;
-  /** Reads definition files (DefinitionUri) relative to the template. */
-  readDefinition: (definitionUri: string) => string;
+  /** Reads definition files (DefinitionUri); by default from beside template.yaml. */
+  readDefinition?: (definitionUri: string) => string;
   port?: number;
   onExecutionEvent?: (execution: ExecutionRecord, event: HistoryEvent) => void;
   /** See LocalStepFunctionsOptions.retryDelayMs. */
@@ -52,6 +43,8 @@ export interface DeadLetter {
 }
 
 export interface LocalCloud {
+  /** The template as deployed with the stack's parameters (deployedTemplate): what runs. */
+  template: CfnTemplate;
   endpoint: AwsEndpoint;
   /** What the functions asked of the local cloud: the counts an AWS bill is made of. */
   usage: UsageMeter;
@@ -77,15 +70,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       'a local cloud is already running in this process: its functions share their SDK clients',
     );
   running = true;
-  const { stack } = options;
+  const { stack, readDefinition = readBesideTemplate } = options;
   // Only what CloudFormation would create: a resource whose Condition is false does not exist.
   const template = deployedTemplate(options.template, stack);
-  const secrets = new SecretsStore();
-  for (const [arn, value] of Object.entries(options.secrets)) secrets.put(arn, value);
 
   let functions: LocalFunction[] = [];
-  const meter = new UsageMeter();
-  const faults = new FaultInjector();
   const stepFunctions = new LocalStepFunctions({
     region: stack.region,
     accountId: stack.accountId,
@@ -97,29 +86,50 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     ...(options.onExecutionEvent === undefined ? {} : { onEvent: options.onExecutionEvent }),
     ...(options.retryDelayMs === undefined ? {} : { retryDelayMs: options.retryDelayMs }),
   });
-  const endpoint = await startAwsEndpoint(
-    [
-      iotDataPlaneService(meter.countPublishes(options.onPublish)),
-      meter.countRequests(dynamoDbService(), meter.counts.dynamoDbRequests),
-      secrets.service(),
-      meter.countRequests(stepFunctionsService(stepFunctions), meter.counts.stepFunctionsRequests),
-    ].map((service) => faults.wrap(service)),
-    options.port,
-  );
+  const { endpoint, usage, faults } = await startAwsStandIns({
+    template,
+    stack,
+    secrets: options.secrets,
+    onPublish: options.onPublish,
+    stepFunctions,
+    ...(options.port === undefined ? {} : { port: options.port }),
+  });
   // What Lambda gives every function, set before the functions load: their SDK clients find the
   // stand-ins here, and need a region and some credentials to sign with.
-  for (const variable of ENDPOINT_VARIABLES) process.env[variable] = endpoint.url;
+  Object.assign(process.env, awsEndpointVariables(endpoint.url));
   process.env.AWS_REGION = stack.region;
   process.env.AWS_ACCESS_KEY_ID ??= 'local';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
 
-  await createTemplateTables(
-    template,
-    stack,
-    new DynamoDBClient({ endpoint: endpoint.url, region: stack.region }),
-  );
-  functions = (await loadLocalFunctions(template, stack)).map((fn) => meter.countInvocations(fn));
+  functions = (await loadLocalFunctions(template, stack)).map((fn) => usage.countInvocations(fn));
+  const stateMachines = registerStateMachines(template, stack, stepFunctions, readDefinition);
+  const { applyTopicRules, deadLetters } = topicRulesRunner(template, stack, stepFunctions);
 
+  const close = async () => {
+    await endpoint.close();
+    running = false;
+  };
+  return {
+    template,
+    endpoint,
+    usage,
+    faults,
+    functions,
+    stepFunctions,
+    stateMachines,
+    applyTopicRules,
+    deadLetters,
+    close,
+  };
+}
+
+/** Registers every state machine of the template; returns their ARNs by logical ID. */
+function registerStateMachines(
+  template: CfnTemplate,
+  stack: LocalStack,
+  stepFunctions: LocalStepFunctions,
+  readDefinition: (definitionUri: string) => string,
+): Record<string, string> {
   const stateMachines: Record<string, string> = {};
   for (const [id, machine] of resourcesOfType(template, 'AWS::Serverless::StateMachine')) {
     const properties = machine.Properties ?? {};
@@ -127,28 +137,42 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       properties.DefinitionSubstitutions ?? {},
       stack,
     ) as Record<string, unknown>;
-    const definition = substitute(
-      options.readDefinition(String(properties.DefinitionUri)),
-      substitutions,
-    );
+    const definition = substitute(readDefinition(String(properties.DefinitionUri)), substitutions);
     const name = stack.attributes[`${id}.Name`] ?? id;
     stateMachines[id] = stepFunctions.createStateMachine({ name, definition }).stateMachineArn;
   }
+  return stateMachines;
+}
 
-  const rules = templateTopicRules(template, stack);
+/**
+ * The template's IoT rules over the registered state machines. Each action's state machine is
+ * looked up by name once, here; an unknown name keeps the ARN '', which Step Functions refuses,
+ * so the message goes to the rule's error action as on AWS.
+ */
+function topicRulesRunner(
+  template: CfnTemplate,
+  stack: LocalStack,
+  stepFunctions: LocalStepFunctions,
+): Pick<LocalCloud, 'applyTopicRules' | 'deadLetters'> {
+  const arnByName = new Map(
+    stepFunctions.listStateMachines().map((machine) => [machine.name, machine.stateMachineArn]),
+  );
+  const rules = templateTopicRules(template, stack).map((rule) => ({
+    ...rule,
+    targets: rule.actions.map((action) => ({
+      stateMachineArn: arnByName.get(action.stateMachineName) ?? '',
+      namePrefix: action.executionNamePrefix === undefined ? '' : `${action.executionNamePrefix}_`,
+    })),
+  }));
   const deadLetters: DeadLetter[] = [];
   const applyTopicRules = (message: MqttMessage): ExecutionRecord[] =>
     rules
       .filter((rule) => matchesTopicFilter(rule.topicFilter, message.topic))
       .flatMap((rule) => {
         const input = JSON.stringify(rule.select(message, Date.now()));
-        return rule.actions.flatMap((action) => {
+        return rule.targets.flatMap(({ stateMachineArn, namePrefix }) => {
           try {
-            const stateMachineArn =
-              stepFunctions
-                .listStateMachines()
-                .find((machine) => machine.name === action.stateMachineName)?.stateMachineArn ?? '';
-            const name = `${action.executionNamePrefix ?? ''}${action.executionNamePrefix === undefined ? '' : '_'}${randomUUID()}`;
+            const name = `${namePrefix}${randomUUID()}`;
             return [stepFunctions.startExecution({ stateMachineArn, input, name })];
           } catch (error) {
             if (rule.errorAction !== undefined) {
@@ -163,22 +187,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           }
         });
       });
-
-  const close = async () => {
-    await endpoint.close();
-    running = false;
-  };
-  return {
-    endpoint,
-    usage: meter,
-    faults,
-    functions,
-    stepFunctions,
-    stateMachines,
-    applyTopicRules,
-    deadLetters,
-    close,
-  };
+  return { applyTopicRules, deadLetters };
 }
 
 /** DefinitionSubstitutions as Step Functions applies them: every ${Name} replaced, textually. */

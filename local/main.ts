@@ -6,16 +6,17 @@ import { loadTemplate } from './template/sam-template.js';
 // "connector ready"; Ctrl-C stops it.
 
 /* eslint-disable no-console -- this is the command's output */
+const template = loadTemplate();
 let settings;
 try {
-  settings = localSettingsFromEnv(process.env, loadTemplate());
+  settings = localSettingsFromEnv(process.env, template);
 } catch (error) {
   if (!(error instanceof LocalSettingsError)) throw error;
   console.error(`npm start: ${error.message}`);
   process.exit(2);
 }
 
-const connector = await startLocalConnector(settings);
+const connector = await startLocalConnector(settings, { template });
 const { endpoints } = connector;
 const token =
   settings.pushToken === DEFAULT_PUSH_TOKEN

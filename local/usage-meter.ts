@@ -46,12 +46,12 @@ export class UsageMeter {
     }
   }
 
-  /** The service, counting its requests by operation (x-amz-target) under `counts`. */
+  /** The service, counting its requests by operation under `counts`. */
   countRequests(service: AwsService, counts: Record<string, number>): AwsService {
     return {
       ...service,
       handle: (request, response) => {
-        increment(counts, String(request.headers['x-amz-target']).split('.')[1] ?? '');
+        increment(counts, service.operationOf(request) ?? '');
         return service.handle(request, response);
       },
     };

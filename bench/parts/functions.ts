@@ -5,6 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import {
+  NOTIFICATION_DEFINITIONS,
+  NOTIFICATION_TYPES,
+} from '../../functions/notifications/notification-types.js';
 import { samBuild, type BuiltFunction } from '../../local/build/sam-build.js';
 import { resourcesOfType } from '../../local/template/sam-template.js';
 import { sampleEvents, type SampleEvent } from '../../test/helpers/api-events.js';
@@ -46,17 +50,15 @@ export interface FunctionsResult {
   coldStarts: ColdStart[];
 }
 
-// The first sample event that should succeed, for each function (events/ is shared with the tests).
+// Where each function's sample events are (events/ is shared with the tests): a notification
+// function's under its type's name (uplink_early -> uplink-early), the others' listed.
 const EVENT_DIRECTORIES: Record<string, string> = {
-  UplinkEarlyFunction: 'uplink-early',
-  UplinkFunction: 'uplink',
-  DownlinkStatusFunction: 'downlink-status',
-  JoinInfoFunction: 'joininfo',
-  NodeInfoFunction: 'nodeinfo',
-  LocationFunction: 'location',
-  DeviceStatusFunction: 'status',
-  AlarmFunction: 'alarm',
-  AppChangeFunction: 'appchange',
+  ...Object.fromEntries(
+    NOTIFICATION_TYPES.map((type) => [
+      NOTIFICATION_DEFINITIONS[type].functionId,
+      type.replaceAll('_', '-'),
+    ]),
+  ),
   ValidateDownlinkFunction: 'validate-downlink',
   SendToOrbiwanFunction: 'send-to-orbiwan',
   WaitForStatusFunction: 'wait-for-status',

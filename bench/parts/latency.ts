@@ -9,7 +9,6 @@ import { ratio, round, summarize, type Summary } from '../stats.js';
 // Parts 4 to 6, through the running local stack, each with its baseline measured in the same run,
 // sample by sample in turn so that the machine's slow moments hit both alike.
 
-export const PREFIX = 'orbiwan/lorawan';
 export const RX1_BUDGET_MS = 100;
 
 export interface Comparison {
@@ -84,12 +83,13 @@ export async function measureLatency(
   orbiwan: BenchOrbiwan,
   { samples, token }: LatencyOptions,
 ): Promise<LatencyResult> {
+  const { topicPrefix } = connector;
   const iot = new IoTDataPlaneClient({
     endpoint: connector.aws,
     region: 'eu-west-1',
     credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
   });
-  const relay = await startBareRelay(iot);
+  const relay = await startBareRelay(iot, topicPrefix);
   const subscriber = await connectMqtt(connector.mqtt);
   const listener = new Listener(subscriber, (topic, payload) =>
     topic.endsWith('/downlink/status')
@@ -97,7 +97,11 @@ export async function measureLatency(
       : `${topic.split('/').at(-1) ?? ''}:${fcntOf(payload)}`,
   );
   await subscriber.subscribeAsync(
-    [`${PREFIX}/+/uplink`, `${PREFIX}/+/uplink_early`, `${PREFIX}/+/downlink/status`],
+    [
+      `${topicPrefix}/+/uplink`,
+      `${topicPrefix}/+/uplink_early`,
+      `${topicPrefix}/+/downlink/status`,
+    ],
     { qos: 0 },
   );
 
@@ -118,7 +122,7 @@ export async function measureLatency(
 
   // The early-reply loop's application: answers every early uplink with a downlink at once.
   const app = await connectMqtt(connector.mqtt);
-  await app.subscribeAsync(`${PREFIX}/+/uplink_early`, { qos: 0 });
+  await app.subscribeAsync(`${topicPrefix}/+/uplink_early`, { qos: 0 });
   app.on('message', (topic, payload) => {
     const fcnt = Number(fcntOf(payload));
     if (fcnt < LOOP_BASE) return;
@@ -207,7 +211,7 @@ export async function measureLatency(
   const outbound = { connector: [] as number[], baseline: [] as number[] };
   for (let index = 0; index < warmup + samples; index++) {
     const { ms: connectorMs, requestId } = await outboundSample(
-      `${PREFIX}/0000000000000003/downlink`,
+      `${topicPrefix}/0000000000000003/downlink`,
     );
     await finishLifecycle('0000000000000003', requestId);
     const { ms: baselineMs } = await outboundSample('bench/0000000000000004/downlink');
@@ -265,6 +269,7 @@ const LOOP_BASE = 10_000_000;
 /** The baseline of the inbound path: publish the raw body with the same SDK client, nothing else. */
 async function startBareRelay(
   iot: IoTDataPlaneClient,
+  topicPrefix: string,
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -276,7 +281,7 @@ async function startBareRelay(
       void iot
         .send(
           new PublishCommand({
-            topic: `${PREFIX}/${DevEUI.toLowerCase()}/${type}`,
+            topic: `${topicPrefix}/${DevEUI.toLowerCase()}/${type}`,
             payload,
             qos: type === 'uplink' ? 1 : 0,
           }),

@@ -4,7 +4,6 @@ import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import type { ConnectorProcess } from '../connector-process.js';
 import { round } from '../stats.js';
-import { PREFIX } from './latency.js';
 
 // Part 7: sustained notifications per second through the local stack, with a load generator in a
 // process of its own, and every 200 reply matched with exactly one MQTT message.
@@ -30,8 +29,9 @@ export async function measureThroughput(
   connector: ConnectorProcess,
   { count, concurrency, token }: { count: number; concurrency: number; token: string },
 ): Promise<ThroughputResult> {
+  const { topicPrefix } = connector;
   const subscriber = await mqtt.connectAsync(connector.mqtt, { reconnectPeriod: 0 });
-  await subscriber.subscribeAsync(`${PREFIX}/+/uplink`, { qos: 1 });
+  await subscriber.subscribeAsync(`${topicPrefix}/+/uplink`, { qos: 1 });
   const received = new Map<number, number>();
   let settle: (() => void) | undefined;
   let expected = Number.POSITIVE_INFINITY;

@@ -3,12 +3,21 @@ import type { AddressInfo } from 'node:net';
 import { AwsServiceError } from './aws-errors.js';
 
 // One HTTP endpoint for every AWS service stand-in, like LocalStack's: the SDK clients reach it
-// through AWS_ENDPOINT_URL_<SERVICE>, and each request goes to the service that accepts it (by
-// path for IoT Data Plane, by x-amz-target for the JSON protocols).
+// through AWS_ENDPOINT_URL_<SERVICE>, and each request goes to the service that names an operation
+// for it (by path for IoT Data Plane, by x-amz-target for the JSON protocols).
+
+/** How a service frames its answers: AWS JSON 1.0/1.1 (x-amz-target) or REST-JSON (IoT Data Plane). */
+export type AwsProtocol = 'json-1.0' | 'json-1.1' | 'rest-json';
 
 export interface AwsService {
   name: string;
-  accepts: (request: IncomingMessage) => boolean;
+  protocol: AwsProtocol;
+  /**
+   * The one place a request's operation is named (PutItem, Publish, ...): undefined when the
+   * request is not for this service. The endpoint routes by it, the meter counts and the fault
+   * injector matches by it.
+   */
+  operationOf: (request: IncomingMessage) => string | undefined;
   handle: (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
 }
 
@@ -19,27 +28,27 @@ export interface AwsEndpoint {
 
 export async function startAwsEndpoint(services: AwsService[], port = 0): Promise<AwsEndpoint> {
   const server = createServer((request, response) => {
-    const service = services.find((candidate) => candidate.accepts(request));
+    const service = services.find((candidate) => candidate.operationOf(request) !== undefined);
     if (service === undefined) {
       request.resume();
       const target =
         request.headers['x-amz-target'] ?? `${request.method ?? ''} ${request.url ?? ''}`;
-      sendJsonError(
+      sendAwsError(
         response,
         new AwsServiceError(
           'UnknownOperationException',
           400,
           `no local stand-in for ${String(target)}`,
         ),
-        '1.1',
+        'json-1.1',
       );
       return;
     }
     Promise.resolve(service.handle(request, response)).catch((error: unknown) => {
-      sendJsonError(
+      sendAwsError(
         response,
         new AwsServiceError('InternalFailure', 500, `${service.name}: ${String(error)}`),
-        '1.1',
+        service.protocol,
       );
     });
   });
@@ -65,11 +74,14 @@ export function jsonProtocolService(
   version: '1.0' | '1.1',
   operations: JsonOperations,
 ): AwsService {
+  const protocol = version === '1.0' ? 'json-1.0' : 'json-1.1';
+  const operationOf = (request: IncomingMessage) => targetOperation(request, targetPrefix);
   return {
     name,
-    accepts: (request) => targetOperation(request, targetPrefix) !== undefined,
+    protocol,
+    operationOf,
     handle: async (request, response) => {
-      const operation = targetOperation(request, targetPrefix) ?? '';
+      const operation = operationOf(request) ?? '';
       const body = await readBody(request);
       try {
         const handler = operations[operation];
@@ -86,30 +98,36 @@ export function jsonProtocolService(
           .writeHead(200, { 'content-type': `application/x-amz-json-${version}` })
           .end(JSON.stringify(output ?? {}));
       } catch (error) {
-        sendJsonError(
+        sendAwsError(
           response,
           error instanceof AwsServiceError
             ? error
             : new AwsServiceError('InternalFailure', 500, String(error)),
-          version,
+          protocol,
         );
       }
     },
   };
 }
 
-export function sendJsonError(
+/** An AWS error as the protocol frames it: the SDK reads its name from x-amzn-errortype. */
+export function sendAwsError(
   response: ServerResponse,
   error: AwsServiceError,
-  version: '1.0' | '1.1',
+  protocol: AwsProtocol,
 ): void {
   if (response.headersSent) return;
+  const json = protocol !== 'rest-json';
   response
     .writeHead(error.statusCode, {
-      'content-type': `application/x-amz-json-${version}`,
+      'content-type': json ? `application/x-amz-${protocol}` : 'application/json',
       'x-amzn-errortype': error.name,
     })
-    .end(JSON.stringify({ __type: error.name, message: error.message }));
+    .end(
+      JSON.stringify(
+        json ? { __type: error.name, message: error.message } : { message: error.message },
+      ),
+    );
 }
 
 export function readBody(request: IncomingMessage): Promise<Buffer> {

@@ -8,7 +8,7 @@ import dynalite from 'dynalite';
 import { resolveIntrinsics } from '../template/intrinsics.js';
 import { resourcesOfType, type CfnTemplate } from '../template/sam-template.js';
 import type { LocalStack } from '../template/stack.js';
-import type { AwsService } from './aws-endpoint.js';
+import { targetOperation, type AwsService } from './aws-endpoint.js';
 
 // DynamoDB in memory (dynalite), behind the shared endpoint. dynalite does not expire items by TTL
 // nor support transactions: the connector uses neither in a way that matters locally.
@@ -22,8 +22,8 @@ export function dynamoDbService(): AwsService {
   if (listener === undefined) throw new Error('dynalite has no request listener');
   return {
     name: 'dynamodb',
-    accepts: (request) =>
-      String(request.headers['x-amz-target'] ?? '').startsWith('DynamoDB_20120810.'),
+    protocol: 'json-1.0',
+    operationOf: (request) => targetOperation(request, 'DynamoDB_20120810'),
     handle: (request, response) => {
       listener(request, response);
     },

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { readBody, sendJsonError, type AwsService } from './aws-endpoint.js';
+import { readBody, sendAwsError, type AwsService } from './aws-endpoint.js';
 import { AwsServiceError } from './aws-errors.js';
 
 // Faults the stand-ins can be told to play, so tests can show what the connector does when an AWS
@@ -46,14 +46,15 @@ export class FaultInjector {
         if (this.faults.size === 0) return service.handle(request, response);
         const body = await readBody(request);
         const replay = replayOf(request, body);
-        const fault = this.take(service.name, operationOf(request), body.toString('utf8'));
+        const operation = service.operationOf(request) ?? '';
+        const fault = this.take(service.name, operation, body.toString('utf8'));
         if (fault === undefined) return service.handle(replay, response);
         if ('delayMs' in fault.effect) {
           await delay(fault.effect.delayMs);
           return service.handle(replay, response);
         }
         const { error, status, message = `injected ${error}` } = fault.effect;
-        sendJsonError(response, new AwsServiceError(error, status, message), '1.1');
+        sendAwsError(response, new AwsServiceError(error, status, message), service.protocol);
       },
     };
   }
@@ -79,11 +80,4 @@ function replayOf(request: IncomingMessage, body: Buffer): IncomingMessage {
     url: request.url,
     socket: request.socket,
   }) as unknown as IncomingMessage;
-}
-
-/** The operation a request asks for: its x-amz-target's, or Publish for POST /topics/... */
-function operationOf(request: IncomingMessage): string {
-  const target = request.headers['x-amz-target'];
-  if (typeof target === 'string') return target.slice(target.indexOf('.') + 1);
-  return (request.url ?? '').startsWith('/topics/') ? 'Publish' : '';
 }

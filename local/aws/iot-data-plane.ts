@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody, type AwsService } from './aws-endpoint.js';
+import { readBody, sendAwsError, type AwsService } from './aws-endpoint.js';
 import { AwsServiceError } from './aws-errors.js';
 
 // The IoT Data Plane Publish API (POST /topics/{topic}?qos=..) as the SDK's PublishCommand sends
@@ -23,7 +23,8 @@ const IOT_MAX_PAYLOAD_BYTES = 128 * 1024;
 export function iotDataPlaneService(onPublish: OnPublish): AwsService {
   return {
     name: 'iot-data-plane',
-    accepts: isPublishRequest,
+    protocol: 'rest-json',
+    operationOf: (request) => (isPublishRequest(request) ? 'Publish' : undefined),
     handle: (request, response) => servePublish(request, response, onPublish),
   };
 }
@@ -48,12 +49,7 @@ export async function servePublish(
       error instanceof AwsServiceError
         ? error
         : new AwsServiceError('InternalFailureException', 500, 'the local broker failed');
-    response
-      .writeHead(failure.statusCode, {
-        'content-type': 'application/json',
-        'x-amzn-errortype': failure.name,
-      })
-      .end(JSON.stringify({ message: failure.message }));
+    sendAwsError(response, failure, 'rest-json');
   }
 }
 

@@ -1,14 +1,11 @@
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
-import { functionProperties, isRecord, type CfnTemplate } from '../template/sam-template.js';
+import { handlerLocation, isRecord, type CfnTemplate } from '../template/sam-template.js';
 
 // Builds a function the way `sam build` does with `Metadata: BuildMethod: esbuild` (AWS Lambda
 // Builders' nodejs_npm_esbuild workflow): esbuild --bundle --platform=node --outdir=<artifacts>,
 // its defaults (target es2020, format cjs, minify) unless BuildProperties say otherwise, then every
 // BuildProperty as its esbuild flag. The output is flattened: entry foo/bar.ts -> bar.js (.mjs).
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface BuiltFunction {
   functionId: string;
@@ -50,8 +47,7 @@ export async function samBuild(
   if (unknown.length > 0)
     throw new Error(`${functionId}: sam build does not know BuildProperties ${unknown.join(', ')}`);
 
-  const { CodeUri, Handler } = functionProperties(template, functionId);
-  const codeDir = join(ROOT, typeof CodeUri === 'string' ? CodeUri : '.');
+  const handler = handlerLocation(template, functionId);
   const entryPoints = properties.EntryPoints as string[];
   // Multi-value properties are lists of "key=value" (OutExtension: [.js=.mjs]).
   const pairs = (key: string): Record<string, string> =>
@@ -63,7 +59,7 @@ export async function samBuild(
     );
 
   const options: BuildOptions = {
-    absWorkingDir: codeDir,
+    absWorkingDir: handler.codeDirectory,
     entryPoints,
     bundle: true,
     platform: 'node',
@@ -87,15 +83,11 @@ export async function samBuild(
   };
   const { metafile } = await build(options);
 
-  if (typeof Handler !== 'string') throw new Error(`${functionId}: Handler is not a string`);
-  const handler = Handler;
-  const dot = handler.lastIndexOf('.');
-  const moduleName = handler.slice(0, dot).split('/').pop() ?? '';
   const extension = pairs('OutExtension')['.js'] ?? '.js';
   return {
     functionId,
-    file: join(artifactsDir, `${moduleName}${extension}`),
-    exportName: handler.slice(dot + 1),
+    file: join(artifactsDir, `${basename(handler.module)}${extension}`),
+    exportName: handler.exportName,
     addedEnvironment: properties.Sourcemap === true ? { NODE_OPTIONS: '--enable-source-maps' } : {},
     bytesByPackage: metafile === undefined ? {} : bytesByPackage(metafile),
   };

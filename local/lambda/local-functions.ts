@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { resolveIntrinsics } from '../template/intrinsics.js';
-import { functionProperties, resourcesOfType, type CfnTemplate } from '../template/sam-template.js';
+import { handlerLocation, resourcesOfType, type CfnTemplate } from '../template/sam-template.js';
 import type { LocalStack } from '../template/stack.js';
+import { functionEnvironment, functionName } from './function-environment.js';
 
 // Every function of the template, run in this process: its handler is built by the create-handler.ts
 // beside its entry point, with the environment template.yaml gives it, and invoked the way Lambda
 // would. The AWS SDK clients inside the handlers read AWS_ENDPOINT_URL_* from process.env, which the
 // caller points at the local stand-ins before loading.
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface LocalFunction {
   id: string;
@@ -49,27 +47,13 @@ export async function loadLocalFunctions(
   const functions: LocalFunction[] = [];
   const turn = semaphore(LOCAL_CONCURRENCY);
   for (const [id] of resourcesOfType(template, 'AWS::Serverless::Function')) {
-    const properties = functionProperties(template, id);
-    const handlerPath = String(properties.Handler);
-    const module = handlerPath.slice(0, handlerPath.lastIndexOf('.'));
-    const factoryFile = join(
-      ROOT,
-      typeof properties.CodeUri === 'string' ? properties.CodeUri : '.',
-      dirname(module),
-      'create-handler.ts',
-    );
+    const { codeDirectory, module } = handlerLocation(template, id);
+    const factoryFile = join(codeDirectory, dirname(module), 'create-handler.ts');
     const { createHandler } = (await import(pathToFileURL(factoryFile).href)) as {
       createHandler: CreateHandler;
     };
-    const variables =
-      (properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
-      {};
-    const environment = Object.fromEntries(
-      Object.entries(resolveIntrinsics(variables, stack) as Record<string, unknown>).map(
-        ([key, value]) => [key, String(value)],
-      ),
-    );
-    const name = stack.refs[id] ?? id;
+    const environment = functionEnvironment(template, stack, id);
+    const name = functionName(stack, id);
     const handler = createHandler(environment);
     functions.push({
       id,

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCfnYaml } from './cfn-yaml.js';
 
@@ -41,6 +43,14 @@ export interface CfnTemplate {
   Outputs?: Record<string, { Description?: string; Value: unknown; Condition?: string }>;
 }
 
+// CodeUri and DefinitionUri are relative to the template, as `sam build` reads them.
+const TEMPLATE_DIRECTORY = dirname(TEMPLATE_PATH);
+
+/** A file the template names by a path relative to itself (DefinitionUri, ...). */
+export function readBesideTemplate(relativePath: string): string {
+  return readFileSync(join(TEMPLATE_DIRECTORY, relativePath), 'utf8');
+}
+
 export function loadTemplate(path: string = TEMPLATE_PATH): CfnTemplate {
   const template = readCfnYaml(path);
   if (!isRecord(template) || !isRecord(template.Resources)) {
@@ -66,6 +76,27 @@ export function functionProperties(
     throw new Error(`${functionId} is not an AWS::Serverless::Function in the template`);
   }
   return mergeGlobals(template.Globals?.Function ?? {}, resource.Properties ?? {});
+}
+
+/** Where Lambda finds a function's handler: Handler "dir/module.export" inside CodeUri. */
+export interface HandlerLocation {
+  /** CodeUri, absolute. */
+  codeDirectory: string;
+  /** The handler's module relative to codeDirectory, without extension (uplink/handler). */
+  module: string;
+  /** The export Lambda calls. */
+  exportName: string;
+}
+
+export function handlerLocation(template: CfnTemplate, functionId: string): HandlerLocation {
+  const { CodeUri, Handler } = functionProperties(template, functionId);
+  if (typeof Handler !== 'string') throw new Error(`${functionId}: Handler is not a string`);
+  const dot = Handler.lastIndexOf('.');
+  return {
+    codeDirectory: join(TEMPLATE_DIRECTORY, typeof CodeUri === 'string' ? CodeUri : '.'),
+    module: Handler.slice(0, dot),
+    exportName: Handler.slice(dot + 1),
+  };
 }
 
 function mergeGlobals(globals: unknown, local: unknown): Record<string, unknown> {

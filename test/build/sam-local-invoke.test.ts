@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,10 +12,9 @@ import {
   type NotificationDefinition,
   type NotificationType,
 } from '../../functions/notifications/notification-types.js';
-import { startAwsEndpoint, type AwsEndpoint } from '../../local/aws/aws-endpoint.js';
-import { createTemplateTables, dynamoDbService } from '../../local/aws/dynamodb.js';
-import { iotDataPlaneService, type PublishedMessage } from '../../local/aws/iot-data-plane.js';
-import { SecretsStore } from '../../local/aws/secrets-manager.js';
+import { startAwsStandIns, type AwsStandIns } from '../../local/aws/aws-stand-ins.js';
+import type { PublishedMessage } from '../../local/aws/iot-data-plane.js';
+import { lambdaEnvironment } from '../../local/lambda/function-environment.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import {
   functionProperties,
@@ -44,7 +42,7 @@ const INVOKER = fileURLToPath(new URL('../helpers/invoke-bundle.mjs', import.met
 const template = loadTemplate();
 const workDir = mkdtempSync(join(tmpdir(), 'sam-build-'));
 const published: PublishedMessage[] = [];
-let aws: AwsEndpoint;
+let aws: AwsStandIns;
 let orbiwan: FakeHttpServer;
 let stack: LocalStack;
 
@@ -61,18 +59,17 @@ beforeAll(async () => {
         },
   );
   stack = sampleStack({ OrbiwanBaseUrl: orbiwan.url });
-  const secrets = new SecretsStore();
-  secrets.put(stack.refs.PushTokenSecret ?? '', SAMPLE_PUSH_TOKEN);
-  secrets.put(
-    SAMPLE_PARAMETERS.OrbiwanCredentialsSecretArn,
-    '{"username":"connector","password":"secret"}',
-  );
-  aws = await startAwsEndpoint([
-    iotDataPlaneService((message) => void published.push(message)),
-    secrets.service(),
-    dynamoDbService(),
-  ]);
-  await createTemplateTables(template, stack, new DynamoDBClient({ endpoint: aws.url }));
+  // No Step Functions: no function invoked here calls it.
+  aws = await startAwsStandIns({
+    template,
+    stack,
+    secrets: {
+      [stack.refs.PushTokenSecret ?? '']: SAMPLE_PUSH_TOKEN,
+      [SAMPLE_PARAMETERS.OrbiwanCredentialsSecretArn]:
+        '{"username":"connector","password":"secret"}',
+    },
+    onPublish: (message) => void published.push(message),
+  });
 });
 
 afterAll(async () => {
@@ -81,27 +78,19 @@ afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-function lambdaEnvironment(
+/** What `sam local invoke` gives the function: Lambda's environment, its memory size, what sam build added. */
+function samLocalEnvironment(
   functionId: string,
   added: Record<string, string>,
 ): Record<string, string> {
-  const properties = functionProperties(template, functionId);
-  const variables = resolveIntrinsics(
-    (properties.Environment as { Variables: Record<string, unknown> }).Variables,
-    stack,
-  ) as Record<string, unknown>;
+  const { MemorySize } = functionProperties(template, functionId);
   return {
     PATH: process.env.PATH ?? '',
-    AWS_REGION: stack.region,
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_ENDPOINT_URL_IOT_DATA_PLANE: aws.url,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.url,
-    AWS_ENDPOINT_URL_DYNAMODB: aws.url,
-    AWS_ENDPOINT_URL_SFN: aws.url,
-    AWS_LAMBDA_FUNCTION_NAME: stack.refs[functionId] ?? functionId,
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(resolveIntrinsics(properties.MemorySize, stack)),
-    ...Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, String(value)])),
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(resolveIntrinsics(MemorySize, stack)),
+    ...lambdaEnvironment(template, stack, functionId, {
+      endpointUrl: aws.endpoint.url,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    }),
     ...added,
   };
 }
@@ -115,7 +104,7 @@ async function buildAndInvoke(functionId: string, samples: SampleEvent[]): Promi
   writeFileSync(eventsFile, JSON.stringify(samples.map((sample) => sample.event)));
   published.length = 0;
   await run(process.execPath, [INVOKER, built.file, built.exportName, eventsFile, resultsFile], {
-    env: lambdaEnvironment(functionId, built.addedEnvironment),
+    env: samLocalEnvironment(functionId, built.addedEnvironment),
   });
   return JSON.parse(readFileSync(resultsFile, 'utf8')) as Outcome[];
 }
