@@ -1,15 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalConnector } from '../../local/connector.js';
 import type { Fault } from '../../local/aws/fault-injection.js';
-import { acceptDownlinks } from '../helpers/downlink-harness.js';
-import { startFakeHttpServer, type FakeHttpServer } from '../helpers/fake-http-server.js';
 import {
-  E2E_TOKEN,
-  startTestConnector,
-  subscribe,
-  type ReceivedMessage,
-  type Subscriber,
-} from '../helpers/local-connector.js';
+  startConnectorWithFakeOrbiwan,
+  type ConnectorWithFakeOrbiwan,
+} from '../helpers/connector-with-fake-orbiwan.js';
+import type { FakeHttpServer } from '../helpers/fake-http-server.js';
+import { E2E_TOKEN, type ReceivedMessage, type Subscriber } from '../helpers/local-connector.js';
 
 // Faults of the AWS services, played by the local stack's stand-ins to the unmodified SDK clients,
 // with OrbiWAN's pushes over real HTTP and the application on real MQTT. OrbiWAN does not retry a
@@ -17,21 +14,18 @@ import {
 // Downlink waits time out after 1 s here, so lost status deliveries show their recovery.
 
 const DEVICE = '0011223344aa0001';
-const statusAtOrbiwan = new Map<string, number>();
+let local: ConnectorWithFakeOrbiwan;
+let statusAtOrbiwan: Map<string, number>;
 let orbiwan: FakeHttpServer;
 let connector: LocalConnector;
 let app: Subscriber;
 let fcnt = 0;
 
 beforeAll(async () => {
-  orbiwan = await startFakeHttpServer(acceptDownlinks(statusAtOrbiwan));
-  connector = await startTestConnector({
-    ORBIWAN_URL: orbiwan.url,
-    ORBIWAN_USERNAME: 'operator',
-    ORBIWAN_PASSWORD: 'operator-password',
+  local = await startConnectorWithFakeOrbiwan('orbiwan/lorawan/#', {
     DOWNLINK_TIMEOUT_SECONDS: '1',
   });
-  app = await subscribe(connector.endpoints.mqtt, 'orbiwan/lorawan/#');
+  ({ statusAtOrbiwan, orbiwan, connector, subscriber: app } = local);
 });
 
 afterEach(() => {
@@ -39,9 +33,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  await app.close();
-  await connector.close();
-  await orbiwan.close();
+  await local.close();
 });
 
 const inject = (fault: Fault) => connector.cloud.faults.inject(fault);
@@ -104,23 +96,6 @@ async function pushStatus(id: string, transmissionStatus: number) {
   return response.status;
 }
 
-/** The execution the IoT rule started for the downlink with this requestId, if it has. */
-function findExecutionOf(requestId: string) {
-  return connector.cloud.stepFunctions
-    .listExecutions(connector.cloud.stateMachines.DownlinkStateMachine ?? '')
-    .map((candidate) => connector.cloud.stepFunctions.describeExecution(candidate.executionArn))
-    .find((candidate) => {
-      const { payload } = JSON.parse(candidate.input) as { payload: string };
-      return Buffer.from(payload, 'base64').toString().includes(`"requestId":"${requestId}"`);
-    });
-}
-
-function executionOf(requestId: string) {
-  const execution = findExecutionOf(requestId);
-  if (execution === undefined) throw new Error(`no execution for ${requestId}`);
-  return execution;
-}
-
 /** Resolves once the execution has left its token in WaitForStatus (told by the activity feed). */
 function waitingForStatus(executionArn: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -139,15 +114,6 @@ function waitingForStatus(executionArn: string): Promise<void> {
     const unsubscribe = connector.activity.subscribe(check);
     check();
   });
-}
-
-async function acceptedId(requestId: string): Promise<string> {
-  const accepted = await app.next(
-    (message) =>
-      message.payload.includes(`"requestId":"${requestId}"`) &&
-      message.payload.includes('"state":"accepted"'),
-  );
-  return /"id":(\d+)/.exec(accepted.payload.toString())?.[1] ?? '';
 }
 
 // First in the file: the secrets are cached once read.
@@ -253,8 +219,8 @@ describe('Faults: DynamoDB', () => {
     await app.client.publishAsync(`orbiwan/lorawan/${DEVICE}/downlink`, JSON.stringify(request), {
       qos: 1,
     });
-    const id = await acceptedId(request.requestId);
-    await waitingForStatus(executionOf(request.requestId).executionArn);
+    const id = await local.acceptedId(request.requestId);
+    await waitingForStatus(local.executionOf(request.requestId).executionArn);
     const removeFault = inject({
       service: 'dynamodb',
       effect: { error: 'InternalServerError', status: 500 },
@@ -271,7 +237,7 @@ describe('Faults: DynamoDB', () => {
     );
     // ... and the execution, never resumed, asks OrbiWAN after its wait and ends Delivered.
     const done = await connector.cloud.stepFunctions.whenDone(
-      executionOf(request.requestId).executionArn,
+      local.executionOf(request.requestId).executionArn,
     );
     expect(done.status).toBe('SUCCEEDED');
     expect(posts().filter((body) => body === '03')).toHaveLength(1);
@@ -288,9 +254,11 @@ describe('Faults: DynamoDB', () => {
       effect: { error: 'InternalServerError', status: 500 },
     });
     const unsubscribe = connector.activity.subscribe(() => {
-      const failed = findExecutionOf(request.requestId)?.history.some(
-        (event) => event.type === 'TaskFailed' && event.stateName === 'WaitForStatus',
-      );
+      const failed = local
+        .findExecutionOf(request.requestId)
+        ?.history.some(
+          (event) => event.type === 'TaskFailed' && event.stateName === 'WaitForStatus',
+        );
       if (failed !== true) return;
       removeFault();
       unsubscribe();
@@ -298,8 +266,8 @@ describe('Faults: DynamoDB', () => {
     await app.client.publishAsync(`orbiwan/lorawan/${DEVICE}/downlink`, JSON.stringify(request), {
       qos: 1,
     });
-    const id = await acceptedId(request.requestId);
-    const { executionArn } = executionOf(request.requestId);
+    const id = await local.acceptedId(request.requestId);
+    const { executionArn } = local.executionOf(request.requestId);
     await waitingForStatus(executionArn);
     expect(await pushStatus(id, 1)).toBe(200);
 
@@ -322,7 +290,7 @@ describe('Faults: Step Functions', () => {
     await app.client.publishAsync(`orbiwan/lorawan/${DEVICE}/downlink`, JSON.stringify(request), {
       qos: 1,
     });
-    const id = await acceptedId(request.requestId);
+    const id = await local.acceptedId(request.requestId);
     inject({
       service: 'step-functions',
       operation: 'SendTaskSuccess',
@@ -341,7 +309,7 @@ describe('Faults: Step Functions', () => {
     // The execution was not resumed: after its wait it asks OrbiWAN, and ends with what it hears,
     // publishing nothing twice.
     const done = await connector.cloud.stepFunctions.whenDone(
-      executionOf(request.requestId).executionArn,
+      local.executionOf(request.requestId).executionArn,
     );
     if (done.status !== 'SUCCEEDED')
       console.error(

@@ -8,9 +8,11 @@ import {
   anyChar,
   anyJsonText,
   anyString,
+  badDevEui,
   COMPACT,
-  hexDigits,
+  devEuiWritten,
   insertAt,
+  isDevEuiForm,
   type Layout,
   type Member,
   nonInteger,
@@ -19,8 +21,11 @@ import {
   notString,
   objectText,
   overflow,
+  parses,
   PRETTY,
+  PROTOTYPE_KEYS,
   text,
+  utf8,
 } from '../helpers/json-text-arbitraries.js';
 import { fuzzSettings } from '../helpers/fuzz-settings.js';
 import { lambdaContext } from '../helpers/lambda-context.js';
@@ -45,78 +50,19 @@ const KNOWN_FIELDS = new Set(['data', 'port', 'confirmed', 'mode', 'fcnt', 'requ
 // ---------------------------------------------------------------------------------------------
 // Topics: `{prefix}/{deveui}/downlink`, the DevEUI in any of OrbiWAN's forms (README "Topics").
 
-const DEV_EUI_FORM = [/^(?:0x)?[0-9a-f]{16}$/i, /^[0-9a-f]{2}(?:-[0-9a-f]{2}){7}$/i];
-const isDevEuiForm = (value: string) => DEV_EUI_FORM.some((form) => form.test(value));
-
 /** Whether a topic is `{prefix}/{deveui}/downlink` with a DevEUI in one of OrbiWAN's forms. */
 function isValidTopic(topic: string): boolean {
   const level = /^orbiwan\/lorawan\/([^/]*)\/downlink$/.exec(topic)?.[1];
   return level !== undefined && isDevEuiForm(level);
 }
 
-const devEuiHex = fc
-  .uint8Array({ minLength: 8, maxLength: 8 })
-  .map((bytes) => Buffer.from(bytes).toString('hex'));
-
-const devEuiForm = fc
-  .tuple(devEuiHex, fc.constantFrom('plain', '0x', '0X', 'dashed'))
-  .chain(([hex, form]) =>
-    fc.mixedCase(fc.constant(hex)).map((cased) => {
-      const written =
-        form === 'dashed'
-          ? (cased.match(/../g) ?? []).join('-')
-          : form === 'plain'
-            ? cased
-            : `${form}${cased}`;
-      return { hex, written };
-    }),
-  );
-
-const validTopic = devEuiForm.map(({ hex, written }) => ({
+const validTopic = devEuiWritten.map(({ hex, written }) => ({
   topic: `${PREFIX}/${written}/downlink`,
   devEui: hex,
 }));
 
-const DEV_EUI_BREAKERS = [
-  '+',
-  '#',
-  '\u0000',
-  ' ',
-  '\t',
-  '\n',
-  '\u00a0',
-  '\u200b',
-  '\ud800',
-  'é',
-  '\uff10',
-  '😀',
-  'g',
-  'x',
-  '-',
-  '"',
-  '$',
-];
-
 /** A topic level that is not a DevEUI in any of OrbiWAN's forms. */
-const badDevEuiLevel = fc
-  .oneof(
-    fc
-      .tuple(devEuiForm, fc.nat(), fc.constantFrom(...DEV_EUI_BREAKERS))
-      .map(([{ written }, at, breaker]) => insertAt(written, at, breaker)),
-    fc
-      .tuple(fc.constantFrom('', '0x'), hexDigits(0, 15))
-      .map(([prefix, digits]) => `${prefix}${digits}`),
-    fc
-      .tuple(fc.constantFrom('', '0x'), hexDigits(17, 40))
-      .map(([prefix, digits]) => `${prefix}${digits}`),
-    fc.array(hexDigits(4, 4), { minLength: 4, maxLength: 4 }).map((parts) => parts.join('-')),
-    devEuiHex.map((hex) =>
-      hex.replace(/[0-9]/g, (digit) => String.fromCharCode(0xff10 + Number(digit))),
-    ),
-    fc.constantFrom('+', '#', '', 'downlink', '${deveui}', '{deveui}', '..', '%2F'),
-    anyString(40).filter((level) => !level.includes('/')),
-  )
-  .filter((level) => !isDevEuiForm(level));
+const badDevEuiLevel = badDevEui.filter((level) => !level.includes('/'));
 
 /** A topic that is not `{prefix}/{deveui}/downlink` with a DevEUI. */
 const badTopic = fc
@@ -126,7 +72,7 @@ const badTopic = fc
       weight: 2,
       arbitrary: fc
         .tuple(
-          devEuiForm,
+          devEuiWritten,
           fc.constantFrom(
             (d: string) => `${PREFIX}/${d}/x/downlink`,
             (d: string) => `${PREFIX}/x/${d}/downlink`,
@@ -255,17 +201,6 @@ function badPayload(what: string, payload: string | Uint8Array, problems: Proble
     [fc.toStringMethod]: () =>
       `${what}: ${fc.stringify(typeof payload === 'string' ? payload : Buffer.from(payload).toString('hex'))} -> ${fc.stringify([...problems.paths.keys()])}`,
   } as BadPayload;
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function parses(bytes: Uint8Array): boolean {
-  try {
-    JSON.parse(utf8.decode(bytes));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A valid request with one member replaced (or left out, for `undefined`). */
@@ -499,7 +434,6 @@ const unknownFields = fc
     ),
   );
 
-const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype'];
 const pollutingValue = fc.constantFrom(
   '{"port":0}',
   '{"data":"zz","polluted":true}',

@@ -25,7 +25,13 @@ import {
   resourcesOfType,
 } from '../../local/template/sam-template.js';
 import { SAMPLE_PUSH_TOKEN, pushEvent } from '../helpers/api-events.js';
-import { isAllowed, list, toStatements, type PolicyStatement } from '../helpers/iam.js';
+import {
+  isAllowed,
+  isStarOnly,
+  list,
+  templatePolicies,
+  type PolicyStatement,
+} from '../helpers/iam.js';
 import { lambdaContext } from '../helpers/lambda-context.js';
 import { captureLogs } from '../helpers/logs.js';
 import { sampleStack } from '../helpers/sample-stack.js';
@@ -39,32 +45,9 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const template = loadTemplate();
 const stack = sampleStack();
 const prefix = stack.parameters.TopicPrefix ?? '';
-const topicArn = (topic: string) => `arn:aws:iot:${stack.region}:${stack.accountId}:topic/${topic}`;
 const STATE_MACHINE = stack.refs.DownlinkStateMachine ?? '';
 
-/**
- * Actions AWS accepts only with Resource '*'; '*' as a resource is refused for every other action.
- * Each entry says why it cannot be scoped.
- */
-const STAR_ONLY_ACTIONS: Record<string, string> = {
-  // The Service Authorization Reference (list_awsstepfunctions.html) gives SendTaskSuccess,
-  // SendTaskFailure and SendTaskHeartbeat no resource type: a callback task is named by its token,
-  // not by an ARN IAM could match.
-  'states:SendTaskSuccess': 'callback results name a task token, not a resource',
-  'states:SendTaskFailure': 'callback results name a task token, not a resource',
-  'states:SendTaskHeartbeat': 'callback results name a task token, not a resource',
-  // Step Functions delivers its logs through CloudWatch Logs' vended log delivery, whose APIs have
-  // no resource-level permissions; AWS's documented policy for state machine logging
-  // (step-functions/latest/dg/cw-logs.html) grants exactly these on '*'.
-  'logs:CreateLogDelivery': 'vended log delivery: no resource-level permissions',
-  'logs:GetLogDelivery': 'vended log delivery: no resource-level permissions',
-  'logs:UpdateLogDelivery': 'vended log delivery: no resource-level permissions',
-  'logs:DeleteLogDelivery': 'vended log delivery: no resource-level permissions',
-  'logs:ListLogDeliveries': 'vended log delivery: no resource-level permissions',
-  'logs:PutResourcePolicy': 'the account-wide CloudWatch Logs resource policy log delivery needs',
-  'logs:DescribeResourcePolicies': 'the account-wide CloudWatch Logs resource policy, read',
-  'logs:DescribeLogGroups': 'part of the documented state machine logging policy',
-};
+const { principals, functions, policyOf, allowedBy, topicArn } = templatePolicies(template, stack);
 
 /**
  * Allowed resources with a '*' inside the ARN (not '*' alone), by principal, with the reason.
@@ -119,46 +102,6 @@ const identityStatements = documents.flatMap(({ where, statements }) =>
 const strings = (value: unknown): string[] =>
   value === undefined ? [] : list(value as string | string[]);
 
-function managedPolicyStatements(arn: string): PolicyStatement[] {
-  const found = resourcesOfType(template, 'AWS::IAM::ManagedPolicy').find(
-    ([id]) => stack.refs[id] === arn,
-  );
-  if (found === undefined) throw new Error(`policy ${arn} is not defined in the template`);
-  return toStatements(resolveIntrinsics(found[1].Properties?.PolicyDocument, stack));
-}
-
-/** The effective identity policy of a function, state machine or role of the template. */
-function policyOf(id: string): PolicyStatement[] {
-  const resource = template.Resources[id];
-  const samPolicies = (policies: unknown) =>
-    list((policies ?? []) as string | string[]).flatMap((policy: unknown) => {
-      const resolved = resolveIntrinsics(policy, stack);
-      return typeof resolved === 'string'
-        ? managedPolicyStatements(resolved)
-        : toStatements(resolved);
-    });
-  switch (resource?.Type) {
-    case 'AWS::Serverless::Function':
-      return samPolicies(functionProperties(template, id).Policies);
-    case 'AWS::Serverless::StateMachine':
-      return samPolicies(resource.Properties?.Policies);
-    case 'AWS::IAM::Role':
-      return ((resource.Properties?.Policies ?? []) as { PolicyDocument: unknown }[]).flatMap(
-        (policy) => toStatements(resolveIntrinsics(policy.PolicyDocument, stack)),
-      );
-    default:
-      throw new Error(`${id} is not a principal of the template`);
-  }
-}
-
-const functions = resourcesOfType(template, 'AWS::Serverless::Function').map(([id]) => id);
-const principals = [
-  ...functions,
-  ...resourcesOfType(template, 'AWS::Serverless::StateMachine').map(([id]) => id),
-  ...resourcesOfType(template, 'AWS::IAM::Role').map(([id]) => id),
-];
-const allowedBy = (action: string, resource: string, policy = policyOf) =>
-  principals.filter((id) => isAllowed(policy(id), action, resource)).sort();
 const allowStatementsOf = (id: string) =>
   policyOf(id).filter((statement) => statement.Effect === 'Allow');
 const inboundFunctions = NOTIFICATION_TYPES.map(
@@ -216,7 +159,7 @@ describe('Hardening: IAM least privilege', () => {
         ({ statement }) =>
           statement.Effect === 'Allow' &&
           strings(statement.Resource).includes('*') &&
-          strings(statement.Action).some((action) => !(action in STAR_ONLY_ACTIONS)),
+          strings(statement.Action).some((action) => !isStarOnly(action)),
       );
       expect(starred).toEqual([]);
     });

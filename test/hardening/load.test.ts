@@ -1,10 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBenchOrbiwan, type BenchOrbiwan } from '../../bench/bench-orbiwan.js';
 import { startConnectorProcess, type ConnectorProcess } from '../../bench/connector-process.js';
 import { measureThroughput } from '../../bench/parts/throughput.js';
 import type { LocalConnector } from '../../local/connector.js';
+import { startFakeHttpServer } from '../helpers/fake-http-server.js';
 import {
   E2E_TOKEN,
   startTestConnector,
@@ -71,45 +70,30 @@ async function startBusyOrbiwan(pushTo: () => string) {
   const posted = new Map<string, number>();
   let mostInFlight = 0;
   let nextId = 18_014_398_509_481_985n;
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const device =
-        /\/rest\/nodes\/([0-9a-f]{16})\/payloads\/dl/.exec(request.url ?? '')?.[1] ?? '';
-      const data = Buffer.concat(chunks).toString();
-      inFlight.set(device, (inFlight.get(device) ?? 0) + 1);
-      mostInFlight = Math.max(mostInFlight, inFlight.get(device) ?? 0);
-      posted.set(data, (posted.get(data) ?? 0) + 1);
-      const id = (nextId++).toString();
-      setTimeout(() => {
-        inFlight.set(device, (inFlight.get(device) ?? 1) - 1);
-        response
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(`{"id":${id},"fcnt":1,"port":1,"transmissionStatus":0}`);
-        // The device's receive window comes; OrbiWAN pushes the status.
-        setTimeout(() => {
-          void fetch(`${pushTo()}/rest/callback/payloads/dl`, {
-            method: 'PUT',
-            headers: { authorization: `Bearer ${E2E_TOKEN}`, 'content-type': 'application/json' },
-            body: `{"DevEUI":"${device}","id":${id},"fcnt":1,"port":1,"transmissionStatus":1}`,
-          }).then((reply) => reply.arrayBuffer());
-        }, 5);
-      }, 2);
-    });
+  const server = await startFakeHttpServer(async ({ path, body: data }) => {
+    const device = /\/rest\/nodes\/([0-9a-f]{16})\/payloads\/dl/.exec(path)?.[1] ?? '';
+    inFlight.set(device, (inFlight.get(device) ?? 0) + 1);
+    mostInFlight = Math.max(mostInFlight, inFlight.get(device) ?? 0);
+    posted.set(data, (posted.get(data) ?? 0) + 1);
+    const id = (nextId++).toString();
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    // No longer in flight: the answer goes out now, before the connector can POST again.
+    inFlight.set(device, (inFlight.get(device) ?? 1) - 1);
+    // The device's receive window comes; OrbiWAN pushes the status.
+    setTimeout(() => {
+      void fetch(`${pushTo()}/rest/callback/payloads/dl`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${E2E_TOKEN}`, 'content-type': 'application/json' },
+        body: `{"DevEUI":"${device}","id":${id},"fcnt":1,"port":1,"transmissionStatus":1}`,
+      }).then((reply) => reply.arrayBuffer());
+    }, 5);
+    return { status: 200, body: `{"id":${id},"fcnt":1,"port":1,"transmissionStatus":0}` };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`,
+    url: server.url,
     posted,
     mostInFlight: () => mostInFlight,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    close: server.close,
   };
 }
 

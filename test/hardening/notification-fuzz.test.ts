@@ -20,10 +20,16 @@ import {
   anyJsonText,
   anyString,
   arrayText,
+  badDevEui,
   COMPACT,
+  decodes,
+  devEuiHex,
+  devEuiIn,
+  devEuiStyle,
+  devEuiText,
   finite,
-  hexDigits,
   insertAt,
+  isDevEuiForm,
   type Layout,
   layouts,
   loneSurrogate,
@@ -34,6 +40,8 @@ import {
   notString,
   objectText,
   overflow,
+  parses,
+  PROTOTYPE_KEYS,
   recordText,
   text,
 } from '../helpers/json-text-arbitraries.js';
@@ -335,108 +343,16 @@ function documentedKeys(route: RouteSpec): Set<string> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// DevEUIs: OrbiWAN's forms (README "Topics"), and strings that are none of them.
-
-const DEV_EUI_FORM = [/^(?:0x)?[0-9a-f]{16}$/i, /^[0-9a-f]{2}(?:-[0-9a-f]{2}){7}$/i];
-const isDevEuiForm = (value: string) => DEV_EUI_FORM.some((form) => form.test(value));
-
-const devEuiBytes = fc
-  .uint8Array({ minLength: 8, maxLength: 8 })
-  .map((bytes) => Buffer.from(bytes).toString('hex'));
-const devEuiStyle = fc.record({
-  form: fc.constantFrom('plain', '0x', '0X', 'dashed'),
-  upper: fc.array(fc.boolean(), { minLength: 16, maxLength: 16 }),
-});
-
-/** One of the forms OrbiWAN writes a DevEUI in, given as 16 lowercase hex digits. */
-function devEuiIn(hex: string, { form, upper }: { form: string; upper: boolean[] }): string {
-  const cased = hex.replace(/./g, (digit, index: number) =>
-    upper[index] === true ? digit.toUpperCase() : digit,
-  );
-  if (form === 'dashed') return (cased.match(/../g) ?? []).join('-');
-  return form === 'plain' ? cased : `${form}${cased}`;
-}
-
-const devEuiText = fc.tuple(devEuiBytes, devEuiStyle).map(([hex, style]) => devEuiIn(hex, style));
-
-/** Characters that must never reach a topic, and others that are no hex digit. */
-const DEV_EUI_BREAKERS = [
-  '/',
-  '+',
-  '#',
-  '\u0000',
-  ' ',
-  '\t',
-  '\n',
-  '\r',
-  '\u00a0',
-  '\u200b',
-  '/#',
-  '+/',
-  '\ud800',
-  '\udfff',
-  'é',
-  '\uff10',
-  '😀',
-  'g',
-  'G',
-  'x',
-  '-',
-  '"',
-  '\\',
-];
-
-function replaceAt(value: string, at: number, replacement: string): string {
-  const index = at % value.length;
-  return `${value.slice(0, index)}${replacement}${value.slice(index + 1)}`;
-}
-
-/** A string that is not a DevEUI in any of OrbiWAN's forms. */
-const badDevEuiString = fc
-  .oneof(
-    fc
-      .tuple(devEuiText, fc.nat(), fc.constantFrom(...DEV_EUI_BREAKERS))
-      .map(([devEui, at, breaker]) => insertAt(devEui, at, breaker)),
-    fc
-      .tuple(
-        devEuiText,
-        fc.nat(),
-        fc.constantFrom(...DEV_EUI_BREAKERS.filter((breaker) => !/^[xX-]$/.test(breaker))),
-      )
-      .map(([devEui, at, breaker]) => replaceAt(devEui, at, breaker)),
-    fc
-      .tuple(fc.constantFrom('', '0x'), hexDigits(0, 15))
-      .map(([prefix, digits]) => `${prefix}${digits}`),
-    fc
-      .tuple(fc.constantFrom('', '0x'), hexDigits(17, 40))
-      .map(([prefix, digits]) => `${prefix}${digits}`),
-    fc
-      .constantFrom(7, 9)
-      .chain((pairs) =>
-        fc
-          .array(hexDigits(2, 2), { minLength: pairs, maxLength: pairs })
-          .map((parts) => parts.join('-')),
-      ),
-    fc.array(hexDigits(4, 4), { minLength: 4, maxLength: 4 }).map((parts) => parts.join('-')),
-    // Digits that look like hex digits: fullwidth, Arabic-Indic.
-    devEuiBytes.map((hex) =>
-      hex.replace(/[0-9]/g, (digit) => String.fromCharCode(0xff10 + Number(digit))),
-    ),
-    devEuiBytes.map((hex) =>
-      hex.replace(/[0-9]/g, (digit) => String.fromCharCode(0x0660 + Number(digit))),
-    ),
-    anyString(40),
-  )
-  .filter((value) => !isDevEuiForm(value));
+// DevEUIs: OrbiWAN's forms and strings that are none of them come from json-text-arbitraries.
 
 /** JSON text for a DevEUI member that is not a DevEUI: a broken string or not a string at all. */
 const badDevEuiValue = fc.oneof(
-  { weight: 4, arbitrary: badDevEuiString.map(text) },
+  { weight: 4, arbitrary: badDevEui.map(text) },
   {
     weight: 1,
     arbitrary: fc.oneof(
       notString,
-      devEuiBytes.map((hex) => `${BigInt(`0x${hex}`)}`),
+      devEuiHex.map((hex) => `${BigInt(`0x${hex}`)}`),
       devEuiText.map((devEui) => `[${text(devEui)}]`),
     ),
   },
@@ -445,11 +361,9 @@ const badDevEuiValue = fc.oneof(
 // ---------------------------------------------------------------------------------------------
 // Valid bodies per route, with unknown members (prototype keys, unicode, nested values) mixed in.
 
-const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype'];
-
 /** Values meant to poison whatever copies them into a plain object. */
 const pollutingValue = fc.oneof(
-  badDevEuiString.map((devEui) =>
+  badDevEui.map((devEui) =>
     objectText([
       ['DevEUI', text(devEui)],
       ['polluted', 'true'],
@@ -500,7 +414,7 @@ function deviceMembers(
   presence: DevicePresence,
 ): fc.Arbitrary<{ members: Member[]; devEui: string | undefined }> {
   const named = fc
-    .tuple(devEuiBytes, deviceNaming, devEuiStyle, devEuiStyle)
+    .tuple(devEuiHex, deviceNaming, devEuiStyle, devEuiStyle)
     .map(([hex, keys, ...styles]) => ({
       members: keys.map((key, index): Member => [
         key,
@@ -564,21 +478,10 @@ interface BadBody {
   expected: Refusal;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 function notJson(bytes: Uint8Array): Refusal {
   const message =
     bytes.length === 0 ? 'the body is empty' : decodes(bytes) ? 'not valid JSON' : 'not UTF-8';
   return { status: 400, code: 'NOT_JSON', message };
-}
-
-function decodes(bytes: Uint8Array): boolean {
-  try {
-    utf8.decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const invalidAt = (path: string): Refusal => ({
@@ -701,16 +604,6 @@ const notJsonBodies: Category = (route) => {
   );
 };
 
-function parses(bytes: Uint8Array): boolean {
-  if (!decodes(bytes)) return false;
-  try {
-    JSON.parse(utf8.decode(bytes));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const notAnObject: Category = (route) =>
   fc.oneof(
     fc
@@ -767,7 +660,7 @@ const malformedDevEui: Category = (route) => {
       badDevEuiValue,
       variants,
       devEuiText,
-      fc.tuple(devEuiBytes, devEuiBytes).filter(([a, b]) => a !== b),
+      fc.tuple(devEuiHex, devEuiHex).filter(([a, b]) => a !== b),
     )
     .map(([body, badValue, variant, goodDevEui, [first, second]]) => {
       const rest = withoutDevice(body.members);

@@ -35,19 +35,46 @@ const DEFINITION = JSON.stringify({
   },
 });
 
-const tokens: string[] = [];
+/**
+ * The task tokens the parked task hands its function, by the execution's input value: awaiting
+ * one resolves when that execution's task has started, with no polling.
+ */
+function parkingLot() {
+  const tokens = new Map<number, { promise: Promise<string>; resolve: (token: string) => void }>();
+  const slot = (value: number) => {
+    let found = tokens.get(value);
+    if (found === undefined) {
+      let resolve: (token: string) => void = () => undefined;
+      const promise = new Promise<string>((resolved) => {
+        resolve = resolved;
+      });
+      found = { promise, resolve };
+      tokens.set(value, found);
+    }
+    return found;
+  };
+  return {
+    /** The invokeLambda of the engine. */
+    invokeLambda: (name: string, payload: unknown) => {
+      const { token, value } = payload as { token: string; value: number };
+      slot(value).resolve(token);
+      return Promise.resolve({ parked: name });
+    },
+    tokenOf: (value: number) => slot(value).promise,
+  };
+}
+
+const parked = parkingLot();
+let engine: LocalStepFunctions;
 let endpoint: AwsEndpoint;
 let sfn: SFNClient;
 let stateMachineArn: string;
 
 beforeAll(async () => {
-  const engine = new LocalStepFunctions({
+  engine = new LocalStepFunctions({
     region: 'eu-west-1',
     accountId: '123456789012',
-    invokeLambda: (name, payload) => {
-      tokens.push((payload as { token: string }).token);
-      return Promise.resolve({ parked: name });
-    },
+    invokeLambda: parked.invokeLambda,
   });
   stateMachineArn = engine.createStateMachine({
     name: 'Parking',
@@ -66,7 +93,6 @@ afterAll(async () => {
 });
 
 async function started(value: number, name?: string) {
-  const before = tokens.length;
   const { executionArn } = await sfn.send(
     new StartExecutionCommand({
       stateMachineArn,
@@ -74,16 +100,15 @@ async function started(value: number, name?: string) {
       ...(name === undefined ? {} : { name }),
     }),
   );
-  while (tokens.length === before) await new Promise((resolve) => setImmediate(resolve));
-  return { executionArn: executionArn ?? '', token: tokens.at(-1) ?? '' };
+  return { executionArn: executionArn ?? '', token: await parked.tokenOf(value) };
 }
 
+/** The execution as DescribeExecution gives it, once it has ended. */
 async function finished(executionArn: string) {
-  for (;;) {
-    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    if (execution.status !== 'RUNNING') return execution;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  await engine.whenDone(executionArn);
+  const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  expect(execution.status).not.toBe('RUNNING');
+  return execution;
 }
 
 describe('Local Step Functions API', () => {
@@ -179,25 +204,20 @@ describe('Local Step Functions API', () => {
 
 describe('A long-running local Step Functions', () => {
   it('forgets the oldest finished executions and their tokens, never a running one', async () => {
-    const parked: string[] = [];
+    const lot = parkingLot();
     const engine = new LocalStepFunctions({
       region: 'eu-west-1',
       accountId: '123456789012',
       keepFinishedExecutions: 2,
-      invokeLambda: (_, payload) => {
-        parked.push((payload as { token: string }).token);
-        return Promise.resolve({});
-      },
+      invokeLambda: lot.invokeLambda,
     });
     const machine = engine.createStateMachine({ name: 'Parking', definition: DEFINITION });
     const waiting = async (value: number) => {
-      const before = parked.length;
       const { executionArn } = engine.startExecution({
         stateMachineArn: machine.stateMachineArn,
         input: JSON.stringify({ value }),
       });
-      while (parked.length === before) await new Promise((resolve) => setImmediate(resolve));
-      return { executionArn, token: parked.at(-1) ?? '' };
+      return { executionArn, token: await lot.tokenOf(value) };
     };
 
     const finished = [];
