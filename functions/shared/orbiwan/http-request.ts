@@ -37,10 +37,19 @@ export class HttpRequestError extends Error {
   }
 }
 
-// Reused connections save a TCP and TLS handshake on every downlink of a warm function.
+/**
+ * How long an idle connection is kept for reuse. Servers close theirs after a while (5 s is a
+ * common default), and a POST written into a connection the server has just closed fails after
+ * it was sent: a downlink that would then end ORBIWAN_UNAVAILABLE, "may have been queued". So
+ * the connector lets go of an idle connection before the server does.
+ */
+export const IDLE_CONNECTION_KEPT_MS = 4_000;
+
+// Reused connections save a TCP and TLS handshake on every downlink of a warm function. The
+// agents' timeout only closes idle connections: a request in flight has its own timers below.
 const agents = {
-  'http:': new http.Agent({ keepAlive: true }),
-  'https:': new https.Agent({ keepAlive: true }),
+  'http:': new http.Agent({ keepAlive: true, timeout: IDLE_CONNECTION_KEPT_MS }),
+  'https:': new https.Agent({ keepAlive: true, timeout: IDLE_CONNECTION_KEPT_MS }),
 };
 
 export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
