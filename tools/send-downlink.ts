@@ -3,9 +3,13 @@ import { request } from 'node:https';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { downlinkRequestSchema } from '../functions/downlinks/downlink-request.js';
-import { ConfigurationError } from '../functions/shared/config.js';
 import { DEV_EUI_FORMS, normaliseDevEui } from '../functions/shared/dev-eui.js';
-import { deviceTopic, topicPrefixFromEnv } from '../functions/shared/topics.js';
+import {
+  DOWNLINK_SUFFIX,
+  TOPIC_PREFIX_RULE,
+  deviceTopic,
+  isTopicPrefix,
+} from '../functions/shared/topics.js';
 import { issuesOf } from '../functions/shared/zod.js';
 
 // `orbiwan-send-downlink`: what OrbiWise's Python snippet does, publishing a downlink request on
@@ -164,14 +168,10 @@ function downlinkOf(values: Values): Downlink {
     problems.push(`--deveui: "${devEuiValue}" is not a DevEUI: expected ${DEV_EUI_FORMS}`);
 
   const prefix = values['topic-prefix'];
-  try {
-    topicPrefixFromEnv({ TOPIC_PREFIX: prefix });
-  } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
+  if (!isTopicPrefix(prefix))
     problems.push(
-      `--topic-prefix: "${prefix}" is not a topic prefix: expected 1 to 5 levels of letters, digits, '_' or '-', separated by '/'`,
+      `--topic-prefix: "${prefix}" is not a topic prefix: expected ${TOPIC_PREFIX_RULE}`,
     );
-  }
 
   if (values.confirmed === true && values.unconfirmed === true)
     problems.push('--confirmed and --unconfirmed exclude each other');
@@ -208,7 +208,7 @@ function downlinkOf(values: Values): Downlink {
     );
   return {
     endpoint,
-    topic: deviceTopic(prefix, devEui, 'downlink'),
+    topic: deviceTopic(prefix, devEui, DOWNLINK_SUFFIX),
     body: JSON.stringify(request.data),
   };
 }

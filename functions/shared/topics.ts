@@ -31,10 +31,17 @@ export function prefixTopic(prefix: string, suffix: string): string {
 // At most 4 slashes: `{prefix}/{deveui}/downlink/status` must stay within IoT Core's 7.
 const TOPIC_PREFIX = /^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+){0,4}$/;
 
+/** The rule a topic prefix follows, in words, for messages. */
+export const TOPIC_PREFIX_RULE = "1 to 5 levels of letters, digits, '_' or '-', separated by '/'";
+
+export function isTopicPrefix(prefix: string): boolean {
+  return TOPIC_PREFIX.test(prefix);
+}
+
 /** The topic prefix of a function, from TOPIC_PREFIX. */
 export function topicPrefixFromEnv(env: NodeJS.ProcessEnv): string {
   const prefix = requireEnv('TOPIC_PREFIX', env);
-  if (!TOPIC_PREFIX.test(prefix)) {
+  if (!isTopicPrefix(prefix)) {
     throw new ConfigurationError(`TOPIC_PREFIX "${prefix}" is not a valid topic prefix`);
   }
   return prefix;

@@ -1,4 +1,5 @@
-import { topLevelMember } from '../../functions/shared/raw-json.js';
+import { rawOrbiwanId } from '../../functions/shared/raw-json.js';
+import { DOWNLINK_STATUS_SUFFIX } from '../../functions/shared/topics.js';
 import type { PublishedMessage } from '../aws/iot-data-plane.js';
 import type { ExecutionRecord, HistoryEvent } from '../stepfunctions/local-step-functions.js';
 
@@ -92,7 +93,7 @@ export class ConnectorActivity {
       ...(this.notifications.get(device) ?? []),
     ];
     this.notifications.set(device, recent.slice(0, KEEP_NOTIFICATIONS_PER_DEVICE));
-    if (type === 'downlink/status') this.learnFromStatus(devEui, text);
+    if (type === DOWNLINK_STATUS_SUFFIX) this.learnFromStatus(devEui, text);
     this.changed();
   }
 
@@ -172,7 +173,7 @@ export class ConnectorActivity {
     } catch {
       return;
     }
-    const id = topLevelMember(text, 'id')?.replace(/^"(.*)"$/, '$1');
+    const id = rawOrbiwanId(text);
     const view = [...this.downlinks.values()].find(
       (candidate) =>
         candidate.devEui === devEui &&

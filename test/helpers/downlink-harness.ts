@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { topLevelMember } from '../../functions/shared/raw-json.js';
+import { rawOrbiwanId } from '../../functions/shared/raw-json.js';
 import type { PublishedMessage } from '../../local/aws/iot-data-plane.js';
 import { findFunction } from '../../local/lambda/local-functions.js';
 import { startLocalCloud, type LocalCloud } from '../../local/local-cloud.js';
@@ -152,7 +152,7 @@ export async function startDownlinkHarness(
         .filter((message) => message.topic === `${PREFIX}/${devEui}/downlink/status`)
         .map((message) => message.payload.toString('utf8'))
         .filter((text) => text.includes('"state":"accepted"'))
-        .map((text) => topLevelMember(text, 'id') ?? ''),
+        .map((text) => rawOrbiwanId(text) ?? ''),
     posts: () =>
       orbiwan.requests.filter(
         (request) => request.method === 'POST' && request.path.endsWith('/payloads/dl'),
