@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { buffer } from 'node:stream/consumers';
 import { AwsServiceError } from './aws-errors.js';
 
 // One HTTP endpoint for every AWS service stand-in, like LocalStack's: the SDK clients reach it
@@ -131,14 +132,7 @@ export function sendAwsError(
 }
 
 export function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      resolve(Buffer.concat(chunks));
-    });
-    request.on('error', reject);
-  });
+  return buffer(request);
 }
 
 function closeServer(server: Server): Promise<void> {

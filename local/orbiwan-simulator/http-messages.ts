@@ -1,4 +1,5 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { text } from 'node:stream/consumers';
 
 // OrbiWAN answers errors with a status code and a text/plain message, or with RFC 7807 JSON to a
 // client whose Accept asks for it: the connector has to cope with both.
@@ -44,14 +45,7 @@ export function sendError(
 }
 
 export function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    request.on('error', reject);
-  });
+  return text(request);
 }
 
 export function requireMethod(request: IncomingMessage, ...allowed: string[]): void {
