@@ -1,15 +1,12 @@
 import {
   ConditionalCheckFailedException,
-  DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   DeleteItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
+import { PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   reportFailureHandlerFromEnv,
@@ -23,6 +20,12 @@ import { createHandler as createStatusHandler } from '../../functions/downlinks/
 import { createHandler as createNotificationHandler } from '../../functions/notifications/create-handler.js';
 import { METRIC } from '../../functions/shared/metrics.js';
 import { SAMPLE_PUSH_TOKEN, pushEvent, sampleEvent } from '../helpers/api-events.js';
+import {
+  PUSH_TOKEN_SECRET_ARN,
+  mockAws,
+  orbiwanFunctionEnv,
+  resetAws,
+} from '../helpers/aws-mocks.js';
 import { startFakeHttpServer, type FakeHttpServer } from '../helpers/fake-http-server.js';
 import { lambdaContext } from '../helpers/lambda-context.js';
 import { captureLogs, type CapturedLogs } from '../helpers/logs.js';
@@ -30,16 +33,8 @@ import { captureLogs, type CapturedLogs } from '../helpers/logs.js';
 // What operators see: the metrics the dashboard and alarms read (embedded metric format lines),
 // and one correlation id in every log line of an invocation.
 
-const dynamoMock = mockClient(DynamoDBClient);
-const iotMock = mockClient(IoTDataPlaneClient);
-const secretsMock = mockClient(SecretsManagerClient);
-const sfnMock = mockClient(SFNClient);
-const CREDENTIALS_ARN =
-  'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orbiwan-credentials-AbCdEf';
-const PUSH_ENV = {
-  TOPIC_PREFIX: 'orbiwan/lorawan',
-  PUSH_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:push-AbCdEf',
-};
+const aws = mockAws();
+const PUSH_ENV = { TOPIC_PREFIX: 'orbiwan/lorawan', PUSH_TOKEN_SECRET_ARN };
 let orbiwan: FakeHttpServer;
 let logs: CapturedLogs;
 
@@ -52,18 +47,14 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  for (const mock of [dynamoMock, iotMock, secretsMock, sfnMock]) mock.reset();
-  iotMock.on(PublishCommand).resolves({});
-  secretsMock.on(GetSecretValueCommand, { SecretId: PUSH_ENV.PUSH_TOKEN_SECRET_ARN }).resolves({
-    SecretString: SAMPLE_PUSH_TOKEN,
+  resetAws(aws, {
+    pushToken: SAMPLE_PUSH_TOKEN,
+    orbiwanCredentials: { username: 'u', password: 'p' },
   });
-  secretsMock
-    .on(GetSecretValueCommand, { SecretId: CREDENTIALS_ARN })
-    .resolves({ SecretString: '{"username":"u","password":"p"}' });
-  dynamoMock.on(PutItemCommand).resolves({});
-  dynamoMock.on(DeleteItemCommand).resolves({});
-  dynamoMock.on(UpdateItemCommand).resolves({});
-  sfnMock.on(SendTaskSuccessCommand).resolves({});
+  aws.dynamo.on(PutItemCommand).resolves({});
+  aws.dynamo.on(DeleteItemCommand).resolves({});
+  aws.dynamo.on(UpdateItemCommand).resolves({});
+  aws.sfn.on(SendTaskSuccessCommand).resolves({});
   orbiwan.respond(() => ({
     status: 200,
     body: '{"id":18014398509481985,"fcnt":57,"port":20,"transmissionStatus":0}',
@@ -82,7 +73,7 @@ interface MetricLine {
 /** The metrics printed in embedded metric format, one entry per metric. */
 function metricsPublished(): MetricLine[] {
   return logs.entries().flatMap((entry) => {
-    const aws = entry._aws as
+    const metadata = entry._aws as
       | {
           CloudWatchMetrics: {
             Namespace: string;
@@ -91,8 +82,8 @@ function metricsPublished(): MetricLine[] {
           }[];
         }
       | undefined;
-    if (aws === undefined) return [];
-    return aws.CloudWatchMetrics.flatMap(({ Namespace, Dimensions, Metrics }) =>
+    if (metadata === undefined) return [];
+    return metadata.CloudWatchMetrics.flatMap(({ Namespace, Dimensions, Metrics }) =>
       Metrics.map(({ Name, Unit }) => ({
         name: Name,
         value: entry[Name],
@@ -158,7 +149,7 @@ describe('Observability: notifications', () => {
   });
 
   it('counts a push answered 5xx because IoT Core failed as a publish failure', async () => {
-    iotMock.on(PublishCommand).rejects(new Error('IoT Core down'));
+    aws.iot.on(PublishCommand).rejects(new Error('IoT Core down'));
     expect((await uplink()).statusCode).toBe(502);
 
     expect(metricsPublished().map((metric) => metric.name)).toEqual([METRIC.publishFailures]);
@@ -167,13 +158,7 @@ describe('Observability: notifications', () => {
 
 describe('Observability: downlinks', () => {
   const send = (input: SendInput) =>
-    sendToOrbiwanHandlerFromEnv({
-      ORBIWAN_BASE_URL: orbiwan.url,
-      ORBIWAN_AUTH_MODE: 'basic',
-      ORBIWAN_CREDENTIALS_SECRET_ARN: CREDENTIALS_ARN,
-      DOWNLINKS_TABLE_NAME: 'downlinks',
-      DOWNLINK_TIMEOUT_SECONDS: '3600',
-    })(input, lambdaContext);
+    sendToOrbiwanHandlerFromEnv(orbiwanFunctionEnv(orbiwan.url))(input, lambdaContext);
   const sendInput = () => ({
     ...(sampleEvent('send-to-orbiwan', 'confirmed') as unknown as SendInput),
     correlationId: 'downlink_6f0c2a8e-1b7d-4a57-9c3e-2d5f8e9a0b1c',
@@ -225,7 +210,7 @@ describe('Observability: downlinks', () => {
 
   it('counts an unconfirmed downlink as delivered when its `sent` came before the POST was recorded', async () => {
     // What DynamoDB answers the POST's record with: the item as it was, holding the early status.
-    dynamoMock.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '1' } } });
+    aws.dynamo.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '1' } } });
     await send(sampleEvent('send-to-orbiwan', 'unconfirmed-with-fcnt') as unknown as SendInput);
 
     expect(metricsPublished()).toContainEqual(
@@ -238,9 +223,9 @@ describe('Observability: downlinks', () => {
   });
 
   it('leaves a final status that came before the POST to the status function, which counted it', async () => {
-    dynamoMock.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '2' } } });
+    aws.dynamo.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '2' } } });
     await send(sendInput());
-    dynamoMock.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '1' } } });
+    aws.dynamo.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '1' } } });
     await send(sendInput()); // confirmed: `sent` does not end it
 
     expect(metricsPublished().map((metric) => metric.name)).not.toContain(METRIC.downlinksEnded);
@@ -288,7 +273,7 @@ describe('Observability: downlinks', () => {
   });
 
   it('counts a status IoT Core would not take, and not yet the failure (the state retries it)', async () => {
-    iotMock.on(PublishCommand).rejects(new Error('IoT Core down'));
+    aws.iot.on(PublishCommand).rejects(new Error('IoT Core down'));
     const report = reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' });
     await expect(
       report(
@@ -306,7 +291,7 @@ describe('Observability: downlinks', () => {
   });
 
   it('counts an accepted status IoT Core would not take, though the downlink goes on', async () => {
-    iotMock.on(PublishCommand).rejects(new Error('IoT Core down'));
+    aws.iot.on(PublishCommand).rejects(new Error('IoT Core down'));
     await expect(send(sendInput())).resolves.toMatchObject({ id: '18014398509481985' });
 
     expect(metricsPublished().map((metric) => metric.name)).toContain(METRIC.statusPublishFailures);
@@ -321,7 +306,7 @@ describe('Observability: downlinks', () => {
     })(sampleEvent('downlink-status', 'acknowledged'), lambdaContext);
 
   it("counts the status that ends a downlink, and logs the downlink's correlation id", async () => {
-    dynamoMock.on(UpdateItemCommand).resolves({
+    aws.dynamo.on(UpdateItemCommand).resolves({
       Attributes: {
         lastStatus: { N: '2' },
         confirmed: { BOOL: true },
@@ -342,10 +327,10 @@ describe('Observability: downlinks', () => {
   });
 
   it('does not count a repeated final status twice', async () => {
-    dynamoMock
+    aws.dynamo
       .on(UpdateItemCommand)
       .rejects(new ConditionalCheckFailedException({ message: 'not newer', $metadata: {} }));
-    dynamoMock.on(GetItemCommand).resolves({ Item: { lastStatus: { N: '2' } } });
+    aws.dynamo.on(GetItemCommand).resolves({ Item: { lastStatus: { N: '2' } } });
     await pushStatus();
 
     expect(metricsPublished().map((metric) => metric.name)).toEqual([

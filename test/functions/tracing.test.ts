@@ -1,10 +1,8 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ReportInput } from '../../functions/downlinks/report/report-failure.js';
 import { SAMPLE_PUSH_TOKEN, sampleEvent } from '../helpers/api-events.js';
+import { PUSH_TOKEN_SECRET_ARN, mockAws, resetAws } from '../helpers/aws-mocks.js';
 import { lambdaContext } from '../helpers/lambda-context.js';
 import { captureLogs } from '../helpers/logs.js';
 
@@ -14,8 +12,7 @@ import { captureLogs } from '../helpers/logs.js';
 // is the only one that loads the X-Ray SDK.
 
 const TRACE_ID = '1-5759e988-bd862e3fe1be46a994272793';
-const iotMock = mockClient(IoTDataPlaneClient);
-const secretsMock = mockClient(SecretsManagerClient);
+const aws = mockAws();
 let daemon: Socket;
 let saved: NodeJS.ProcessEnv;
 
@@ -51,8 +48,7 @@ beforeAll(async () => {
     _X_AMZN_TRACE_ID: `Root=${TRACE_ID};Parent=53995c3f42cd8ad8;Sampled=1`,
   };
   vi.resetModules();
-  iotMock.on(PublishCommand).resolves({});
-  secretsMock.on(GetSecretValueCommand).resolves({ SecretString: SAMPLE_PUSH_TOKEN });
+  resetAws(aws, { pushToken: SAMPLE_PUSH_TOKEN });
 });
 
 afterAll(() => {
@@ -66,7 +62,7 @@ describe('Tracing in Lambda', () => {
     const { createHandler } = await import('../../functions/notifications/create-handler.js');
     const handler = createHandler({
       TOPIC_PREFIX: 'orbiwan/lorawan',
-      PUSH_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:push-AbCdEf',
+      PUSH_TOKEN_SECRET_ARN,
       NOTIFICATION_TYPE: 'uplink',
     });
     const event = sampleEvent('uplink', 'gateways-base64-payload');

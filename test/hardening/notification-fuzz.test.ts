@@ -1,9 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import * as fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { transmissionState } from '../../functions/downlinks/downlink-status.js';
@@ -16,6 +11,12 @@ import {
   type NotificationType,
 } from '../../functions/notifications/notification-types.js';
 import { SAMPLE_PUSH_TOKEN, pushEvent } from '../helpers/api-events.js';
+import {
+  PUSH_TOKEN_SECRET_ARN,
+  mockAws,
+  publishedMessages,
+  resetAws,
+} from '../helpers/aws-mocks.js';
 import {
   anyJsonText,
   anyString,
@@ -59,12 +60,8 @@ import { captureLogs } from '../helpers/logs.js';
 
 const { parameters: FUZZ, testTimeoutMs: TEST_TIMEOUT_MS } = fuzzSettings('notification-fuzz', 50);
 
-const iotMock = mockClient(IoTDataPlaneClient);
-const secretsMock = mockClient(SecretsManagerClient);
-const dynamoMock = mockClient(DynamoDBClient);
-const sfnMock = mockClient(SFNClient);
+const aws = mockAws();
 
-const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PushTokenSecret-AbCdEf';
 const PREFIX = 'orbiwan/lorawan';
 /** AWS IoT Core's message limit, which the README promises to enforce with a 413. */
 const LIMIT = 128 * 1024;
@@ -922,15 +919,11 @@ function handlerFor(type: NotificationType): NotificationHandler {
   return create({
     NOTIFICATION_TYPE: type,
     TOPIC_PREFIX: PREFIX,
-    PUSH_TOKEN_SECRET_ARN: SECRET_ARN,
+    PUSH_TOKEN_SECRET_ARN,
     MESSAGE_EXPIRY_SECONDS: '5',
     DOWNLINKS_TABLE_NAME: 'downlinks',
     DOWNLINK_TIMEOUT_SECONDS: '60',
   });
-}
-
-function publishes() {
-  return iotMock.commandCalls(PublishCommand).map((call) => call.args[0].input);
 }
 
 interface ErrorReply {
@@ -938,14 +931,10 @@ interface ErrorReply {
 }
 
 beforeEach(() => {
-  for (const mock of [iotMock, secretsMock, dynamoMock, sfnMock]) mock.reset();
-  iotMock.on(PublishCommand).resolves({});
-  secretsMock
-    .on(GetSecretValueCommand, { SecretId: SECRET_ARN })
-    .resolves({ SecretString: SAMPLE_PUSH_TOKEN });
+  resetAws(aws, { pushToken: SAMPLE_PUSH_TOKEN });
   // No downlink waits for these statuses: the status function republishes them without requestId.
-  dynamoMock.onAnyCommand().rejects(new Error('no downlinks table in this test'));
-  sfnMock.onAnyCommand().rejects(new Error('no executions in this test'));
+  aws.dynamo.onAnyCommand().rejects(new Error('no downlinks table in this test'));
+  aws.sfn.onAnyCommand().rejects(new Error('no executions in this test'));
   captureLogs();
 });
 
@@ -973,7 +962,7 @@ describe('Hardening: generated notification bodies', () => {
         await fc.assert(
           fc.asyncProperty(cases(route), async (badBody) => {
             // Prepare
-            iotMock.resetHistory();
+            aws.iot.resetHistory();
             const logs = captureLogs();
 
             // Act
@@ -989,7 +978,7 @@ describe('Hardening: generated notification bodies', () => {
             if (expected.path !== undefined) {
               expect(error.issues?.map(({ path }) => path.split('.')[0])).toContain(expected.path);
             }
-            expect(publishes()).toEqual([]);
+            expect(publishedMessages(aws.iot)).toEqual([]);
             const lines = logs.entries();
             expect(lines).toContainEqual(
               expect.objectContaining({
@@ -1016,7 +1005,7 @@ describe('Hardening: generated notification bodies', () => {
             fc.boolean(),
             async ({ members, layout, devEui }, base64) => {
               // Prepare
-              iotMock.resetHistory();
+              aws.iot.resetHistory();
               const body = objectText(members, layout);
               const topic =
                 devEui === undefined
@@ -1029,14 +1018,12 @@ describe('Hardening: generated notification bodies', () => {
               // Assess
               expect(response.statusCode).toBe(200);
               expect(JSON.parse(response.body ?? '')).toEqual({ published: topic });
-              const published = publishes();
+              const published = publishedMessages(aws.iot);
               expect(published).toHaveLength(1);
               expect(published[0]).toMatchObject({ topic, qos: route.qos });
-              const payload = published[0]?.payload;
-              if (!(payload instanceof Uint8Array)) throw new Error('the publish carried no bytes');
               const expected = Buffer.from(expectedPayload(type, body, members));
-              expect(Buffer.from(payload).toString('utf8')).toBe(expected.toString('utf8'));
-              expect(Buffer.from(payload).equals(expected)).toBe(true);
+              expect(published[0]?.text).toBe(expected.toString('utf8'));
+              expect(published[0]?.payload.equals(expected)).toBe(true);
             },
           ),
           FUZZ,

@@ -1,29 +1,28 @@
 import {
   ConditionalCheckFailedException,
-  DynamoDBClient,
   GetItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { mockClient } from 'aws-sdk-client-mock';
+import { PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   checkStatusHandlerFromEnv,
   type CheckInput,
 } from '../../../functions/downlinks/check/check-status.js';
 import { sampleEvent } from '../../helpers/api-events.js';
+import {
+  mockAws,
+  orbiwanFunctionEnv,
+  publishedMessages,
+  resetAws,
+} from '../../helpers/aws-mocks.js';
 import { startFakeHttpServer, type FakeHttpServer } from '../../helpers/fake-http-server.js';
 import { lambdaContext } from '../../helpers/lambda-context.js';
 import { captureLogs } from '../../helpers/logs.js';
 
 // CheckStatusAtOrbiwan: what the connector does when a downlink's status pushes were lost.
 
-const dynamoMock = mockClient(DynamoDBClient);
-const iotMock = mockClient(IoTDataPlaneClient);
-const secretsMock = mockClient(SecretsManagerClient);
-const CREDENTIALS_ARN =
-  'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orbiwan-credentials-AbCdEf';
+const aws = mockAws();
 const ID = '18014398509481985';
 const atOrbiwan = (transmissionStatus: number) =>
   `{"id":${ID},"fcnt":57,"port":20,"transmissionStatus":${String(transmissionStatus)},"session_id":"s-1"}`;
@@ -43,35 +42,19 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  for (const mock of [dynamoMock, iotMock, secretsMock]) mock.reset();
-  dynamoMock.on(UpdateItemCommand).resolves({ Attributes: { requestId: { S: 'order-42' } } });
-  dynamoMock.on(GetItemCommand).resolves({ Item: { requestId: { S: 'order-42' } } });
-  iotMock.on(PublishCommand).resolves({});
-  secretsMock
-    .on(GetSecretValueCommand, { SecretId: CREDENTIALS_ARN })
-    .resolves({ SecretString: '{"username":"u","password":"p"}' });
+  resetAws(aws, { orbiwanCredentials: { username: 'u', password: 'p' } });
+  aws.dynamo.on(UpdateItemCommand).resolves({ Attributes: { requestId: { S: 'order-42' } } });
+  aws.dynamo.on(GetItemCommand).resolves({ Item: { requestId: { S: 'order-42' } } });
   orbiwan.requests.length = 0;
   orbiwan.respond(() => ({ status: 200, body: atOrbiwan(2) }));
   captureLogs();
 });
 
 function check(input: CheckInput) {
-  const handler = checkStatusHandlerFromEnv({
-    ORBIWAN_BASE_URL: orbiwan.url,
-    ORBIWAN_AUTH_MODE: 'basic',
-    ORBIWAN_CREDENTIALS_SECRET_ARN: CREDENTIALS_ARN,
-    DOWNLINKS_TABLE_NAME: 'downlinks',
-    DOWNLINK_TIMEOUT_SECONDS: '3600',
-  });
-  return handler(input, lambdaContext);
+  return checkStatusHandlerFromEnv(orbiwanFunctionEnv(orbiwan.url))(input, lambdaContext);
 }
 
-const published = () =>
-  iotMock.commandCalls(PublishCommand).map(({ args: [command] }) => ({
-    topic: command.input.topic,
-    qos: command.input.qos,
-    payload: Buffer.from(command.input.payload as Uint8Array).toString('utf8'),
-  }));
+const published = () => publishedMessages(aws.iot);
 
 describe('CheckStatusAtOrbiwan', () => {
   it('asks OrbiWAN for the downlink, records a final status and publishes it as a push would be', async () => {
@@ -83,17 +66,17 @@ describe('CheckStatusAtOrbiwan', () => {
     expect(orbiwan.requests[0]?.headers.authorization).toBe(
       `Basic ${Buffer.from('u:p').toString('base64')}`,
     );
-    const [update] = dynamoMock.commandCalls(UpdateItemCommand);
+    const [update] = aws.dynamo.commandCalls(UpdateItemCommand);
     expect(update?.args[0].input).toMatchObject({
       Key: { devEui: { S: '70b3d57ed0001a2b' }, downlinkId: { S: ID } },
       ConditionExpression: 'attribute_not_exists(statusRank) OR statusRank < :rank',
     });
     // OrbiWAN's reply byte for byte (its 64-bit id intact), with who and what added.
-    expect(published()).toEqual([
+    expect(published()).toMatchObject([
       {
         topic: 'orbiwan/lorawan/70b3d57ed0001a2b/downlink/status',
         qos: 1,
-        payload: `${atOrbiwan(2).slice(0, -1)},"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","state":"acknowledged","correlationId":"downlink_1a2b3c55-1b7d-4a57-9c3e-2d5f8e9a0b1c"}`,
+        text: `${atOrbiwan(2).slice(0, -1)},"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","state":"acknowledged","correlationId":"downlink_1a2b3c55-1b7d-4a57-9c3e-2d5f8e9a0b1c"}`,
       },
     ]);
   });
@@ -118,29 +101,29 @@ describe('CheckStatusAtOrbiwan', () => {
   it('ends with a status pushed meanwhile, without publishing it a second time', async () => {
     // The push was recorded (and published by the status function) just as the wait timed out.
     orbiwan.respond(() => ({ status: 200, body: atOrbiwan(1) }));
-    dynamoMock
+    aws.dynamo
       .on(UpdateItemCommand)
       .rejects(new ConditionalCheckFailedException({ message: 'newer', $metadata: {} }));
-    dynamoMock.on(GetItemCommand).resolves({ Item: { lastStatus: { N: '3' } } });
+    aws.dynamo.on(GetItemCommand).resolves({ Item: { lastStatus: { N: '3' } } });
 
     await expect(check(sample)).resolves.toEqual({ id: ID, transmissionStatus: 3, final: true });
     expect(published()).toEqual([]);
   });
 
   it('publishes before recording: after a failed publish, the retry still publishes the status', async () => {
-    iotMock.on(PublishCommand).rejectsOnce(new Error('IoT Core down')).resolves({});
+    aws.iot.on(PublishCommand).rejectsOnce(new Error('IoT Core down')).resolves({});
 
     await expect(check(sample)).rejects.toMatchObject({ name: 'DependencyError' });
-    expect(dynamoMock.commandCalls(UpdateItemCommand)).toEqual([]);
+    expect(aws.dynamo.commandCalls(UpdateItemCommand)).toEqual([]);
     await expect(check(sample)).resolves.toEqual({ id: ID, transmissionStatus: 2, final: true });
 
     // The same status, offered twice: IoT Core refused the first.
     const acknowledged = expect.objectContaining({ transmissionStatus: 2, state: 'acknowledged' });
-    expect(published().map(({ payload }) => JSON.parse(payload) as unknown)).toEqual([
+    expect(published().map(({ text }) => JSON.parse(text) as unknown)).toEqual([
       acknowledged,
       acknowledged,
     ]);
-    expect(dynamoMock.commandCalls(UpdateItemCommand)).toHaveLength(1);
+    expect(aws.dynamo.commandCalls(UpdateItemCommand)).toHaveLength(1);
   });
 
   it.each([
@@ -152,7 +135,7 @@ describe('CheckStatusAtOrbiwan', () => {
     async (status, name) => {
       orbiwan.respond(() => ({ status, body: 'no', headers: { 'content-type': 'text/plain' } }));
       await expect(check(sample)).rejects.toMatchObject({ name });
-      expect(dynamoMock.commandCalls(UpdateItemCommand)).toEqual([]);
+      expect(aws.dynamo.commandCalls(UpdateItemCommand)).toEqual([]);
       expect(published()).toEqual([]);
     },
   );
@@ -164,7 +147,7 @@ describe('CheckStatusAtOrbiwan', () => {
   ])('fails, changing nothing, when OrbiWAN answers %s', async (_, body) => {
     orbiwan.respond(() => ({ status: 200, body }));
     await expect(check(sample)).rejects.toMatchObject({ name: 'OrbiwanUnavailableError' });
-    expect(dynamoMock.commandCalls(UpdateItemCommand)).toEqual([]);
+    expect(aws.dynamo.commandCalls(UpdateItemCommand)).toEqual([]);
     expect(published()).toEqual([]);
   });
 });

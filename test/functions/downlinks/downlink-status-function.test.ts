@@ -1,13 +1,10 @@
 import {
   ConditionalCheckFailedException,
-  DynamoDBClient,
   GetItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
+import { PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES,
@@ -16,42 +13,42 @@ import {
 import { createHandler } from '../../../functions/downlinks/status/create-handler.js';
 import { IOT_MAX_PAYLOAD_BYTES } from '../../../functions/shared/publish.js';
 import { SAMPLE_PUSH_TOKEN, bodyBytes, sampleEvent } from '../../helpers/api-events.js';
+import {
+  PUSH_TOKEN_SECRET_ARN,
+  mockAws,
+  publishedMessages,
+  resetAws,
+} from '../../helpers/aws-mocks.js';
 import { lambdaContext } from '../../helpers/lambda-context.js';
 import { captureLogs } from '../../helpers/logs.js';
 
-const dynamoMock = mockClient(DynamoDBClient);
-const iotMock = mockClient(IoTDataPlaneClient);
-const secretsMock = mockClient(SecretsManagerClient);
-const sfnMock = mockClient(SFNClient);
+const aws = mockAws();
 const TOKEN = 'AQCEAAAAKgAAAAMAAAAAAAAAAaUOgV1tNaxq9dQXmEHH8dXC1tZQUx1vlTF9qrPRAd8T4Sa';
 const event = sampleEvent('downlink-status', 'acknowledged');
 const body = bodyBytes(event).toString('utf8');
 
-const invoke = () =>
+const statusHandler = () =>
   createHandler({
     NOTIFICATION_TYPE: 'downlink_status',
     TOPIC_PREFIX: 'orbiwan/lorawan',
-    PUSH_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:push-AbCdEf',
+    PUSH_TOKEN_SECRET_ARN,
     DOWNLINKS_TABLE_NAME: 'downlinks',
     DOWNLINK_TIMEOUT_SECONDS: '60',
-  })(event, lambdaContext);
+  });
+const invoke = () => statusHandler()(event, lambdaContext);
 
-function publishedText(): string {
-  const [call] = iotMock.commandCalls(PublishCommand);
-  return Buffer.from(call?.args[0].input.payload as Uint8Array).toString('utf8');
-}
+/** The text of every status published, in order. */
+const publishedTexts = () => publishedMessages(aws.iot).map(({ text }) => text);
 
 beforeEach(() => {
-  for (const mock of [dynamoMock, iotMock, secretsMock, sfnMock]) mock.reset();
-  secretsMock.on(GetSecretValueCommand).resolves({ SecretString: SAMPLE_PUSH_TOKEN });
-  iotMock.on(PublishCommand).resolves({});
-  sfnMock.on(SendTaskSuccessCommand).resolves({});
+  resetAws(aws, { pushToken: SAMPLE_PUSH_TOKEN });
+  aws.sfn.on(SendTaskSuccessCommand).resolves({});
   captureLogs();
 });
 
 describe('Handler: downlink status', () => {
   it("records the status under (DevEUI, OrbiWAN id), republishes it with requestId, state and the downlink's correlation id, and resumes the waiting execution", async () => {
-    dynamoMock.on(UpdateItemCommand).resolves({
+    aws.dynamo.on(UpdateItemCommand).resolves({
       Attributes: {
         requestId: { S: 'order-42' },
         executionArn: {
@@ -66,7 +63,7 @@ describe('Handler: downlink status', () => {
     const reply = await invoke();
 
     expect(reply.statusCode).toBe(200);
-    expect(dynamoMock.commandCalls(UpdateItemCommand)[0]?.args[0].input).toMatchObject({
+    expect(aws.dynamo.commandCalls(UpdateItemCommand)[0]?.args[0].input).toMatchObject({
       Key: { devEui: { S: '70b3d57ed0001a2b' }, downlinkId: { S: '1795694400000777' } },
       ConditionExpression: 'attribute_not_exists(statusRank) OR statusRank < :rank',
       ExpressionAttributeValues: expect.objectContaining({
@@ -74,20 +71,20 @@ describe('Handler: downlink status', () => {
         ':rank': { N: '2' },
       }),
     });
-    expect(publishedText()).toBe(
+    expect(publishedTexts()).toEqual([
       `${body.slice(0, -1)},"requestId":"order-42","state":"acknowledged","correlationId":"downlink_abc"}`,
-    );
-    expect(sfnMock.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input).toEqual({
+    ]);
+    expect(aws.sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input).toEqual({
       taskToken: TOKEN,
       output: '{"id":"1795694400000777","transmissionStatus":2}',
     });
   });
 
   it('marks a status that adds nothing new stale and does not resume with it', async () => {
-    dynamoMock
+    aws.dynamo
       .on(UpdateItemCommand)
       .rejects(new ConditionalCheckFailedException({ message: 'older', $metadata: {} }));
-    dynamoMock.on(GetItemCommand).resolves({
+    aws.dynamo.on(GetItemCommand).resolves({
       Item: {
         requestId: { S: 'order-42' },
         lastStatus: { N: '2' },
@@ -98,55 +95,49 @@ describe('Handler: downlink status', () => {
 
     await invoke();
 
-    expect(publishedText()).toBe(
+    expect(publishedTexts()).toEqual([
       `${body.slice(0, -1)},"requestId":"order-42","state":"acknowledged","stale":true}`,
-    );
-    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    ]);
+    expect(aws.sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
   });
 
   it('still republishes (without requestId) and answers 200 when the table cannot be reached', async () => {
-    dynamoMock.on(UpdateItemCommand).rejects(new Error('table unavailable'));
+    aws.dynamo.on(UpdateItemCommand).rejects(new Error('table unavailable'));
     const reply = await invoke();
     expect(reply.statusCode).toBe(200);
-    expect(publishedText()).toBe(`${body.slice(0, -1)},"state":"acknowledged"}`);
+    expect(publishedTexts()).toEqual([`${body.slice(0, -1)},"state":"acknowledged"}`]);
   });
 
   it('answers 200 when the execution cannot be resumed (it will time out and say so)', async () => {
-    dynamoMock.on(UpdateItemCommand).resolves({
+    aws.dynamo.on(UpdateItemCommand).resolves({
       Attributes: {
         lastStatus: { N: '2' },
         taskToken: { S: TOKEN },
         waitingAfterRank: { N: '0' },
       },
     });
-    sfnMock.on(SendTaskSuccessCommand).rejects(new Error('service unavailable'));
+    aws.sfn.on(SendTaskSuccessCommand).rejects(new Error('service unavailable'));
     expect((await invoke()).statusCode).toBe(200);
   });
 
   it('answers 5xx and resumes nothing when the status cannot be published', async () => {
-    dynamoMock.on(UpdateItemCommand).resolves({
+    aws.dynamo.on(UpdateItemCommand).resolves({
       Attributes: {
         lastStatus: { N: '2' },
         taskToken: { S: TOKEN },
         waitingAfterRank: { N: '0' },
       },
     });
-    iotMock.on(PublishCommand).rejects(new Error('iot unavailable'));
+    aws.iot.on(PublishCommand).rejects(new Error('iot unavailable'));
     expect((await invoke()).statusCode).toBe(502);
-    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    expect(aws.sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
   });
 
   it('answers 413, recording and publishing nothing, for a status too big to publish with what it adds', async () => {
     const padded = `${body.slice(0, -1)},"pad":"${'x'.repeat(IOT_MAX_PAYLOAD_BYTES - REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES - body.length - 9)}"}`;
     const tooBig = `${padded.slice(0, -1)} }`;
-    const handler = createHandler({
-      NOTIFICATION_TYPE: 'downlink_status',
-      TOPIC_PREFIX: 'orbiwan/lorawan',
-      PUSH_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:push-AbCdEf',
-      DOWNLINKS_TABLE_NAME: 'downlinks',
-      DOWNLINK_TIMEOUT_SECONDS: '60',
-    });
-    dynamoMock
+    const handler = statusHandler();
+    aws.dynamo
       .on(UpdateItemCommand)
       .resolves({ Attributes: { requestId: { S: 'r'.repeat(128) } } });
 
@@ -164,8 +155,8 @@ describe('Handler: downlink status', () => {
         ),
       },
     });
-    expect(dynamoMock.commandCalls(UpdateItemCommand)).toHaveLength(1);
-    expect(iotMock.commandCalls(PublishCommand)).toHaveLength(1);
+    expect(aws.dynamo.commandCalls(UpdateItemCommand)).toHaveLength(1);
+    expect(publishedMessages(aws.iot)).toHaveLength(1);
   });
 });
 

@@ -1,29 +1,32 @@
-import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import { mockClient } from 'aws-sdk-client-mock';
+import { PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   reportFailureHandlerFromEnv,
   type ReportInput,
 } from '../../../functions/downlinks/report/report-failure.js';
 import { sampleEvent } from '../../helpers/api-events.js';
+import { mockAws, publishedMessages, resetAws } from '../../helpers/aws-mocks.js';
 import { lambdaContext } from '../../helpers/lambda-context.js';
 import { captureLogs } from '../../helpers/logs.js';
 
-const iotMock = mockClient(IoTDataPlaneClient);
+const aws = mockAws();
 const report = (input: ReportInput) =>
   reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' })(input, lambdaContext);
 const sample = (name: string) =>
   sampleEvent('report-downlink-failure', name) as unknown as ReportInput;
 
+/** The one status published. */
 function published() {
-  const [call] = iotMock.commandCalls(PublishCommand);
-  const { topic, payload, qos } = call?.args[0].input ?? {};
-  return { topic, qos, text: Buffer.from(payload as Uint8Array).toString('utf8') };
+  const messages = publishedMessages(aws.iot);
+  const [message] = messages;
+  if (message === undefined || messages.length > 1) {
+    throw new Error(`expected one status published, got ${String(messages.length)}`);
+  }
+  return message;
 }
 
 beforeEach(() => {
-  iotMock.reset();
-  iotMock.on(PublishCommand).resolves({});
+  resetAws(aws);
   captureLogs();
 });
 
@@ -33,7 +36,7 @@ describe('Handler: ReportDownlinkFailure', () => {
       topic: 'orbiwan/lorawan/70b3d57ed0001a2b/downlink/status',
       code: 'INVALID_DOWNLINK',
     });
-    expect(published()).toEqual({
+    expect(published()).toMatchObject({
       topic: 'orbiwan/lorawan/70b3d57ed0001a2b/downlink/status',
       qos: 1,
       text: JSON.stringify({
@@ -97,7 +100,7 @@ describe('Handler: ReportDownlinkFailure', () => {
   });
 
   it('fails (so the state machine retries it) when the status cannot be published', async () => {
-    iotMock.on(PublishCommand).rejects(new Error('unavailable'));
+    aws.iot.on(PublishCommand).rejects(new Error('unavailable'));
     await expect(report(sample('timed-out'))).rejects.toMatchObject({
       name: 'DependencyError',
       code: 'PUBLISH_FAILED',

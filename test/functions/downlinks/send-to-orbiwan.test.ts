@@ -1,28 +1,27 @@
 import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
-  DynamoDBClient,
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { mockClient } from 'aws-sdk-client-mock';
+import { PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   sendToOrbiwanHandlerFromEnv,
   type SendInput,
 } from '../../../functions/downlinks/send/send-to-orbiwan.js';
 import { sampleEvent } from '../../helpers/api-events.js';
+import {
+  mockAws,
+  orbiwanFunctionEnv,
+  publishedMessages,
+  resetAws,
+} from '../../helpers/aws-mocks.js';
 import { startFakeHttpServer, type FakeHttpServer } from '../../helpers/fake-http-server.js';
 import { lambdaContext } from '../../helpers/lambda-context.js';
 import { captureLogs } from '../../helpers/logs.js';
 
-const dynamoMock = mockClient(DynamoDBClient);
-const iotMock = mockClient(IoTDataPlaneClient);
-const secretsMock = mockClient(SecretsManagerClient);
-const CREDENTIALS_ARN =
-  'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orbiwan-credentials-AbCdEf';
+const aws = mockAws();
 const REPLY =
   '{"id":18014398509481985,"fcnt":57,"port":20,"transmissionStatus":0,"session_id":"s-1"}';
 const sample = (name: string) => sampleEvent('send-to-orbiwan', name) as unknown as SendInput;
@@ -38,31 +37,20 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  for (const mock of [dynamoMock, iotMock, secretsMock]) mock.reset();
-  dynamoMock.on(PutItemCommand).resolves({});
-  dynamoMock.on(DeleteItemCommand).resolves({});
-  dynamoMock.on(UpdateItemCommand).resolves({});
-  iotMock.on(PublishCommand).resolves({});
-  secretsMock
-    .on(GetSecretValueCommand, { SecretId: CREDENTIALS_ARN })
-    .resolves({ SecretString: '{"username":"u","password":"p"}' });
+  resetAws(aws, { orbiwanCredentials: { username: 'u', password: 'p' } });
+  aws.dynamo.on(PutItemCommand).resolves({});
+  aws.dynamo.on(DeleteItemCommand).resolves({});
+  aws.dynamo.on(UpdateItemCommand).resolves({});
   orbiwan.requests.length = 0;
   orbiwan.respond(() => ({ status: 200, body: REPLY }));
   captureLogs();
 });
 
 function send(input: SendInput) {
-  const handler = sendToOrbiwanHandlerFromEnv({
-    ORBIWAN_BASE_URL: `${orbiwan.url}/`,
-    ORBIWAN_AUTH_MODE: 'basic',
-    ORBIWAN_CREDENTIALS_SECRET_ARN: CREDENTIALS_ARN,
-    DOWNLINKS_TABLE_NAME: 'downlinks',
-    DOWNLINK_TIMEOUT_SECONDS: '3600',
-  });
-  return handler(input, lambdaContext);
+  return sendToOrbiwanHandlerFromEnv(orbiwanFunctionEnv(`${orbiwan.url}/`))(input, lambdaContext);
 }
 
-const lockCalls = () => dynamoMock.commandCalls(PutItemCommand).map((call) => call.args[0].input);
+const lockCalls = () => aws.dynamo.commandCalls(PutItemCommand).map((call) => call.args[0].input);
 
 describe('Handler: SendToOrbiwan', () => {
   it("POSTs once under the device's lease, then records it, publishes accepted and returns OrbiWAN's id", async () => {
@@ -81,21 +69,22 @@ describe('Handler: SendToOrbiwan', () => {
         ConditionExpression: 'attribute_not_exists(devEui) OR leaseUntil < :now',
       }),
     ]);
-    const [release] = dynamoMock.commandCalls(DeleteItemCommand);
+    const [release] = aws.dynamo.commandCalls(DeleteItemCommand);
     expect(release?.args[0].input.Key).toEqual({
       devEui: { S: '70b3d57ed0001a2b' },
       downlinkId: { S: '#post-lock' },
     });
-    const [record] = dynamoMock.commandCalls(UpdateItemCommand);
+    const [record] = aws.dynamo.commandCalls(UpdateItemCommand);
     expect(record?.args[0].input).toMatchObject({
       Key: { devEui: { S: '70b3d57ed0001a2b' }, downlinkId: { S: '18014398509481985' } },
       ExpressionAttributeValues: expect.objectContaining({ ':request': { S: 'order-42' } }),
     });
-    const [publish] = iotMock.commandCalls(PublishCommand);
-    expect(publish?.args[0].input.topic).toBe('orbiwan/lorawan/70b3d57ed0001a2b/downlink/status');
-    expect(Buffer.from(publish?.args[0].input.payload as Uint8Array).toString()).toBe(
-      `${REPLY.slice(0, -1)},"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","state":"accepted","correlationId":"downlink_6f0c2a8e-1b7d-4a57-9c3e-2d5f8e9a0b1c"}`,
-    );
+    expect(publishedMessages(aws.iot)).toMatchObject([
+      {
+        topic: 'orbiwan/lorawan/70b3d57ed0001a2b/downlink/status',
+        text: `${REPLY.slice(0, -1)},"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","state":"accepted","correlationId":"downlink_6f0c2a8e-1b7d-4a57-9c3e-2d5f8e9a0b1c"}`,
+      },
+    ]);
   });
 
   it('sends fcnt and confirmed=false when the downlink says so', async () => {
@@ -112,7 +101,7 @@ describe('Handler: SendToOrbiwan', () => {
 
   it('waits while another POST holds the device, then sends', async () => {
     const busy = new ConditionalCheckFailedException({ message: 'held', $metadata: {} });
-    dynamoMock.on(PutItemCommand).rejectsOnce(busy).rejectsOnce(busy).resolves({});
+    aws.dynamo.on(PutItemCommand).rejectsOnce(busy).rejectsOnce(busy).resolves({});
     await send(sample('confirmed'));
     expect(lockCalls()).toHaveLength(3);
     expect(orbiwan.requests).toHaveLength(1);
@@ -127,36 +116,23 @@ describe('Handler: SendToOrbiwan', () => {
     await expect(send(sample('unknown-device'))).rejects.toMatchObject({
       name: 'UnknownDeviceError',
     });
-    expect(dynamoMock.commandCalls(DeleteItemCommand)).toHaveLength(1);
-    expect(iotMock.commandCalls(PublishCommand)).toHaveLength(0);
+    expect(aws.dynamo.commandCalls(DeleteItemCommand)).toHaveLength(1);
+    expect(publishedMessages(aws.iot)).toEqual([]);
   });
 
   it('succeeds once OrbiWAN queued the downlink, even if recording, publishing and releasing fail', async () => {
-    dynamoMock.on(UpdateItemCommand).rejects(new Error('table unavailable'));
-    dynamoMock.on(DeleteItemCommand).rejects(new Error('table unavailable'));
-    iotMock.on(PublishCommand).rejects(new Error('iot unavailable'));
+    aws.dynamo.on(UpdateItemCommand).rejects(new Error('table unavailable'));
+    aws.dynamo.on(DeleteItemCommand).rejects(new Error('table unavailable'));
+    aws.iot.on(PublishCommand).rejects(new Error('iot unavailable'));
     await expect(send(sample('confirmed'))).resolves.toMatchObject({ id: '18014398509481985' });
   });
 
   it('refuses to start with a malformed OrbiWAN URL or auth mode', () => {
-    const env = {
-      ORBIWAN_CREDENTIALS_SECRET_ARN: CREDENTIALS_ARN,
-      DOWNLINKS_TABLE_NAME: 't',
-      DOWNLINK_TIMEOUT_SECONDS: '60',
-    };
+    expect(() => sendToOrbiwanHandlerFromEnv(orbiwanFunctionEnv('orbiwan'))).toThrow(
+      'ORBIWAN_BASE_URL "orbiwan" is not a URL',
+    );
     expect(() =>
-      sendToOrbiwanHandlerFromEnv({
-        ...env,
-        ORBIWAN_BASE_URL: 'orbiwan',
-        ORBIWAN_AUTH_MODE: 'basic',
-      }),
-    ).toThrow('ORBIWAN_BASE_URL "orbiwan" is not a URL');
-    expect(() =>
-      sendToOrbiwanHandlerFromEnv({
-        ...env,
-        ORBIWAN_BASE_URL: 'https://o',
-        ORBIWAN_AUTH_MODE: 'token',
-      }),
+      sendToOrbiwanHandlerFromEnv(orbiwanFunctionEnv('https://o', { ORBIWAN_AUTH_MODE: 'token' })),
     ).toThrow('environment variable ORBIWAN_AUTH_MODE must be one of basic, oauth2, got "token"');
   });
 });

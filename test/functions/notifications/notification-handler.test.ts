@@ -1,7 +1,6 @@
-import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { notificationHandlerFromEnv } from '../../../functions/notifications/notification-handler.js';
 import {
@@ -11,13 +10,17 @@ import {
 } from '../../../functions/notifications/notification-types.js';
 import { IOT_MAX_PAYLOAD_BYTES } from '../../../functions/shared/publish.js';
 import { SAMPLE_PUSH_TOKEN, bodyBytes, pushEvent, sampleEvent } from '../../helpers/api-events.js';
+import {
+  PUSH_TOKEN_SECRET_ARN,
+  mockAws,
+  publishedMessages,
+  resetAws,
+} from '../../helpers/aws-mocks.js';
 import { lambdaContext } from '../../helpers/lambda-context.js';
 import { captureLogs, type CapturedLogs } from '../../helpers/logs.js';
 
-const iotMock = mockClient(IoTDataPlaneClient);
-const secretsMock = mockClient(SecretsManagerClient);
+const aws = mockAws();
 
-const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PushTokenSecret-AbCdEf';
 const PREFIX = 'orbiwan/lorawan';
 const DEV_EUI = '70b3d57ed0001a2b';
 
@@ -40,7 +43,7 @@ function handlerFor(type: NotificationType, env: NodeJS.ProcessEnv = {}) {
   return notificationHandlerFromEnv({
     NOTIFICATION_TYPE: type,
     TOPIC_PREFIX: PREFIX,
-    PUSH_TOKEN_SECRET_ARN: SECRET_ARN,
+    PUSH_TOKEN_SECRET_ARN,
     MESSAGE_EXPIRY_SECONDS: '5',
     ...env,
   });
@@ -63,16 +66,7 @@ function uplinkBody(fields: Record<string, unknown> = {}): string {
   });
 }
 
-function publishes() {
-  return iotMock.commandCalls(PublishCommand).map((call) => call.args[0].input);
-}
-
-/** The bytes of the n-th publish; the handler always publishes bytes, never a string. */
-function publishedBytes(index = 0): Buffer {
-  const payload = publishes()[index]?.payload;
-  if (!(payload instanceof Uint8Array)) throw new Error(`publish ${index} carried no bytes`);
-  return Buffer.from(payload);
-}
+const publishes = () => publishedMessages(aws.iot);
 
 function errorOf(response: APIGatewayProxyStructuredResultV2) {
   return (JSON.parse(response.body ?? '{}') as { error: { code: string; message: string } }).error;
@@ -81,12 +75,7 @@ function errorOf(response: APIGatewayProxyStructuredResultV2) {
 let logs: CapturedLogs;
 
 beforeEach(() => {
-  iotMock.reset();
-  secretsMock.reset();
-  iotMock.on(PublishCommand).resolves({});
-  secretsMock
-    .on(GetSecretValueCommand, { SecretId: SECRET_ARN })
-    .resolves({ SecretString: SAMPLE_PUSH_TOKEN });
+  resetAws(aws, { pushToken: SAMPLE_PUSH_TOKEN });
   logs = captureLogs();
 });
 
@@ -109,7 +98,7 @@ describe('Handler: notifications', () => {
       expect(publishes()).toHaveLength(1);
       expect(published?.topic).toBe(topic);
       expect(published?.qos).toBe(definition.qos);
-      expect(publishedBytes().equals(bodyBytes(event))).toBe(true);
+      expect(publishes()[0]?.payload.equals(bodyBytes(event))).toBe(true);
     });
 
     it('accepts the same notification as PUT and as POST', async () => {
@@ -297,14 +286,14 @@ describe('Handler: notifications', () => {
       const body =
         '{"DevEUI":"70B3D57ED0001A2B","dataFrame":"AQ==","port":1,"fcnt":1,"id":18014398509481985,"vendor_extension":{"x":[1,2]}}';
       await invoke('uplink', pushEvent({ path: UPLINK_PATH, body }));
-      expect(publishedBytes().toString('utf8')).toBe(body);
+      expect(publishes()[0]?.text).toBe(body);
     });
 
     it('publishes a hand-formatted body with whitespace and non-ASCII text unchanged', async () => {
       const event = sampleEvent('uplink', 'legacy-deveui-dashed-hex-payload-no-gateways');
       const response = await invoke('uplink', event);
       expect(response.statusCode).toBe(200);
-      expect(publishedBytes().equals(bodyBytes(event))).toBe(true);
+      expect(publishes()[0]?.payload.equals(bodyBytes(event))).toBe(true);
       expect(event.body).toContain('\n  "deveui": "70-b3-d5-7e-d0-00-1a-2c"');
     });
 
@@ -312,7 +301,7 @@ describe('Handler: notifications', () => {
       const event = sampleEvent('uplink', 'base64-encoded-request-body');
       await invoke('uplink', event);
       expect(event.isBase64Encoded).toBe(true);
-      expect(publishedBytes().equals(bodyBytes(event))).toBe(true);
+      expect(publishes()[0]?.payload.equals(bodyBytes(event))).toBe(true);
     });
 
     it('replies 400 for a body that is not UTF-8', async () => {
@@ -340,7 +329,7 @@ describe('Handler: notifications', () => {
       const body = bodyOfSize(IOT_MAX_PAYLOAD_BYTES);
       const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body }));
       expect(response.statusCode).toBe(200);
-      expect(publishedBytes().byteLength).toBe(IOT_MAX_PAYLOAD_BYTES);
+      expect(publishes()[0]?.payload.byteLength).toBe(IOT_MAX_PAYLOAD_BYTES);
     });
 
     it('replies 413 and publishes nothing when the body is one byte over the limit', async () => {
@@ -401,13 +390,13 @@ describe('Handler: notifications', () => {
       const handler = handlerFor('uplink');
       await handler(pushEvent({ path: UPLINK_PATH, body: valid }), lambdaContext);
       await handler(pushEvent({ path: UPLINK_PATH, body: valid }), lambdaContext);
-      expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+      expect(aws.secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
       expect(publishes()).toHaveLength(2);
     });
 
     it('replies 502 and publishes nothing when the token cannot be read, then recovers', async () => {
       const handler = handlerFor('uplink');
-      secretsMock
+      aws.secrets
         .on(GetSecretValueCommand)
         .rejectsOnce(new Error('AccessDeniedException'))
         .resolves({ SecretString: SAMPLE_PUSH_TOKEN });
@@ -443,7 +432,7 @@ describe('Handler: notifications', () => {
 
   describe('publishing', () => {
     it('replies 503 so OrbiWAN keeps its copy when IoT Core throttles', async () => {
-      iotMock
+      aws.iot
         .on(PublishCommand)
         .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
       const response = await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: uplinkBody() }));
@@ -455,7 +444,7 @@ describe('Handler: notifications', () => {
     });
 
     it('replies 502 without internals when IoT Core refuses the publish', async () => {
-      iotMock.on(PublishCommand).rejects(
+      aws.iot.on(PublishCommand).rejects(
         Object.assign(new Error('secret internal detail at Object.<anonymous>'), {
           name: 'InternalFailureException',
         }),
@@ -473,10 +462,10 @@ describe('Handler: notifications', () => {
       const handler = notificationHandlerFromEnv({
         NOTIFICATION_TYPE: 'uplink',
         TOPIC_PREFIX: PREFIX,
-        PUSH_TOKEN_SECRET_ARN: SECRET_ARN,
+        PUSH_TOKEN_SECRET_ARN,
       });
-      secretsMock.on(GetSecretValueCommand).resolves({ SecretString: SAMPLE_PUSH_TOKEN });
-      iotMock.on(PublishCommand).callsFake(() => {
+      aws.secrets.on(GetSecretValueCommand).resolves({ SecretString: SAMPLE_PUSH_TOKEN });
+      aws.iot.on(PublishCommand).callsFake(() => {
         throw new TypeError('cannot read properties of undefined');
       });
       const response = await handler(
@@ -502,7 +491,7 @@ describe('Handler: notifications', () => {
     });
 
     it('logs a publish failure with the DevEUI', async () => {
-      iotMock.on(PublishCommand).rejects(new Error('boom'));
+      aws.iot.on(PublishCommand).rejects(new Error('boom'));
       await invoke('uplink', pushEvent({ path: UPLINK_PATH, body: uplinkBody() }));
       const failure = logs.entries().find((entry) => entry.level === 'ERROR');
       expect(failure).toMatchObject({
@@ -516,7 +505,7 @@ describe('Handler: notifications', () => {
   describe('configuration', () => {
     const base = {
       TOPIC_PREFIX: PREFIX,
-      PUSH_TOKEN_SECRET_ARN: SECRET_ARN,
+      PUSH_TOKEN_SECRET_ARN,
       NOTIFICATION_TYPE: 'uplink',
     };
 

@@ -1,6 +1,5 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   NOT_STARTED_RESOURCE_ID,
@@ -15,6 +14,12 @@ import {
 } from '../../../local/orbiwan-simulator/orbiwan-simulator.js';
 import { sampleEvent } from '../../helpers/api-events.js';
 import {
+  ORBIWAN_CREDENTIALS_SECRET_ARN,
+  PUSH_TOKEN_SECRET_ARN,
+  mockAws,
+  resetAws,
+} from '../../helpers/aws-mocks.js';
+import {
   startFakeHttpServer,
   type FakeHttpServer,
   type RecordedRequest,
@@ -27,11 +32,7 @@ import { captureLogs, type CapturedLogs } from '../../helpers/logs.js';
 // OrbiWAN where the simulator cannot misbehave on request), with a fake ResponseURL capturing
 // what CloudFormation would receive.
 
-const secretsMock = mockClient(SecretsManagerClient);
-const PUSH_TOKEN_ARN =
-  'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PushTokenSecret-AbCdEf';
-const CREDENTIALS_ARN =
-  'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orbiwan-credentials-AbCdEf';
+const aws = mockAws();
 const PUSH_TOKEN = 'PushTok-r7Wq2Zx9Lm4Kd8Vb';
 const CREDENTIALS = { username: 'app-user', password: 's3cret' };
 const DEVICE = '70b3d57ed0000001';
@@ -42,13 +43,7 @@ let cloudFormation: FakeHttpServer;
 let logs: CapturedLogs;
 
 beforeEach(async () => {
-  secretsMock.reset();
-  secretsMock.on(GetSecretValueCommand, { SecretId: PUSH_TOKEN_ARN }).resolves({
-    SecretString: PUSH_TOKEN,
-  });
-  secretsMock
-    .on(GetSecretValueCommand, { SecretId: CREDENTIALS_ARN })
-    .resolves({ SecretString: JSON.stringify(CREDENTIALS) });
+  resetAws(aws, { pushToken: PUSH_TOKEN, orbiwanCredentials: CREDENTIALS });
   cloudFormation = await open(startFakeHttpServer(() => ({ status: 200 })));
   logs = captureLogs();
 });
@@ -105,8 +100,8 @@ function invoke(
   const handler = pushModeHandlerFromEnv({
     ORBIWAN_BASE_URL: orbiwanUrl,
     ORBIWAN_AUTH_MODE: 'basic',
-    ORBIWAN_CREDENTIALS_SECRET_ARN: CREDENTIALS_ARN,
-    PUSH_TOKEN_SECRET_ARN: PUSH_TOKEN_ARN,
+    ORBIWAN_CREDENTIALS_SECRET_ARN,
+    PUSH_TOKEN_SECRET_ARN,
     ...env,
   });
   return handler(event, context);
@@ -233,8 +228,8 @@ describe('Custom resource PushModeCustomResource: Create and Update', () => {
 
   it('answers FAILED naming the refused credentials when OrbiWAN answers 401', async () => {
     const simulator = await startSimulator();
-    secretsMock
-      .on(GetSecretValueCommand, { SecretId: CREDENTIALS_ARN })
+    aws.secrets
+      .on(GetSecretValueCommand, { SecretId: ORBIWAN_CREDENTIALS_SECRET_ARN })
       .resolves({ SecretString: '{"username":"app-user","password":"wrong"}' });
     const event = request('create');
 
@@ -343,8 +338,8 @@ describe('Custom resource PushModeCustomResource: Create and Update', () => {
 
   it('answers FAILED when the push token cannot be read, and calls no OrbiWAN', async () => {
     const orbiwan = await startFakeOrbiwan(() => ({ status: 200 }));
-    secretsMock
-      .on(GetSecretValueCommand, { SecretId: PUSH_TOKEN_ARN })
+    aws.secrets
+      .on(GetSecretValueCommand, { SecretId: PUSH_TOKEN_SECRET_ARN })
       .rejects(
         Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' }),
       );
