@@ -9,7 +9,12 @@ import {
   type DownlinkToEnqueue,
   type PushModeStart,
 } from '../../../../functions/shared/orbiwan/orbiwan-client.js';
-import { startFakeHttpServer, type FakeHttpServer } from '../../../helpers/fake-http-server.js';
+import {
+  startFakeHttpServer,
+  type FakeHttpServer,
+  type Reply,
+  type Responder,
+} from '../../../helpers/fake-http-server.js';
 
 const credentials = { username: 'app-user', password: 's3cret pass&word', clientId: 'connector' };
 const downlink: DownlinkToEnqueue = {
@@ -49,6 +54,20 @@ function client(
     now: () => now,
   });
   return createOrbiwanClient({ baseUrl, auth, ...timeouts });
+}
+
+/** OrbiWAN with a token that expired mid-way: one 401, a renewed token, then `reply`. */
+function renewedAfterOne401(reply: Reply): Responder {
+  let first = true;
+  return (request) => {
+    if (request.path === '/rest/oauth2/token')
+      return { status: 200, body: '{"access_token":"renewed","expires_in":600}' };
+    if (first) {
+      first = false;
+      return { status: 401 };
+    }
+    return reply;
+  };
 }
 
 const posts = () => orbiwan.requests.filter((request) => request.path.endsWith('/payloads/dl'));
@@ -296,16 +315,7 @@ describe('OrbiWAN client: OAuth2', () => {
   it('logs in again and retries once when a POST gets 401 (the token expired mid-way)', async () => {
     const orbiwanClient = client('oauth2');
     await orbiwanClient.enqueueDownlink(downlink);
-    let first = true;
-    orbiwan.respond((request) => {
-      if (request.path === '/rest/oauth2/token')
-        return { status: 200, body: '{"access_token":"renewed","expires_in":600}' };
-      if (first) {
-        first = false;
-        return { status: 401 };
-      }
-      return accepted;
-    });
+    orbiwan.respond(renewedAfterOne401(accepted));
 
     const result = await orbiwanClient.enqueueDownlink(downlink);
 
@@ -320,16 +330,9 @@ describe('OrbiWAN client: OAuth2', () => {
   it('logs in again and asks once more when a status GET gets 401', async () => {
     const orbiwanClient = client('oauth2');
     await orbiwanClient.enqueueDownlink(downlink);
-    let first = true;
-    orbiwan.respond((request) => {
-      if (request.path === '/rest/oauth2/token')
-        return { status: 200, body: '{"access_token":"renewed","expires_in":600}' };
-      if (first) {
-        first = false;
-        return { status: 401 };
-      }
-      return { status: 200, body: '{"id":18014398509481985,"transmissionStatus":2}' };
-    });
+    orbiwan.respond(
+      renewedAfterOne401({ status: 200, body: '{"id":18014398509481985,"transmissionStatus":2}' }),
+    );
 
     const current = await orbiwanClient.downlinkAtOrbiwan(downlink.devEui, '18014398509481985');
 
