@@ -40,6 +40,24 @@ export const LOCAL_CONCURRENCY = 32;
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 type CreateHandler = (env: NodeJS.ProcessEnv) => Handler;
 
+/**
+ * A function's handler as the template makes it: built by the create-handler.ts beside its entry
+ * point, from its template environment (with `overrides`, for tests that change some of it).
+ */
+export async function loadHandler(
+  template: CfnTemplate,
+  stack: LocalStack,
+  functionId: string,
+  overrides: Record<string, string> = {},
+): Promise<Handler> {
+  const { codeDirectory, module } = handlerLocation(template, functionId);
+  const factoryFile = join(codeDirectory, dirname(module), 'create-handler.ts');
+  const { createHandler } = (await import(pathToFileURL(factoryFile).href)) as {
+    createHandler: CreateHandler;
+  };
+  return createHandler({ ...functionEnvironment(template, stack, functionId), ...overrides });
+}
+
 export async function loadLocalFunctions(
   template: CfnTemplate,
   stack: LocalStack,
@@ -47,14 +65,9 @@ export async function loadLocalFunctions(
   const functions: LocalFunction[] = [];
   const turn = semaphore(LOCAL_CONCURRENCY);
   for (const [id] of resourcesOfType(template, 'AWS::Serverless::Function')) {
-    const { codeDirectory, module } = handlerLocation(template, id);
-    const factoryFile = join(codeDirectory, dirname(module), 'create-handler.ts');
-    const { createHandler } = (await import(pathToFileURL(factoryFile).href)) as {
-      createHandler: CreateHandler;
-    };
     const environment = functionEnvironment(template, stack, id);
     const name = functionName(stack, id);
-    const handler = createHandler(environment);
+    const handler = await loadHandler(template, stack, id);
     functions.push({
       id,
       name,

@@ -1,5 +1,3 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -16,6 +14,7 @@ import {
   NOTIFICATION_TYPES,
 } from '../../functions/notifications/notification-types.js';
 import { matchesTopicFilter, templateTopicRules } from '../../local/iot/topic-rules.js';
+import { loadHandler } from '../../local/lambda/local-functions.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import {
   functionProperties,
@@ -41,7 +40,6 @@ import { sampleStack } from '../helpers/sample-stack.js';
 // downlink request topics with odd DevEUI levels and without the explicit Deny, every SendTask*
 // action, execution control and self-modification, and the ways into a function over HTTP.
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const template = loadTemplate();
 const stack = sampleStack();
 const prefix = stack.parameters.TopicPrefix ?? '';
@@ -440,34 +438,11 @@ describe('Hardening: IAM least privilege', () => {
         captureLogs();
       });
 
-      async function handlerOf(): Promise<
-        (
-          event: APIGatewayProxyEventV2,
-          context: Context,
-        ) => Promise<APIGatewayProxyStructuredResultV2>
-      > {
-        const properties = functionProperties(template, functionId);
-        const handler = String(properties.Handler);
-        // Beside every entry point, as the local stack loads them (local/lambda/local-functions.ts).
-        const factory = join(ROOT, dirname(handler), 'create-handler.ts');
-        const { createHandler } = (await import(pathToFileURL(factory).href)) as {
-          createHandler: (
-            env: NodeJS.ProcessEnv,
-          ) => (
-            event: APIGatewayProxyEventV2,
-            context: Context,
-          ) => Promise<APIGatewayProxyStructuredResultV2>;
-        };
-        const variables = (properties.Environment as { Variables: Record<string, unknown> })
-          .Variables;
-        return createHandler(
-          Object.fromEntries(
-            Object.entries(resolveIntrinsics(variables, stack) as Record<string, unknown>).map(
-              ([key, value]) => [key, String(value)],
-            ),
-          ),
-        );
-      }
+      type PushHandler = (
+        event: APIGatewayProxyEventV2,
+        context: Context,
+      ) => Promise<APIGatewayProxyStructuredResultV2>;
+      const handlerOf = async () => (await loadHandler(template, stack, functionId)) as PushHandler;
 
       it.each([
         ['without an Authorization header', null],

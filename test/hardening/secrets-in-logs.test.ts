@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import type {
   APIGatewayProxyEventV2,
@@ -21,11 +18,15 @@ import { orbiwanAuth, type OrbiwanAuthMode } from '../../functions/shared/orbiwa
 import { createOrbiwanClient } from '../../functions/shared/orbiwan/orbiwan-client.js';
 import { iotPublisher } from '../../functions/shared/publish.js';
 import type { PublishedMessage } from '../../local/aws/iot-data-plane.js';
-import { findFunction, type LocalFunction } from '../../local/lambda/local-functions.js';
+import {
+  findFunction,
+  loadHandler,
+  type LocalFunction,
+} from '../../local/lambda/local-functions.js';
 import { startLocalCloud, type LocalCloud } from '../../local/local-cloud.js';
 import type { ExecutionRecord } from '../../local/stepfunctions/local-step-functions.js';
+import type { LocalStack } from '../../local/template/stack.js';
 import {
-  TEMPLATE_PATH,
   functionProperties,
   loadTemplate,
   resourcesOfType,
@@ -160,12 +161,7 @@ async function handlerWith<Input, Output>(
   id: string,
   environment: Record<string, string>,
 ): Promise<Handler<Input, Output>> {
-  const handler = String(functionProperties(loadTemplate(), id).Handler);
-  const factory = join(dirname(TEMPLATE_PATH), dirname(handler), 'create-handler.ts');
-  const { createHandler } = (await import(pathToFileURL(factory).href)) as {
-    createHandler: (env: NodeJS.ProcessEnv) => Handler<Input, Output>;
-  };
-  return createHandler({ ...fn(id).environment, ...environment });
+  return (await loadHandler(cloud.template, stack, id, environment)) as Handler<Input, Output>;
 }
 
 async function push(
@@ -408,11 +404,12 @@ async function scenariosThatTimeOut(): Promise<void> {
 }
 
 let stopCapture: () => void = () => undefined;
+let stack: LocalStack;
 
 beforeAll(async () => {
   orbiwan = await startFakeHttpServer(orbiwanResponder);
   const template = loadTemplate();
-  const stack = sampleStack(
+  stack = sampleStack(
     { OrbiwanBaseUrl: orbiwan.url, DownlinkTimeoutSeconds: DOWNLINK_TIMEOUT_SECONDS },
     template,
   );
@@ -426,7 +423,6 @@ beforeAll(async () => {
     onPublish: (message) => {
       published.push(message);
     },
-    readDefinition: (uri) => readFileSync(join(dirname(TEMPLATE_PATH), uri), 'utf8'),
     onExecutionEvent: () => {
       for (const listener of [...executionListeners])
         if (listener()) executionListeners.delete(listener);

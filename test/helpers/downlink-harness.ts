@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { rawOrbiwanId } from '../../functions/shared/raw-json.js';
 import type { PublishedMessage } from '../../local/aws/iot-data-plane.js';
@@ -9,7 +7,7 @@ import type {
   ExecutionRecord,
   HistoryEvent,
 } from '../../local/stepfunctions/local-step-functions.js';
-import { TEMPLATE_PATH, loadTemplate } from '../../local/template/sam-template.js';
+import { loadTemplate } from '../../local/template/sam-template.js';
 import { SAMPLE_PUSH_TOKEN, pushEvent } from './api-events.js';
 import {
   startFakeHttpServer,
@@ -111,7 +109,6 @@ export async function startDownlinkHarness(
     onPublish: (message) => {
       published.push(message);
     },
-    readDefinition: (uri) => readFileSync(join(dirname(TEMPLATE_PATH), uri), 'utf8'),
     onExecutionEvent: () => {
       for (const listener of listeners) listener();
     },
