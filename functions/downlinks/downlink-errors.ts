@@ -19,6 +19,29 @@ export class DeviceLockedError extends Error {
   override name = 'DeviceLockedError';
 }
 
+/**
+ * The request repeats one with the same requestId for the same device within the window: it is
+ * that downlink, already under way or done. Its execution ends quietly (state Duplicate).
+ */
+export class DuplicateRequestError extends Error {
+  override name = 'DuplicateRequest';
+}
+
+/**
+ * OrbiWAN queued the downlink, but the connector could not record it (DynamoDB failed past every
+ * retry): it cannot follow it. Reported as INTERNAL_ERROR with OrbiWAN's id, never as something to
+ * send again.
+ */
+export class DownlinkNotRecordedError extends Error {
+  override name = 'DownlinkNotRecordedError';
+  constructor(
+    message: string,
+    readonly downlinkId: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The stable error codes apps see in `error.code` of a connector-made status. */
 export type DownlinkErrorCode =
   | 'INVALID_DOWNLINK'

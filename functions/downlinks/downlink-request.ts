@@ -39,6 +39,16 @@ export interface DownlinkDefaults {
 
 const MAX_PAYLOAD_BYTES = 242;
 
+/**
+ * The most bytes a downlink request may have. A valid one is well under 1 KB; the bound keeps
+ * whatever a request holds (unknown keys, padding) and every error message about it far below
+ * Step Functions' 256 KiB per state, which an execution cannot survive exceeding.
+ */
+export const MAX_REQUEST_BYTES = 8192;
+
+/** At most this much of the problems is told back: enough to fix them, bounded whatever came. */
+const MAX_SUMMARY_CHARACTERS = 1000;
+
 // Strict: an unknown field is most often a typo ("confirm", "fport") that would otherwise be
 // silently ignored and change what reaches the device.
 const requestId = z.string().check(
@@ -73,7 +83,11 @@ export function parseDownlink(input: RuleInput, defaults: DownlinkDefaults): Dow
     const summary = issues
       .map(({ path, message }) => (path ? `${path}: ${message}` : message))
       .join('; ');
-    throw new InvalidDownlinkError(`not a valid downlink: ${summary}`, issues);
+    const bounded =
+      summary.length > MAX_SUMMARY_CHARACTERS
+        ? `${summary.slice(0, MAX_SUMMARY_CHARACTERS)}... (${issues.length} problems)`
+        : summary;
+    throw new InvalidDownlinkError(`not a valid downlink: ${bounded}`, issues.slice(0, 20));
   }
   const { data, port, confirmed, mode, fcnt, requestId } = request.value;
   return {
@@ -101,12 +115,26 @@ export function requestIdOf(payload: string): string | undefined {
 type Parsed<T> = { ok: true; value: T } | { ok: false; issues: InputIssue[]; json?: unknown };
 
 function parseRequest(payload: string): Parsed<DownlinkRequest> {
+  const bytes = Buffer.from(payload, 'base64');
   let json: unknown;
   try {
-    json = JSON.parse(
-      new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(payload, 'base64')),
-    );
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
+    json = undefined;
+  }
+  // Too large is refused whatever it holds; what it holds may still say its requestId.
+  if (bytes.length > MAX_REQUEST_BYTES)
+    return {
+      ok: false,
+      issues: [
+        {
+          path: '',
+          message: `the request is ${bytes.length} bytes; a downlink request is at most ${MAX_REQUEST_BYTES}`,
+        },
+      ],
+      json,
+    };
+  if (json === undefined)
     return {
       ok: false,
       issues: [
@@ -116,7 +144,6 @@ function parseRequest(payload: string): Parsed<DownlinkRequest> {
         },
       ],
     };
-  }
   const result = downlinkRequestSchema.safeParse(json);
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, issues: issuesOf(result.error), json };

@@ -1,31 +1,8 @@
-import { requireEnv, requireIntegerEnv, requireOneOfEnv } from '../shared/config.js';
+import { requireIntegerEnv, requireOneOfEnv } from '../shared/config.js';
 import { DOWNLINK_MODES, type DownlinkMode } from '../shared/orbiwan/orbiwan-client.js';
+import { downlinkTimeoutSecondsFromEnv } from './downlink-table.js';
 
 // The configuration the downlink functions share, read from their environment (template.yaml).
-
-export interface DownlinksTableSettings {
-  tableName: string;
-  /** Items outlive two full waits and a day, whatever happens to their execution. */
-  retentionSeconds: number;
-}
-
-/**
- * DownlinkTimeoutSeconds' range in template.yaml (a test holds them equal): at most 120 days, as a
- * downlink waits up to three times and an execution lives at most a year.
- */
-export const DOWNLINK_TIMEOUT_SECONDS_RANGE = { min: 1, max: 10_368_000 };
-
-export function downlinksTableFromEnv(env: NodeJS.ProcessEnv): DownlinksTableSettings {
-  const timeoutSeconds = requireIntegerEnv(
-    'DOWNLINK_TIMEOUT_SECONDS',
-    DOWNLINK_TIMEOUT_SECONDS_RANGE,
-    env,
-  );
-  return {
-    tableName: requireEnv('DOWNLINKS_TABLE_NAME', env),
-    retentionSeconds: 2 * timeoutSeconds + 86_400,
-  };
-}
 
 export function downlinkDefaultsFromEnv(env: NodeJS.ProcessEnv): {
   confirmed: boolean;
@@ -35,4 +12,20 @@ export function downlinkDefaultsFromEnv(env: NodeJS.ProcessEnv): {
     confirmed: requireOneOfEnv('DOWNLINK_CONFIRMED_DEFAULT', ['true', 'false'], env) === 'true',
     mode: requireOneOfEnv('DOWNLINK_MODE_DEFAULT', DOWNLINK_MODES, env),
   };
+}
+
+/** RequestIdWindowSeconds' range in template.yaml (a test holds them equal): a minute to 30 days. */
+export const REQUEST_ID_WINDOW_SECONDS_RANGE = { min: 60, max: 2_592_000 };
+
+/**
+ * How long, in ms, a requestId stays one downlink for its device: the window the template sets,
+ * and never less than the downlink's own wait, so a claim outlives the execution that holds it.
+ */
+export function requestIdWindowMsFromEnv(env: NodeJS.ProcessEnv): number {
+  const window = requireIntegerEnv(
+    'REQUEST_ID_WINDOW_SECONDS',
+    REQUEST_ID_WINDOW_SECONDS_RANGE,
+    env,
+  );
+  return Math.max(window, downlinkTimeoutSecondsFromEnv(env) + 300) * 1000;
 }

@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import { logger } from '../shared/logger.js';
 import { observedHandler } from '../shared/observability.js';
 
@@ -12,11 +13,13 @@ interface TaskInput {
  * what identifies the downlink (`logKeysOf`) in every log line of the work.
  */
 export function stateMachineTask<Input extends TaskInput, Result>(
-  work: (input: Input) => Promise<Result>,
+  work: (input: Input, context: Context) => Promise<Result>,
   logKeysOf?: (input: Input) => Record<string, string | undefined>,
 ) {
-  return observedHandler<Input, Result>((input) => input.correlationId).handler((input) => {
-    if (logKeysOf !== undefined) logger.appendKeys(logKeysOf(input));
-    return work(input);
-  });
+  return observedHandler<Input, Result>((input) => input.correlationId).handler(
+    (input, context) => {
+      if (logKeysOf !== undefined) logger.appendKeys(logKeysOf(input));
+      return work(input, context);
+    },
+  );
 }

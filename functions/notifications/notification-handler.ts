@@ -29,8 +29,7 @@ import {
 import {
   notificationMessage,
   validateNotification,
-  type MessagePreparation,
-  type PreparedMessage,
+  type CustomDelivery,
   type RepublishSettings,
 } from './republish-notification.js';
 
@@ -42,8 +41,8 @@ export interface NotificationHandlerDeps {
   /** The token OrbiWAN must present, cached. */
   pushToken: () => Promise<string>;
   settings: RepublishSettings;
-  /** For types that publish more than the body as received (downlink statuses). */
-  preparation?: MessagePreparation;
+  /** For the type that does more than republish its body (downlink statuses). */
+  delivery?: CustomDelivery;
 }
 
 export type NotificationHandler = (
@@ -54,7 +53,7 @@ export type NotificationHandler = (
 /** One OrbiWAN notification endpoint: authenticate, validate, republish to IoT Core, reply. */
 export function createNotificationHandler(
   definition: NotificationDefinition,
-  { publish, pushToken, settings, preparation }: NotificationHandlerDeps,
+  { publish, pushToken, settings, delivery }: NotificationHandlerDeps,
 ): NotificationHandler {
   const notificationType = definition.type;
   // What the alarms and dashboard count among the failed pushes: those refused for their
@@ -81,20 +80,27 @@ export function createNotificationHandler(
     )
     .use(requireBearerToken({ expectedToken: pushToken }))
     .handler(async (event) => {
-      const body = readJsonBody(event, IOT_MAX_PAYLOAD_BYTES - (preparation?.addsAtMostBytes ?? 0));
+      const body = readJsonBody(event, IOT_MAX_PAYLOAD_BYTES - (delivery?.addsAtMostBytes ?? 0));
       const facts = validateNotification(definition, body.json);
       if (facts.devEui !== undefined) logger.appendKeys({ devEui: facts.devEui });
-      const prepared: PreparedMessage =
-        preparation === undefined ? { payload: body.raw } : await preparation.prepare(facts, body);
-      const message = notificationMessage(definition, facts, prepared.payload, settings);
-      await publishCounted(message);
+      const message = notificationMessage(definition, facts, body.raw, settings);
+      if (delivery === undefined) await publishCounted(message);
+      else await delivery.deliver(facts, body, publishCounted);
       emitMetric(METRIC.notificationsPublished, MetricUnit.Count, 1, { notificationType });
+      // The connector's own share of a push's way, from API Gateway's arrival time.
+      const { timeEpoch } = event.requestContext;
+      if (Number.isFinite(timeEpoch))
+        emitMetric(
+          METRIC.pushToPublishLatency,
+          MetricUnit.Milliseconds,
+          Math.max(0, Date.now() - timeEpoch),
+          { notificationType },
+        );
       logger.info('notification republished', {
         topic: message.topic,
         qos: message.qos,
         bytes: message.payload.byteLength,
       });
-      await prepared.afterPublish?.();
       return {
         statusCode: 200,
         headers: { 'content-type': 'application/json' },
@@ -105,11 +111,11 @@ export function createNotificationHandler(
 
 /**
  * Wires a handler from the function's environment (set by template.yaml) and the AWS clients.
- * `preparation` is for the one type that publishes more than the body (see NotificationDefinition.entryPoint).
+ * `delivery` is for the one type that does more than republish its body (see NotificationDefinition.entryPoint).
  */
 export function notificationHandlerFromEnv(
   env: NodeJS.ProcessEnv,
-  preparation?: MessagePreparation,
+  delivery?: CustomDelivery,
 ): NotificationHandler {
   const type = requireOneOfEnv('NOTIFICATION_TYPE', NOTIFICATION_TYPES, env);
   const definition = NOTIFICATION_DEFINITIONS[type];
@@ -125,6 +131,6 @@ export function notificationHandlerFromEnv(
       PUSH_TOKEN_MAX_AGE_MS,
     ),
     settings: { topicPrefix, messageExpirySeconds },
-    ...(preparation === undefined ? {} : { preparation }),
+    ...(delivery === undefined ? {} : { delivery }),
   });
 }

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../shared/errors.js';
-import type { MqttMessage } from '../shared/publish.js';
+import type { MqttMessage, Publish } from '../shared/publish.js';
 import { deviceTopic, prefixTopic } from '../shared/topics.js';
 import { issuesOf } from '../shared/zod.js';
 import type { NotificationFacts } from './notification-schemas.js';
@@ -28,18 +28,14 @@ export function validateNotification(
   );
 }
 
-/** What a notification type publishes, when it is more than the body as received. */
-export interface PreparedMessage {
-  payload: Uint8Array;
-  /** Work that must happen only once the message is published. */
-  afterPublish?: () => Promise<void>;
-}
-
-/** For types that publish more than the body as received (downlink statuses). */
-export interface MessagePreparation {
+/**
+ * For a type that does more than republish its body as received (downlink statuses): it delivers
+ * the notification itself, through `publish`, and resolves once the notification is safely in hand.
+ */
+export interface CustomDelivery {
   /** The most bytes it adds to a body: such bodies may be that much under IoT Core's limit. */
   addsAtMostBytes: number;
-  prepare: (facts: NotificationFacts, body: JsonBody) => Promise<PreparedMessage>;
+  deliver: (facts: NotificationFacts, body: JsonBody, publish: Publish) => Promise<void>;
 }
 
 /** The MQTT message that republishes a notification: by default its body as received, byte for byte. */

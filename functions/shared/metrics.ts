@@ -39,7 +39,9 @@ export const METRIC = {
   statusPublishFailures: 'DownlinkStatusPublishFailures',
   /** A downlink reached its final state (dimension finalState). */
   downlinksEnded: 'DownlinksEnded',
-  /** From the downlink request reaching IoT Core to OrbiWAN queuing it. */
+  /** From a push reaching the HTTP API to its notification published (dimension notificationType). */
+  pushToPublishLatency: 'PushToPublishLatency',
+  /** From the downlink request reaching IoT Core to OrbiWAN answering its POST. */
   downlinkAcceptanceLatency: 'DownlinkAcceptanceLatency',
   /** One call to OrbiWAN's REST API, answered or not (dimension operation). */
   orbiwanCallLatency: 'OrbiwanCallLatency',

@@ -8,6 +8,8 @@
  */
 export function topLevelMember(json: string, key: string): string | undefined {
   const scanner = new Scanner(json);
+  // A UTF-8 byte-order mark before the text: JSON.parse accepts it after decoding, so must this.
+  scanner.take('\uFEFF');
   scanner.skipWhitespace();
   if (!scanner.take('{')) return undefined;
   scanner.skipWhitespace();

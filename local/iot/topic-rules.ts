@@ -103,6 +103,10 @@ function expression(ruleId: string, text: string): Expression {
   }
   if (/^timestamp\(\)$/i.test(compact)) return (_, receivedAt) => receivedAt;
   if (/^clientid\(\)$/i.test(compact)) return ({ clientId }) => clientId ?? '';
+  if (/^-?\d+(?:\.\d+)?$/.test(compact)) {
+    const literal = Number(compact);
+    return () => literal;
+  }
   throw new Error(`${ruleId}: SQL expression "${text}" is not supported locally`);
 }
 

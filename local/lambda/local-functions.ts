@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { handlerLocation, resourcesOfType, type CfnTemplate } from '../template/sam-template.js';
+import {
+  functionProperties,
+  handlerLocation,
+  resourcesOfType,
+  type CfnTemplate,
+} from '../template/sam-template.js';
 import type { LocalStack } from '../template/stack.js';
 import { functionEnvironment, functionName } from './function-environment.js';
 
@@ -68,6 +73,7 @@ export async function loadLocalFunctions(
     const environment = functionEnvironment(template, stack, id);
     const name = functionName(stack, id);
     const handler = await loadHandler(template, stack, id);
+    const timeoutMs = functionTimeoutSeconds(template, id) * 1000;
     functions.push({
       id,
       name,
@@ -76,7 +82,7 @@ export async function loadLocalFunctions(
       invoke: async (event) => {
         const done = await turn();
         try {
-          return await handler(event, lambdaContext(name, stack));
+          return await handler(event, lambdaContext(name, stack, Date.now() + timeoutMs));
         } catch (error) {
           const { name: errorType, message } =
             error instanceof Error ? error : new Error(String(error));
@@ -100,7 +106,17 @@ export function findFunction(
   );
 }
 
-function lambdaContext(functionName: string, stack: LocalStack): Context {
+/** The function's Timeout (template, or Globals), in seconds; Lambda's default is 3. */
+function functionTimeoutSeconds(template: CfnTemplate, functionId: string): number {
+  const { Timeout } = functionProperties(template, functionId);
+  return typeof Timeout === 'number' ? Timeout : 3;
+}
+
+/**
+ * The context Lambda gives an invocation. Its deadline is the function's Timeout from now, as on
+ * Lambda (the local stack does not stop a function at it; the functions stop themselves in time).
+ */
+function lambdaContext(functionName: string, stack: LocalStack, deadline: number): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
@@ -110,7 +126,7 @@ function lambdaContext(functionName: string, stack: LocalStack): Context {
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => 15_000,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
   } as Context;
 }
 

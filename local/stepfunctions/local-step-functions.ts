@@ -72,6 +72,73 @@ interface PendingTask {
 /** Finished executions kept for Describe/List/GetExecutionHistory; older ones are forgotten. */
 export const KEEP_FINISHED_EXECUTIONS = 1_000;
 
+/**
+ * Step Functions' limit on what a state takes or gives, and on a task's result: 256 KiB of UTF-8
+ * JSON. Beyond it an execution fails with States.DataLimitExceeded, which no Catch can catch.
+ */
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
+
+/** What Step Functions' API accepts as an execution's input or a task's output, in characters. */
+const MAX_API_PAYLOAD_CHARACTERS = 262_144;
+
+/** SendTaskFailure's cause, in characters. */
+const MAX_CAUSE_CHARACTERS = 32_768;
+
+/** The error Step Functions fails an execution with when a state's data is over the limit. */
+class DataLimitExceededError extends Error {
+  override name = 'States.DataLimitExceeded';
+  readonly isRetryable = false;
+  readonly isCatchable = false;
+}
+
+/** A task's wait ended by its timeout, as aws-local-stepfunctions' own timer would end it. */
+class TaskTimeoutError extends Error {
+  override name = 'States.Timeout';
+}
+
+function checkPayloadSize(what: string, value: unknown): void {
+  const bytes = Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
+  if (bytes > MAX_PAYLOAD_BYTES)
+    throw new DataLimitExceededError(
+      `${what} is ${bytes} bytes, over the ${MAX_PAYLOAD_BYTES} bytes a state may carry`,
+    );
+}
+
+type RunLoopOptions = {
+  eventLogger: {
+    dispatchStateEnteredEvent: (name: string, type: string, input: unknown) => void;
+    dispatchStateExitedEvent: (name: string, type: string, input: unknown, output: unknown) => void;
+  };
+};
+
+type RunLoop = (input: unknown, options: RunLoopOptions, cleanup: () => void) => Promise<unknown>;
+
+/**
+ * Gives a compiled state machine Step Functions' payload limit: every state's input and output is
+ * checked as the run loop reports it, so an oversized one fails the execution right there, with
+ * the error AWS gives and no Catch. (aws-local-stepfunctions' run loop, its private `execute`,
+ * reports each state to the event logger before and after running it; this wraps those reports.)
+ */
+function withPayloadLimit(stateMachine: StateMachine): StateMachine {
+  const machine = stateMachine as unknown as { execute: RunLoop };
+  const runLoop = machine.execute.bind(stateMachine);
+  machine.execute = (input, options, cleanup) => {
+    const logger = options.eventLogger;
+    const entered = logger.dispatchStateEnteredEvent.bind(logger);
+    const exited = logger.dispatchStateExitedEvent.bind(logger);
+    logger.dispatchStateEnteredEvent = (name, type, stateInput) => {
+      entered(name, type, stateInput);
+      checkPayloadSize(`the input of state ${name}`, stateInput);
+    };
+    logger.dispatchStateExitedEvent = (name, type, stateInput, output) => {
+      checkPayloadSize(`the output of state ${name}`, output);
+      exited(name, type, stateInput, output);
+    };
+    return runLoop(input, options, cleanup);
+  };
+  return stateMachine;
+}
+
 const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 const LAMBDA_INVOKE_WAIT = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
 
@@ -115,9 +182,11 @@ export class LocalStepFunctions {
     const parsed = parseDefinition(definition);
     const stateMachineArn = `arn:aws:states:${this.options.region}:${this.options.accountId}:stateMachine:${name}`;
     try {
-      const stateMachine = new StateMachine(withTimeoutPathsOnStateInput(parsed), {
-        validationOptions: { checkArn: false },
-      });
+      const stateMachine = withPayloadLimit(
+        new StateMachine(withTimeoutPathsOnStateInput(parsed), {
+          validationOptions: { checkArn: false },
+        }),
+      );
       this.compiled.set(stateMachineArn, { definition: parsed, stateMachine });
     } catch (error) {
       throw new AwsServiceError(
@@ -169,6 +238,12 @@ export class LocalStepFunctions {
         'ExecutionAlreadyExists',
         400,
         `Execution Already Exists: '${executionArn}'`,
+      );
+    if (input.length > MAX_API_PAYLOAD_CHARACTERS)
+      throw new AwsServiceError(
+        'ValidationException',
+        400,
+        `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_API_PAYLOAD_CHARACTERS}`,
       );
     let parsedInput: unknown;
     try {
@@ -237,6 +312,12 @@ export class LocalStepFunctions {
   }
 
   sendTaskSuccess(taskToken: string, output: string): void {
+    if (output.length > MAX_API_PAYLOAD_CHARACTERS)
+      throw new AwsServiceError(
+        'ValidationException',
+        400,
+        `1 validation error detected: Value at 'output' failed to satisfy constraint: Member must have length less than or equal to ${MAX_API_PAYLOAD_CHARACTERS}`,
+      );
     let parsed: unknown;
     try {
       parsed = JSON.parse(output);
@@ -247,6 +328,12 @@ export class LocalStepFunctions {
   }
 
   sendTaskFailure(taskToken: string, error = '', cause = ''): void {
+    if (cause.length > MAX_CAUSE_CHARACTERS)
+      throw new AwsServiceError(
+        'ValidationException',
+        400,
+        `1 validation error detected: Value at 'cause' failed to satisfy constraint: Member must have length less than or equal to ${MAX_CAUSE_CHARACTERS}`,
+      );
     const failure = new Error(cause);
     failure.name = error;
     this.openTask(taskToken).settle.reject(failure);
@@ -254,6 +341,18 @@ export class LocalStepFunctions {
 
   sendTaskHeartbeat(taskToken: string): void {
     this.openTask(taskToken);
+  }
+
+  /**
+   * Ends the execution's waiting task as its timeout would (States.Timeout), now: for tests that
+   * must not wait DownlinkTimeoutSeconds. Returns whether a task was waiting.
+   */
+  timeOutTask(executionArn: string): boolean {
+    const waiting = (this.tokensByExecution.get(executionArn) ?? [])
+      .map((token) => this.tasks.get(token))
+      .filter((task) => task?.open === true);
+    for (const task of waiting) task?.settle.reject(new TaskTimeoutError('Task timed out.'));
+    return waiting.length > 0;
   }
 
   private openTask(taskToken: string): PendingTask {
@@ -298,11 +397,13 @@ export class LocalStepFunctions {
             FunctionName: string;
             Payload: unknown;
           };
-          return {
+          const result = {
             ExecutedVersion: '$LATEST',
             StatusCode: 200,
             Payload: await this.invoke(FunctionName, Payload),
           };
+          checkPayloadSize(`the result of state ${stateName}`, result);
+          return result;
         };
       } else if (state.Resource === LAMBDA_INVOKE_WAIT) {
         overrides[stateName] = async (parameters) => {
@@ -327,13 +428,17 @@ export class LocalStepFunctions {
             FunctionName: string;
             Payload: unknown;
           };
+          // Settled by SendTask* before the function returns is fine; it is awaited below.
+          callback.catch(() => undefined);
           await this.invoke(FunctionName, Payload);
           // As in Step Functions' history: the function ran, the task now waits for its token. State
           // events reach the history through an async generator: let it catch up first, so this
           // event comes after the state's TaskStateEntered.
           await new Promise((resolve) => setImmediate(resolve));
           this.record(execution, { type: 'TaskSubmitted', stateName });
-          return callback;
+          const output = await callback;
+          checkPayloadSize(`the result of state ${stateName}`, output);
+          return output;
         };
       } else {
         throw new AwsServiceError(

@@ -52,8 +52,13 @@ export interface DownlinkHarness {
     matches: (event: HistoryEvent) => boolean,
     occurrence?: number,
   ) => Promise<HistoryEvent>;
-  /** Resolves once WaitForStatus has left its token for the n-th time (1 = first wait). */
+  /**
+   * Resolves once the send task has done its part and waits for its token (the n-th attempt's,
+   * 1 = the first): for an accepted downlink, once `accepted` is out and the POST recorded.
+   */
   waitingForStatus: (executionArn: string, occurrence?: number) => Promise<void>;
+  /** Ends the execution's wait now, as DownlinkTimeoutSeconds would (States.Timeout). */
+  timeOut: (executionArn: string) => void;
   finished: (executionArn: string) => Promise<ExecutionRecord>;
   /** The states an execution entered, in order. */
   statesEntered: (executionArn: string) => string[];
@@ -170,9 +175,13 @@ export async function startDownlinkHarness(
     waitingForStatus: async (executionArn, occurrence = 1) => {
       await waitForEvent(
         executionArn,
-        (event) => event.type === 'TaskSubmitted' && event.stateName === 'WaitForStatus',
+        (event) => event.type === 'TaskSubmitted' && event.stateName === 'SendDownlink',
         occurrence,
       );
+    },
+    timeOut: (executionArn) => {
+      if (!cloud.stepFunctions.timeOutTask(executionArn))
+        throw new Error(`${executionArn} is not waiting for a task`);
     },
     finished: (executionArn) => cloud.stepFunctions.whenDone(executionArn),
     statesEntered: (executionArn) =>

@@ -1,111 +1,146 @@
+import { dynamoDbClient } from '../../shared/clients/dynamodb-client.js';
 import { iotDataClient } from '../../shared/clients/iot-data-client.js';
 import { logger } from '../../shared/logger.js';
 import type { OrbiwanClient } from '../../shared/orbiwan/orbiwan-client.js';
+import {
+  OrbiwanNotReachedError,
+  OrbiwanRejectedError,
+  OrbiwanUnavailableError,
+} from '../../shared/orbiwan/orbiwan-errors.js';
 import { orbiwanClientFromEnv } from '../../shared/orbiwan/orbiwan-from-env.js';
 import type { Publish } from '../../shared/publish.js';
+import { withMembers } from '../../shared/raw-json.js';
+import { topicPrefixFromEnv } from '../../shared/topics.js';
+import { countDownlinkEnded, OUTCOME_ERRORS, type DownlinkOutcome } from '../downlink-outcomes.js';
+import { downlinkRecords, type DownlinkRecords } from '../downlink-record.js';
+import { parseDownlink, type DownlinkDefaults, type RuleInput } from '../downlink-request.js';
+import { downlinkDefaultsFromEnv } from '../downlink-settings.js';
+import { failureStatus, lifecycleRank } from '../downlink-status.js';
+import { downlinksTableFromEnv } from '../downlink-table.js';
+import { requestClaims, type RequestClaims } from '../request-claims.js';
 import { stateMachineTask } from '../state-machine-task.js';
 import { statusPublisher } from '../status-publisher.js';
-import { downlinkRecordsFromEnv, type DownlinkRecords } from '../downlink-records.js';
-import type { Downlink } from '../downlink-request.js';
-import { countDownlinkEnded } from '../downlink-outcomes.js';
-import {
-  finalStateOf,
-  isFinalStatus,
-  lifecycleRank,
-  republishedStatus,
-} from '../downlink-status.js';
-import type { SentDownlink } from '../send/send-to-orbiwan.js';
+import { PUBLISHER_LEASE_MS, statusPublishing } from '../status-publishing.js';
 
 export interface CheckInput {
-  downlink: Downlink;
-  /** What the execution knows: OrbiWAN's id and the last status it saw. */
-  orbiwan: SentDownlink;
-  /** $$.Execution.Name: the downlink's correlation id in logs and traces. */
-  correlationId?: string;
+  /** The request as the rule passed it (with the wait's timeout), and the timeout's error. */
+  request: RuleInput & { timeoutSeconds?: number };
+  /** $$.Execution.Name: the downlink's correlation id in its statuses, logs and traces. */
+  correlationId: string;
 }
 
-/** What the state machine keeps as $.orbiwan: the status to end with, if `final`. */
-export interface CheckedDownlink {
-  id: string;
-  transmissionStatus: number;
-  final: boolean;
+/** What the state machine ends with: Delivered's output, or the cause of the failure state. */
+export interface CheckResult {
+  outcome: DownlinkOutcome;
+  failure: { Error: string; Cause: string };
 }
 
 export interface CheckDeps {
+  defaults: DownlinkDefaults;
   orbiwan: OrbiwanClient;
+  claims: RequestClaims;
   records: DownlinkRecords;
   publish: Publish;
 }
 
 /**
- * State CheckStatusAtOrbiwan, when the wait timed out: OrbiWAN does not retry a status push that
- * failed, so before the downlink is declared timed out, ask OrbiWAN where it stands. A status
- * nobody has published yet is published and recorded as a push would have been; the execution
- * then ends with it if it is final.
+ * State CheckStatusAtOrbiwan, once the send task's wait timed out. OrbiWAN does not retry a status
+ * push that failed, so before the downlink ends, ask OrbiWAN where it stands, and publish every
+ * status the application has not seen: what OrbiWAN answers, and what was reported but not
+ * published (a publish that failed). The downlink ends with its final status if it has one, else
+ * `timed_out`, published under the same lock as every other status, so it is the only ending.
  */
 export async function checkStatusAtOrbiwan(
-  { downlink, orbiwan, correlationId }: CheckInput,
+  { request, correlationId }: CheckInput,
   deps: CheckDeps,
-): Promise<CheckedDownlink> {
-  const current = await deps.orbiwan.downlinkAtOrbiwan(downlink.devEui, orbiwan.id);
-  const key = { devEui: downlink.devEui, downlinkId: orbiwan.id };
-  // Published only if it is news: further than any status recorded (a push may have come
-  // meanwhile, published by the status function), and than the execution knew (its accepted status
-  // said pending already). Published before it is recorded: should the publish fail, the state's
-  // retry still finds it news and publishes it then.
-  const known = (await deps.records.read(key)).lastStatus;
-  const rank = lifecycleRank(current.transmissionStatus);
-  const news =
-    rank > lifecycleRank(orbiwan.transmissionStatus) &&
-    (known === undefined || rank > lifecycleRank(known));
-  if (news) {
+): Promise<CheckResult> {
+  const downlink = parseDownlink(request, deps.defaults);
+  const { devEui, requestId } = downlink;
+  const waited = `OrbiWAN reported no final status within ${String(request.timeoutSeconds ?? '?')} s`;
+  const { downlinkId } = await deps.claims.posted({ devEui, requestId, execution: correlationId });
+  if (downlinkId === undefined) {
+    // The send task could not record OrbiWAN's id: nothing to ask about, nothing to follow.
+    const reason = `${waited}, and the connector does not know OrbiWAN's id for it`;
     await deps.publish({
       topic: downlink.statusTopic,
-      payload: republishedStatus(current.reply, {
-        devEui: downlink.devEui,
-        transmissionStatus: current.transmissionStatus,
-        requestId: downlink.requestId,
-        stale: false,
+      payload: failureStatus({
+        devEui,
+        id: undefined,
+        requestId,
+        transmissionStatus: undefined,
+        state: 'timed_out',
+        error: { code: 'TIMED_OUT', message: reason },
         correlationId,
       }),
       qos: 1,
     });
+    countDownlinkEnded('timed_out');
+    return result({ finalState: 'timed_out', devEui, downlinkId, requestId, statuses: [] });
   }
-  const note = await deps.records.noteStatus(key, current.transmissionStatus);
-  // End with the furthest status either way: a push recorded meanwhile may be further still.
-  const transmissionStatus = note.advanced
-    ? current.transmissionStatus
-    : (note.record.lastStatus ?? current.transmissionStatus);
-  const final = isFinalStatus(transmissionStatus, downlink.confirmed);
-  // Counted here only if this answer is what ended it; a push recorded first was counted by the
-  // status function.
-  const finalState = note.advanced
-    ? finalStateOf(transmissionStatus, downlink.confirmed)
-    : undefined;
-  if (finalState !== undefined) countDownlinkEnded(finalState);
-  logger.info('asked OrbiWAN for the status of a downlink whose wait timed out', {
-    transmissionStatus,
-    final,
-    published: news,
+  logger.appendKeys({ downlinkId });
+
+  let reason = `${waited}, nor when asked`;
+  try {
+    const current = await deps.orbiwan.downlinkAtOrbiwan(devEui, downlinkId);
+    // OrbiWAN's answer, as a push of it would have come (with the device).
+    await deps.records.recordReport(devEui, downlinkId, {
+      rank: lifecycleRank(current.transmissionStatus),
+      transmissionStatus: current.transmissionStatus,
+      body: withMembers(current.reply, { DevEUI: devEui }).toString('utf8'),
+    });
+    logger.info('asked OrbiWAN for a downlink whose wait timed out', {
+      transmissionStatus: current.transmissionStatus,
+    });
+  } catch (error) {
+    const orbiwanFailed = [
+      OrbiwanNotReachedError,
+      OrbiwanUnavailableError,
+      OrbiwanRejectedError,
+    ].some((type) => error instanceof type);
+    if (!orbiwanFailed) throw error;
+    reason = `${waited}, and OrbiWAN could not be asked: ${(error as Error).message}`;
+    logger.warn('could not ask OrbiWAN for a downlink whose wait timed out', { error });
+  }
+
+  // The send task is over: nothing to complete, the state machine goes on with what this returns.
+  const publishing = statusPublishing({
+    ...deps,
+    complete: undefined,
+    topicPrefix: deps.defaults.topicPrefix,
   });
-  return { id: orbiwan.id, transmissionStatus, final };
+  const { finalState, view } = await publishing.endNow(devEui, downlinkId, reason);
+  return result({
+    finalState: finalState ?? 'timed_out',
+    devEui,
+    downlinkId,
+    requestId,
+    statuses: view.published,
+  });
+}
+
+function result(outcome: DownlinkOutcome): CheckResult {
+  return {
+    outcome,
+    failure: { Error: OUTCOME_ERRORS[outcome.finalState] ?? '', Cause: JSON.stringify(outcome) },
+  };
 }
 
 export function createCheckStatusHandler(deps: CheckDeps) {
-  return stateMachineTask<CheckInput, CheckedDownlink>(
-    (input) => checkStatusAtOrbiwan(input, deps),
-    ({ downlink, orbiwan }) => ({
-      devEui: downlink.devEui,
-      requestId: downlink.requestId,
-      downlinkId: orbiwan.id,
-    }),
-  );
+  return stateMachineTask<CheckInput, CheckResult>((input) => checkStatusAtOrbiwan(input, deps));
 }
 
 export function checkStatusHandlerFromEnv(env: NodeJS.ProcessEnv) {
+  const table = downlinksTableFromEnv(env);
   return createCheckStatusHandler({
+    defaults: { topicPrefix: topicPrefixFromEnv(env), ...downlinkDefaultsFromEnv(env) },
     orbiwan: orbiwanClientFromEnv(env),
-    records: downlinkRecordsFromEnv(env),
+    // Only read here, never claimed.
+    claims: requestClaims({ client: dynamoDbClient, ...table, windowMs: 0 }),
+    records: downlinkRecords({
+      client: dynamoDbClient,
+      ...table,
+      publisherLeaseMs: PUBLISHER_LEASE_MS,
+    }),
     publish: statusPublisher(iotDataClient),
   });
 }

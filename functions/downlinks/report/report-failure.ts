@@ -1,15 +1,17 @@
+import { dynamoDbClient } from '../../shared/clients/dynamodb-client.js';
 import { iotDataClient } from '../../shared/clients/iot-data-client.js';
 import { normaliseDevEui } from '../../shared/dev-eui.js';
 import { logger } from '../../shared/logger.js';
 import type { Publish } from '../../shared/publish.js';
+import { downlinkStatusTopic, topicPrefixFromEnv } from '../../shared/topics.js';
+import { errorCodeFor, type DownlinkErrorCode } from '../downlink-errors.js';
+import { countDownlinkEnded } from '../downlink-outcomes.js';
+import { deviceLevel, parseDownlink, requestIdOf, type RuleInput } from '../downlink-request.js';
+import { failureStatus, type FinalState } from '../downlink-status.js';
+import { downlinksTableFromEnv } from '../downlink-table.js';
+import { requestClaims, type RequestClaims } from '../request-claims.js';
 import { stateMachineTask } from '../state-machine-task.js';
 import { statusPublisher } from '../status-publisher.js';
-import { errorCodeFor, type DownlinkErrorCode } from '../downlink-errors.js';
-import { deviceLevel, requestIdOf, type Downlink } from '../downlink-request.js';
-import { downlinkStatusTopic, topicPrefixFromEnv } from '../../shared/topics.js';
-import { countDownlinkEnded } from '../downlink-outcomes.js';
-import { failureStatus, type FinalState } from '../downlink-status.js';
-import type { SentDownlink } from '../send/send-to-orbiwan.js';
 
 /** A caught error as Step Functions passes it on (Catch with ResultPath $.failure). */
 export interface Failure {
@@ -17,31 +19,29 @@ export interface Failure {
   Cause?: string;
 }
 
-/** What the Report* states pass: the request as it came for an invalid one, the downlink otherwise. */
-export type ReportInput = (
-  | { outcome: 'invalid'; topic: string; payload: string; failure: Failure }
-  | {
-      outcome: 'rejected' | 'error' | 'timed_out';
-      downlink: Downlink;
-      orbiwan: Partial<SentDownlink>;
-      failure: Failure;
-      timeoutSeconds?: number;
-    }
-) & {
-  /** $$.Execution.Name: the downlink's correlation id in logs and traces. */
-  correlationId?: string;
-};
+/** What the Report* states pass: the request as it came, with the error the send task ended in. */
+export interface ReportInput {
+  outcome: 'invalid' | 'rejected' | 'error';
+  request: RuleInput & { failure: Failure };
+  /** $$.Execution.Name: the downlink's correlation id in its statuses, logs and traces. */
+  correlationId: string;
+}
+
+export interface ReportDeps {
+  publish: Publish;
+  topicPrefix: string;
+  claims: RequestClaims;
+}
 
 const FINAL_STATE_BY_OUTCOME = {
   invalid: 'invalid',
   rejected: 'rejected',
   error: 'failed',
-  timed_out: 'timed_out',
 } as const satisfies Record<ReportInput['outcome'], FinalState>;
 
-// Only a request that breaks the contract ended `invalid`: the connector failing on the
-// ValidateDownlink path (a throttled Lambda after its retries: INTERNAL_ERROR) is a failure, which
-// the DownlinksFailed alarm (finalState=failed) must see.
+// Only a request that breaks the contract ended `invalid`, and only OrbiWAN's refusals (and a
+// device busy with the connector's own downlinks) `rejected`: anything else is the connector or
+// OrbiWAN failing, which the DownlinksFailed alarm (finalState=failed) must see.
 function finalStateOfFailure(outcome: ReportInput['outcome'], code: DownlinkErrorCode): FinalState {
   if (outcome === 'invalid' && code !== 'INVALID_DOWNLINK') return 'failed';
   return FINAL_STATE_BY_OUTCOME[outcome];
@@ -53,77 +53,90 @@ export interface ReportResult {
 }
 
 /**
- * States ReportInvalidDownlink, ReportRejection, ReportError and ReportTimeout: every way a
- * downlink can fail ends here, so that it always ends with a status message saying why.
+ * States ReportInvalidDownlink, ReportRejection and ReportError: every way the send task can fail
+ * ends here, so that the request always ends with a status message saying why. A valid request is
+ * answered on its device's status topic, an invalid one on its own topic + /status.
  */
 export async function reportFailure(
-  input: ReportInput,
-  { publish, topicPrefix }: { publish: Publish; topicPrefix: string },
+  { outcome, request, correlationId }: ReportInput,
+  deps: ReportDeps,
 ): Promise<ReportResult> {
-  const code = input.outcome === 'timed_out' ? 'TIMED_OUT' : errorCodeFor(input.failure.Error);
-  const message =
-    input.outcome === 'timed_out'
-      ? `OrbiWAN reported no final status within ${String(input.timeoutSeconds ?? '?')} s of waiting`
-      : failureMessage(input.failure, code);
-  const failure =
-    input.outcome === 'invalid'
-      ? {
-          topic: downlinkStatusTopic(input.topic),
-          devEui: devEuiForReport(input.topic, topicPrefix),
-          id: undefined,
-          requestId: requestIdOf(input.payload),
-          transmissionStatus: undefined,
-        }
-      : {
-          topic: input.downlink.statusTopic,
-          devEui: input.downlink.devEui,
-          id: input.orbiwan.id,
-          requestId: input.downlink.requestId,
-          transmissionStatus: input.orbiwan.transmissionStatus,
-        };
-  const state = input.outcome === 'timed_out' ? 'timed_out' : 'error';
-  await publish({
-    topic: failure.topic,
+  const { failure } = request;
+  const code = errorCodeFor(failure.Error);
+  const message = failureMessage(failure, code);
+  const about = await aboutRequest(request, correlationId, deps);
+  await deps.publish({
+    topic: about.topic,
     payload: failureStatus({
-      ...failure,
-      state,
+      devEui: about.devEui,
+      id: about.downlinkId,
+      requestId: about.requestId,
+      transmissionStatus: undefined,
+      state: 'error',
       error: { code, message },
-      correlationId: input.correlationId,
+      correlationId,
     }),
     qos: 1,
   });
   // Once published: a failed publish is retried, and must not be counted twice.
-  countDownlinkEnded(finalStateOfFailure(input.outcome, code));
+  countDownlinkEnded(finalStateOfFailure(outcome, code));
   logger.warn('downlink failed', {
     code,
     reason: message,
-    outcome: input.outcome,
-    devEui: failure.devEui,
-    requestId: failure.requestId,
+    outcome,
+    devEui: about.devEui,
+    requestId: about.requestId,
   });
-  return { topic: failure.topic, code };
+  return { topic: about.topic, code };
 }
+
+/** Where to answer, and what identifies the downlink: its OrbiWAN id too, if it was queued. */
+async function aboutRequest(request: RuleInput, execution: string, deps: ReportDeps) {
+  try {
+    const downlink = parseDownlink(request, { topicPrefix: deps.topicPrefix, ...ANY_DEFAULTS });
+    const { downlinkId } = await deps.claims
+      .posted({ devEui: downlink.devEui, requestId: downlink.requestId, execution })
+      .catch((error: unknown) => {
+        logger.warn('could not look up whether OrbiWAN queued the downlink', { error });
+        return { downlinkId: undefined };
+      });
+    return {
+      topic: downlink.statusTopic,
+      devEui: downlink.devEui,
+      requestId: downlink.requestId,
+      downlinkId,
+    };
+  } catch {
+    // Not a valid request: answer on its own topic, naming the device as it did.
+    const level = deviceLevel(request.topic, deps.topicPrefix) ?? request.topic.split('/').at(-2);
+    return {
+      topic: downlinkStatusTopic(request.topic),
+      devEui: normaliseDevEui(level ?? '') ?? level ?? '',
+      requestId: requestIdOf(request.payload),
+      downlinkId: undefined,
+    };
+  }
+}
+
+// Defaults do not change what identifies a request; parsing here only needs its device and id.
+const ANY_DEFAULTS = { confirmed: true, mode: 'enqueue_on_busy' } as const;
 
 // Lambda errors arrive with a JSON Cause ({errorType, errorMessage, trace}); only the message is
 // for apps, the trace stays in the logs.
 function failureMessage({ Error: name, Cause: cause }: Failure, code: DownlinkErrorCode): string {
-  if (code === 'INTERNAL_ERROR') return `the connector failed (${name}); see its logs`;
+  let message: string | undefined;
   try {
     const { errorMessage } = JSON.parse(cause ?? '') as { errorMessage?: unknown };
-    if (typeof errorMessage === 'string') return errorMessage;
+    if (typeof errorMessage === 'string') message = errorMessage;
   } catch {
     // Not a Lambda error: use the cause as it is.
   }
-  return (cause ?? name).slice(0, 300);
+  if (code === 'INTERNAL_ERROR' && name !== 'DownlinkNotRecordedError')
+    return `the connector failed (${name}); see its logs`;
+  return (message ?? cause ?? name).slice(0, 1000);
 }
 
-// An invalid request may name no valid DevEUI: keep the topic's level so the sender can match it.
-function devEuiForReport(topic: string, prefix: string): string {
-  const level = deviceLevel(topic, prefix) ?? topic.split('/').at(-2) ?? '';
-  return normaliseDevEui(level) ?? level;
-}
-
-export function createReportFailureHandler(deps: { publish: Publish; topicPrefix: string }) {
+export function createReportFailureHandler(deps: ReportDeps) {
   return stateMachineTask<ReportInput, ReportResult>((input) => reportFailure(input, deps));
 }
 
@@ -131,5 +144,11 @@ export function reportFailureHandlerFromEnv(env: NodeJS.ProcessEnv) {
   return createReportFailureHandler({
     publish: statusPublisher(iotDataClient),
     topicPrefix: topicPrefixFromEnv(env),
+    claims: requestClaims({
+      client: dynamoDbClient,
+      ...downlinksTableFromEnv(env),
+      // Only read here, never claimed.
+      windowMs: 0,
+    }),
   });
 }

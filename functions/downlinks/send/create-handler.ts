@@ -1,1 +1,1 @@
-export { sendToOrbiwanHandlerFromEnv as createHandler } from './send-to-orbiwan.js';
+export { sendDownlinkHandlerFromEnv as createHandler } from './send-downlink.js';

@@ -2,12 +2,12 @@ import {
   notificationHandlerFromEnv,
   type NotificationHandler,
 } from '../../notifications/notification-handler.js';
-import { downlinkStatusCorrelationFromEnv } from '../status-correlation.js';
+import { downlinkStatusIntakeFromEnv } from '../status-intake.js';
 
 /**
- * DownlinkStatusFunction: an OrbiWAN notification handler like the others, which also records each
- * status with its downlink and resumes the execution waiting for it.
+ * DownlinkStatusFunction: an OrbiWAN notification handler like the others, which hands each status
+ * to its downlink's lifecycle instead of republishing it as it came (status-intake.ts).
  */
 export function createHandler(env: NodeJS.ProcessEnv): NotificationHandler {
-  return notificationHandlerFromEnv(env, downlinkStatusCorrelationFromEnv(env));
+  return notificationHandlerFromEnv(env, downlinkStatusIntakeFromEnv(env));
 }

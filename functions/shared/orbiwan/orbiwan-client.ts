@@ -45,6 +45,7 @@ export interface OrbiwanClientOptions {
   connectTimeoutMs: number;
   timeoutMs: number;
   httpRequest?: typeof defaultHttpRequest;
+  now?: () => number;
 }
 
 /** A downlink as OrbiWAN reports it now (GET .../payloads/dl/{id}). */
@@ -73,8 +74,21 @@ export interface PushModeStart {
   retry_policy: number;
 }
 
+export interface EnqueueOptions {
+  /**
+   * The latest time a second login and POST may start after OrbiWAN refused the token (401);
+   * later, the POST fails with OrbiwanNotReachedError instead (a 401 queued nothing).
+   */
+  retryUntil?: number;
+}
+
 export interface OrbiwanClient {
-  enqueueDownlink: (downlink: DownlinkToEnqueue) => Promise<EnqueuedDownlink>;
+  /** Has the credentials and, with OAuth2, a token ready, so a POST that follows need not wait. */
+  logIn: () => Promise<void>;
+  enqueueDownlink: (
+    downlink: DownlinkToEnqueue,
+    options?: EnqueueOptions,
+  ) => Promise<EnqueuedDownlink>;
   /** Asks OrbiWAN where a downlink stands: for when its status pushes were lost. */
   downlinkAtOrbiwan: (devEui: string, id: string) => Promise<DownlinkAtOrbiwan>;
   /** PUT /rest/pushmode/start: from now on OrbiWAN pushes to the body's host. */
@@ -89,6 +103,7 @@ export function createOrbiwanClient({
   connectTimeoutMs,
   timeoutMs,
   httpRequest = defaultHttpRequest,
+  now = Date.now,
 }: OrbiwanClientOptions): OrbiwanClient {
   async function send(
     method: 'GET' | 'POST' | 'PUT',
@@ -130,19 +145,28 @@ export function createOrbiwanClient({
     url: URL,
     body?: string,
     contentType?: string,
+    retryUntil = Number.POSITIVE_INFINITY,
   ) {
     const response = await send(method, url, body, contentType);
-    return response.status === 401 && auth.rejected()
-      ? send(method, url, body, contentType)
-      : response;
+    if (response.status !== 401 || !auth.rejected()) return response;
+    if (now() > retryUntil)
+      throw new OrbiwanNotReachedError(
+        'OrbiWAN refused the connector\'s token (401), and there is no time left to log in again; nothing was queued',
+      );
+    return send(method, url, body, contentType);
   }
 
   return {
-    enqueueDownlink: async (downlink) => {
+    logIn: async () => {
+      await auth.authorization();
+    },
+    enqueueDownlink: async (downlink, { retryUntil } = {}) => {
       const response = await sendWithFreshTokenOn401(
         'POST',
         enqueueUrl(baseUrl, downlink),
         downlink.data,
+        undefined,
+        retryUntil,
       );
       return enqueuedDownlink(response, downlink.devEui);
     },

@@ -1,12 +1,25 @@
 import { METRIC, MetricUnit, emitMetric } from '../metrics.js';
 import type { OrbiwanClient } from './orbiwan-client.js';
-import { DeviceBusyError } from './orbiwan-errors.js';
+import {
+  OrbiwanNotReachedError,
+  OrbiwanRejectedError,
+  OrbiwanUnavailableError,
+  UnknownDeviceError,
+} from './orbiwan-errors.js';
+
+/** What OrbiWAN failing looks like; a busy device queue, or Secrets Manager failing, is not it. */
+const ORBIWAN_FAILURES = [
+  OrbiwanNotReachedError,
+  OrbiwanUnavailableError,
+  OrbiwanRejectedError,
+  UnknownDeviceError,
+];
 
 /**
  * The client, timing every call to OrbiWAN (OrbiwanCallLatency) and counting those that fail
  * (OrbiwanErrors), each with the dimension operation (the client's method). A device's queue being
  * busy is not OrbiWAN failing: the application gets DEVICE_BUSY and the operators' alarm stays
- * quiet. A 404 is counted: it says "unknown device", but a wrong OrbiwanBaseUrl says it too, for
+ * quiet; nor is Secrets Manager failing to give the credentials (logIn). A 404 is counted: it says "unknown device", but a wrong OrbiwanBaseUrl says it too, for
  * every downlink.
  */
 export function withOrbiwanMetrics(client: OrbiwanClient): OrbiwanClient {
@@ -17,7 +30,7 @@ export function withOrbiwanMetrics(client: OrbiwanClient): OrbiwanClient {
       try {
         return await (call as (...callArgs: unknown[]) => Promise<unknown>)(...args);
       } catch (error) {
-        if (!(error instanceof DeviceBusyError))
+        if (ORBIWAN_FAILURES.some((failure) => error instanceof failure))
           emitMetric(METRIC.orbiwanErrors, MetricUnit.Count, 1, { operation });
         throw error;
       } finally {

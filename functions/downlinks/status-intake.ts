@@ -1,0 +1,135 @@
+import { dynamoDbClient } from '../shared/clients/dynamodb-client.js';
+import { sfnClient } from '../shared/clients/sfn-client.js';
+import { InvalidInputError } from '../shared/errors.js';
+import { logger } from '../shared/logger.js';
+import { rawOrbiwanId } from '../shared/raw-json.js';
+import { topicPrefixFromEnv } from '../shared/topics.js';
+import type { CustomDelivery } from '../notifications/republish-notification.js';
+import { deviceLease, type DeviceLease } from './device-lease.js';
+import {
+  downlinkRecords,
+  type DownlinkRecords,
+  type DownlinkView,
+  type Report,
+} from './downlink-record.js';
+import { REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES, lifecycleRank } from './downlink-status.js';
+import { ORBIWAN_ID, downlinksTableFromEnv } from './downlink-table.js';
+import { PUBLISHER_LEASE_MS, statusPublishing, type StatusPublishing } from './status-publishing.js';
+import { stepFunctionsCompletion, type CompleteTask } from './task-completion.js';
+
+export interface StatusIntakeDeps {
+  records: DownlinkRecords;
+  lease: DeviceLease;
+  complete: CompleteTask;
+  topicPrefix: string;
+}
+
+/**
+ * What the downlink status function does with a status OrbiWAN pushed, instead of republishing it
+ * as it came: record it with its downlink, then
+ *   - for a downlink the connector sent: have it published with its requestId, in lifecycle order,
+ *     ending the execution on the final one (status-publishing.ts);
+ *   - while a POST to the device is in flight, for a downlink not recorded yet: leave it with the
+ *     POST's holder, who publishes it after `accepted` once it knows the POST's id;
+ *   - for a downlink the connector did not send: republish it as it came, with its state.
+ * It answers OrbiWAN 200 only once the status is safely recorded or published; a status is never
+ * refused for correlation trouble.
+ */
+export function downlinkStatusIntake(deps: StatusIntakeDeps): CustomDelivery {
+  return {
+    addsAtMostBytes: REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES,
+    deliver: async ({ devEui }, body, publish) => {
+      const downlinkId = rawOrbiwanId(body.raw.toString('utf8')) ?? '';
+      if (!ORBIWAN_ID.test(downlinkId))
+        throw new InvalidInputError(
+          'INVALID_NOTIFICATION',
+          'not a valid downlink_status notification: id: expected OrbiWAN\'s downlink id, an integer of up to 20 digits',
+          [{ path: 'id', message: 'expected an integer of up to 20 digits' }],
+        );
+      logger.appendKeys({ downlinkId });
+      const { transmissionStatus } = body.json as { transmissionStatus: number };
+      const report: Report = {
+        rank: lifecycleRank(transmissionStatus),
+        transmissionStatus,
+        // Without a byte-order mark: it would stop JSON.parse in the applications.
+        body: body.raw.toString('utf8').replace(/^\uFEFF/, ''),
+      };
+      const device = devEui ?? '';
+      const publishing = statusPublishing({ ...deps, publish });
+      const { advanced, view } = await deps.records.recordReport(device, downlinkId, report);
+      if (view.execution !== undefined)
+        return publishCorrelated(deps.records, publishing, view, report, advanced);
+      if (view.orphan) return publishing.publishOrphan(device, report, !advanced);
+      if (await deps.lease.defer(device, downlinkId)) {
+        logger.info('status came before its POST was recorded: left with the POST', {
+          transmissionStatus,
+        });
+        return;
+      }
+      await settleUnrecorded(deps.records, publishing, device, downlinkId, { report, advanced });
+    },
+  };
+}
+
+/**
+ * A status recorded with no POST to go with it, and no POST in flight that could be its own:
+ * either its POST was recorded meanwhile (then published as any other), or the connector never
+ * sent that downlink (then republished as it came). The send task settles the ids deferred to it
+ * the same way, without a status of its own (`own` left out).
+ */
+export async function settleUnrecorded(
+  records: DownlinkRecords,
+  publishing: StatusPublishing,
+  devEui: string,
+  downlinkId: string,
+  own?: { report: Report; advanced: boolean },
+): Promise<void> {
+  if (await records.claimOrphan(devEui, downlinkId)) {
+    const view = await records.read(devEui, downlinkId);
+    logger.info('status of a downlink the connector did not send: republished as it came');
+    for (const report of view.reports) await publishing.publishOrphan(devEui, report, false);
+    return;
+  }
+  const view = await records.read(devEui, downlinkId);
+  if (view.execution !== undefined) {
+    await publishCorrelated(records, publishing, view, own?.report, own?.advanced ?? false);
+    return;
+  }
+  // Another claimed it as not the connector's and republishes what it found; this one may be newer.
+  if (own !== undefined) await publishing.publishOrphan(devEui, own.report, !own.advanced);
+}
+
+async function publishCorrelated(
+  records: DownlinkRecords,
+  publishing: StatusPublishing,
+  view: DownlinkView,
+  report: Report | undefined,
+  advanced: boolean,
+): Promise<void> {
+  const seen = (candidate: Report, current: DownlinkView) =>
+    current.ended !== undefined || candidate.rank <= (current.publishedRank ?? 0);
+  if (report !== undefined && !advanced && seen(report, view)) {
+    await publishing.publishStale(view, report);
+  }
+  const ended = await publishing.publishPending(view.devEui, view.downlinkId);
+  if (ended !== undefined || report === undefined || !advanced) return;
+  // Nothing was left to publish: another publisher has it in hand, or the downlink had already
+  // ended (an unconfirmed one, at `sent`) and this status comes after its end.
+  const after = await records.read(view.devEui, view.downlinkId);
+  if (after.ended !== undefined && report.rank > (after.publishedRank ?? 0))
+    await publishing.publishStale(after, report);
+}
+
+export function downlinkStatusIntakeFromEnv(env: NodeJS.ProcessEnv): CustomDelivery {
+  const table = downlinksTableFromEnv(env);
+  return downlinkStatusIntake({
+    records: downlinkRecords({
+      client: dynamoDbClient,
+      ...table,
+      publisherLeaseMs: PUBLISHER_LEASE_MS,
+    }),
+    lease: deviceLease({ client: dynamoDbClient, tableName: table.tableName }),
+    complete: stepFunctionsCompletion(sfnClient),
+    topicPrefix: topicPrefixFromEnv(env),
+  });
+}

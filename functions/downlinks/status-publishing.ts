@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { logger } from '../shared/logger.js';
+import type { Publish } from '../shared/publish.js';
+import { DOWNLINK_STATUS_SUFFIX, deviceTopic } from '../shared/topics.js';
+import { countDownlinkEnded, type DownlinkOutcome } from './downlink-outcomes.js';
+import type { DownlinkRecords, DownlinkView, PublishedEntry, Report } from './downlink-record.js';
+import {
+  failureStatus,
+  finalStateOf,
+  republishedStatus,
+  transmissionState,
+  type FinalState,
+} from './downlink-status.js';
+import type { CompleteTask } from './task-completion.js';
+
+// The one way OrbiWAN's statuses reach the application with their requestId. Whoever learns of a
+// status (the status function, the send task for a status that came before its POST was recorded,
+// the timeout's question to OrbiWAN) records it first, then asks for it to be published here. One
+// publisher at a time holds the downlink's publishing lock; it publishes everything reported and
+// not yet published, lowest rank first, marks it published, and looks again for what came
+// meanwhile. So statuses reach the application in lifecycle order, each once, and the one that
+// publishes the final status is the one that ends the execution.
+
+/** A publisher that died holding the lock holds it no longer than this. */
+export const PUBLISHER_LEASE_MS = 30_000;
+
+/** How many times a publisher looks again for statuses recorded while it was publishing. */
+const MAX_ROUNDS = 5;
+
+export interface StatusPublishingDeps {
+  records: DownlinkRecords;
+  publish: Publish;
+  /** Ends the execution's send task; left out where the task is over (the timeout's check). */
+  complete: CompleteTask | undefined;
+  topicPrefix: string;
+  now?: () => number;
+}
+
+export interface StatusPublishing {
+  /**
+   * Publishes every status reported and not yet published, in order, and ends the execution on the
+   * final one. Returns how the downlink ended, if it has; does nothing while another publishes.
+   */
+  publishPending: (devEui: string, downlinkId: string) => Promise<FinalState | undefined>;
+  /**
+   * For a downlink whose wait is over: publishes what is pending, then, unless that ended it,
+   * `timed_out` with `reason`. Returns how it ended (undefined when its POST was never recorded).
+   */
+  endNow: (
+    devEui: string,
+    downlinkId: string,
+    reason: string,
+  ) => Promise<{ finalState: FinalState | undefined; view: DownlinkView }>;
+  /** A status the application has seen already, or one after the end: published flagged stale. */
+  publishStale: (view: DownlinkView, report: Report) => Promise<void>;
+  /** A status of a downlink the connector did not send: as OrbiWAN sent it, with its state. */
+  publishOrphan: (devEui: string, report: Report, stale: boolean) => Promise<void>;
+}
+
+export function statusPublishing({
+  records,
+  publish,
+  complete,
+  topicPrefix,
+  now = Date.now,
+}: StatusPublishingDeps): StatusPublishing {
+  const topicOf = (devEui: string) => deviceTopic(topicPrefix, devEui, DOWNLINK_STATUS_SUFFIX);
+  const at = () => new Date(now()).toISOString();
+
+  /** A status as OrbiWAN reported it, with the downlink's requestId and correlation id when known. */
+  const publishReport = (
+    { devEui, requestId, execution }: Pick<DownlinkView, 'devEui' | 'requestId' | 'execution'>,
+    report: Report,
+    stale: boolean,
+  ) =>
+    publish({
+      topic: topicOf(devEui),
+      payload: republishedStatus(Buffer.from(report.body), {
+        transmissionStatus: report.transmissionStatus,
+        requestId,
+        stale,
+        correlationId: execution,
+      }),
+      qos: 1,
+    });
+
+  /** With the lock held: publish what is pending (and timed_out, when told), mark it, end. */
+  async function publishHeld(
+    view: DownlinkView,
+    publisher: string,
+    endReason: string | undefined,
+  ): Promise<{ finalState: FinalState | undefined; view: DownlinkView }> {
+    const entries: PublishedEntry[] = [];
+    let rank = view.publishedRank ?? 0;
+    let finalState: FinalState | undefined;
+    const mark = () =>
+      records.markPublished(view.devEui, view.downlinkId, publisher, {
+        rank,
+        entries,
+        ended: finalState,
+      });
+    try {
+      for (const report of view.reports.filter((candidate) => candidate.rank > rank)) {
+        await publishReport(view, report, false);
+        entries.push({ state: transmissionState(report.transmissionStatus), at: at() });
+        rank = report.rank;
+        finalState = finalStateOf(report.transmissionStatus, view.confirmed);
+        if (finalState !== undefined) break;
+      }
+      if (finalState === undefined && endReason !== undefined) {
+        await publish({ topic: topicOf(view.devEui), payload: timedOut(view, endReason), qos: 1 });
+        entries.push({ state: 'timed_out', at: at() });
+        finalState = 'timed_out';
+      }
+    } catch (error) {
+      // What did go out stays marked; the rest waits for the next publisher.
+      await mark().catch((markError: unknown) => {
+        logger.error('could not mark published statuses; the lock lapses by itself', {
+          error: markError,
+        });
+      });
+      throw error;
+    }
+    const after = await mark();
+    if (finalState !== undefined) {
+      countDownlinkEnded(finalState);
+      await endExecution(after, finalState);
+    }
+    return { finalState, view: after };
+  }
+
+  async function endExecution(view: DownlinkView, finalState: FinalState): Promise<void> {
+    if (complete === undefined || view.taskToken === undefined) return;
+    const outcome: DownlinkOutcome = {
+      finalState,
+      devEui: view.devEui,
+      downlinkId: view.downlinkId,
+      requestId: view.requestId,
+      statuses: view.published,
+    };
+    try {
+      const result = await complete(view.taskToken, outcome);
+      logger.info('downlink ended', { finalState, result });
+    } catch (error) {
+      // Published and recorded as ended: its wait's timeout ends the execution the same way.
+      logger.error('could not end the execution; its timeout will', { error, finalState });
+    }
+  }
+
+  return {
+    publishPending: async (devEui, downlinkId) => {
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        const publisher = randomUUID();
+        const view = await records.takePublisher(devEui, downlinkId, publisher, { always: false });
+        if (view === undefined) return undefined;
+        const { finalState } = await publishHeld(view, publisher, undefined);
+        if (finalState !== undefined) return finalState;
+      }
+      return undefined;
+    },
+
+    endNow: async (devEui, downlinkId, reason) => {
+      const waitUntil = now() + PUBLISHER_LEASE_MS + 5_000;
+      for (;;) {
+        const publisher = randomUUID();
+        const view = await records.takePublisher(devEui, downlinkId, publisher, { always: true });
+        if (view !== undefined) return publishHeld(view, publisher, reason);
+        const current = await records.read(devEui, downlinkId);
+        if (current.ended !== undefined || current.execution === undefined)
+          return { finalState: current.ended, view: current };
+        if (now() >= waitUntil)
+          throw new Error(`downlink ${downlinkId}: another publisher kept its lock too long`);
+        // Another publisher is at work; it is done in milliseconds, or its lock lapses.
+        await sleep(100 + Math.random() * 100);
+      }
+    },
+
+    publishStale: (view, report) => publishReport(view, report, true),
+
+    publishOrphan: (devEui, report, stale) =>
+      publishReport({ devEui, requestId: undefined, execution: undefined }, report, stale),
+  };
+}
+
+function timedOut(view: DownlinkView, reason: string): Buffer {
+  const lastSeen = view.reports.filter((report) => report.rank <= (view.publishedRank ?? 0)).at(-1);
+  return failureStatus({
+    devEui: view.devEui,
+    id: view.downlinkId,
+    requestId: view.requestId,
+    transmissionStatus: lastSeen?.transmissionStatus ?? 0,
+    state: 'timed_out',
+    error: { code: 'TIMED_OUT', message: reason },
+    correlationId: view.execution,
+  });
+}

@@ -1,1 +1,0 @@
-export { validateDownlinkHandlerFromEnv as createHandler } from './validate-downlink.js';

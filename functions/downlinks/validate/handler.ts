@@ -1,3 +1,0 @@
-import { createHandler } from './create-handler.js';
-
-export const handler = createHandler(process.env);

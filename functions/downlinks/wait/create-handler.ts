@@ -1,1 +1,0 @@
-export { registerWaitHandlerFromEnv as createHandler } from './register-wait.js';
