@@ -120,7 +120,7 @@ export function renderReport(result: BenchResult): string {
         usd(cost.perMillion.stepFunctions ?? 0),
         usd(cost.perMillion.dynamoDb ?? 0),
         usd(cost.perMillion.cloudWatchLogs ?? 0),
-        `${String(cost.counts.invocations)} invocations, ${String(cost.counts.apiRequests)} API requests, ${String(cost.counts.iotMessages)} IoT messages, ${String(cost.counts.stateTransitions)} transitions, ${String(cost.counts.dynamoDbWrites)} writes + ${String(cost.counts.dynamoDbReads)} reads`,
+        `${String(cost.counts.invocations)} invocations${cost.counts.lambdaTasksBeforePost === undefined ? '' : ` (${String(cost.counts.lambdaTasksBeforePost)} before the POST)`}, ${String(cost.counts.apiRequests)} API requests, ${String(cost.counts.iotMessages)} IoT messages, ${String(cost.counts.stateTransitions)} transitions, ${String(cost.counts.dynamoDbWrites)} writes + ${String(cost.counts.dynamoDbReads)} reads`,
       ]),
     ),
   ];

@@ -127,6 +127,9 @@ export async function runBench(
   }
 }
 
+/** USD per million downlinks (issue: lifecycle v2); Step Functions is most of it. */
+const COST_TARGETS = { unconfirmed: 70, confirmed: 80 };
+
 function targetsOf(
   functions: FunctionsResult,
   latency: LatencyResult,
@@ -135,6 +138,8 @@ function targetsOf(
 ): BenchResult['targets'] {
   const largest = Math.max(...functions.bundles.map((bundle) => bundle.minifiedBytes)) / 1024;
   const slowestRatio = Math.max(...functions.coldStarts.map((start) => start.totalRatio));
+  const unconfirmed = cost.downlinkUnconfirmed.counts;
+  const confirmed = cost.downlinkConfirmed.counts;
   const inboundRatio = Math.max(
     latency.inbound.uplink_early.p50Ratio,
     latency.inbound.uplink.p50Ratio,
@@ -175,9 +180,23 @@ function targetsOf(
     },
     {
       name: 'happy-path downlink state transitions',
-      target: 'as few as the lifecycle allows',
-      measured: `${String(cost.downlinkUnconfirmed.counts.stateTransitions)} unconfirmed, ${String(cost.downlinkConfirmed.counts.stateTransitions)} confirmed`,
-      met: true,
+      target: '≤ 2, confirmed and unconfirmed',
+      measured: `${String(unconfirmed.stateTransitions)} unconfirmed, ${String(confirmed.stateTransitions)} confirmed`,
+      met: unconfirmed.stateTransitions <= 2 && confirmed.stateTransitions <= 2,
+    },
+    {
+      name: "Lambda tasks between the rule and OrbiWAN's POST",
+      target: '1',
+      measured: String(unconfirmed.lambdaTasksBeforePost ?? '?'),
+      met: unconfirmed.lambdaTasksBeforePost === 1,
+    },
+    {
+      name: 'cost per million downlinks',
+      target: `≤ $${String(COST_TARGETS.unconfirmed)} unconfirmed, ≤ $${String(COST_TARGETS.confirmed)} confirmed`,
+      measured: `$${cost.downlinkUnconfirmed.perMillionTotal.toFixed(2)}, $${cost.downlinkConfirmed.perMillionTotal.toFixed(2)}`,
+      met:
+        cost.downlinkUnconfirmed.perMillionTotal <= COST_TARGETS.unconfirmed &&
+        cost.downlinkConfirmed.perMillionTotal <= COST_TARGETS.confirmed,
     },
   ];
 }

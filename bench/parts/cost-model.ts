@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { findFunction } from '../../local/lambda/local-functions.js';
 import type { InvocationRecord } from '../../local/usage-meter.js';
 import { sampleEvent } from '../../test/helpers/api-events.js';
-import { startDownlinkHarness, type DownlinkHarness } from '../../test/helpers/downlink-harness.js';
+import {
+  acceptDownlinks,
+  startDownlinkHarness,
+  type DownlinkHarness,
+} from '../../test/helpers/downlink-harness.js';
 import { round } from '../stats.js';
 
 // Part 8: what the connector costs on AWS per million uplinks and per million downlinks. The
@@ -47,6 +51,8 @@ export interface PathCounts {
   dynamoDbWrites: number;
   dynamoDbReads: number;
   logBytes: number;
+  /** Lambda tasks that ran between the IoT rule and OrbiWAN's POST (downlinks only). */
+  lambdaTasksBeforePost?: number;
 }
 
 export interface PathCost {
@@ -90,14 +96,12 @@ export async function measureCostModel({
     });
     const downlink = (confirmed: boolean) =>
       observe(harness, async () => {
+        const tasksBeforePost = lambdaTasksBeforePost(harness);
         const execution = harness.publishDownlink({ data: 'aabbcc', port: 20, confirmed });
         await harness.waitingForStatus(execution.executionArn);
         const id = harness.acceptedIds().at(-1) ?? '';
         await harness.pushStatus(id, 1);
-        if (confirmed) {
-          await harness.waitingForStatus(execution.executionArn, 2);
-          await harness.pushStatus(id, 2);
-        }
+        if (confirmed) await harness.pushStatus(id, 2);
         const done = await harness.finished(execution.executionArn);
         const transitions = done.history.filter((event) =>
           event.type.endsWith('StateEntered'),
@@ -107,6 +111,7 @@ export async function measureCostModel({
           stateTransitions: transitions,
           inboundMessages: 1,
           rules: 1,
+          lambdaTasksBeforePost: await tasksBeforePost,
         };
       });
     const unconfirmed = await downlink(false);
@@ -125,7 +130,31 @@ export async function measureCostModel({
   }
 }
 
+/**
+ * How many Lambda tasks the state machine runs between the IoT rule and OrbiWAN's POST: the
+ * invocations started (the status function's aside) when the fake OrbiWAN receives it.
+ */
+function lambdaTasksBeforePost(harness: DownlinkHarness): Promise<number> {
+  const { invocations } = harness.cloud.usage.counts;
+  const tasks = () =>
+    Object.entries(invocations)
+      .filter(([functionId]) => functionId !== 'DownlinkStatusFunction')
+      .reduce((sum, [, count]) => sum + count, 0);
+  const before = tasks();
+  return new Promise((resolve) => {
+    const accept = acceptDownlinks(harness.statusAtOrbiwan);
+    harness.orbiwan.respond((request) => {
+      if (request.method === 'POST') {
+        resolve(tasks() - before);
+        harness.orbiwan.respond(accept);
+      }
+      return accept(request);
+    });
+  });
+}
+
 interface Observed {
+  lambdaTasksBeforePost?: number;
   invocations: InvocationRecord[];
   publishedBytes: number[];
   dynamoDbWrites: number;
@@ -143,6 +172,7 @@ async function observe(
     stateTransitions: number;
     inboundMessages: number;
     rules: number;
+    lambdaTasksBeforePost?: number;
   }>,
 ): Promise<Observed> {
   const { usage } = harness.cloud;
@@ -183,7 +213,7 @@ function priced(
           dynamoDbRequests * roundTripMs.dynamoDb +
           publishes * roundTripMs.iotPublish +
           stepFunctionsRequests * roundTripMs.stepFunctions +
-          (functionId === 'SendToOrbiwanFunction' ? roundTripMs.orbiwanPost : 0),
+          (functionId === 'SendDownlinkFunction' ? roundTripMs.orbiwanPost : 0),
       ),
   );
   const messages = (bytes: number) =>
@@ -205,6 +235,9 @@ function priced(
     dynamoDbReads: observed.dynamoDbReads,
     logBytes:
       observed.invocations.length * (logBytesPerInvocation + lambdaPlatformLogBytesPerInvocation),
+    ...(observed.lambdaTasksBeforePost === undefined
+      ? {}
+      : { lambdaTasksBeforePost: observed.lambdaTasksBeforePost }),
   };
   const million = 1_000_000;
   const perMillion = {

@@ -101,7 +101,7 @@ export function deviceLease({
               ReturnValues: 'ALL_OLD',
             }),
           );
-          return Attributes?.deferred?.SS ?? [];
+          return Attributes?.deferredIds?.SS ?? [];
         } catch (error) {
           // Not ours any more: it lapsed and another took it (never while we lived).
           if (error instanceof ConditionalCheckFailedException) return [];
@@ -131,7 +131,7 @@ export function deviceLease({
           new UpdateItemCommand({
             TableName: tableName,
             Key: key(devEui),
-            UpdateExpression: 'ADD deferred :ids',
+            UpdateExpression: 'ADD deferredIds :ids',
             ConditionExpression: 'leaseUntil > :now',
             ExpressionAttributeValues: { ':ids': { SS: [downlinkId] }, ':now': numberValue(now()) },
           }),

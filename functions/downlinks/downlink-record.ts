@@ -20,7 +20,8 @@ import {
 // statuses and their publishing meet, in whatever order they come. Every change is one conditional
 // write, so whoever writes second sees what the first wrote:
 //   - the send task records the POST (its execution, task token, requestId) once `accepted` is out;
-//   - the status function records each status OrbiWAN reports (its rank only ever goes up);
+//   - the status function records each status OrbiWAN reports, the first of each rank (pending,
+//     sent, final), in whatever order they come;
 //   - a publisher takes the item's publishing lock, publishes what was reported and not yet
 //     published, in order, and marks it published (status-publishing.ts).
 // A status counts as seen only once it is marked published.
@@ -49,7 +50,6 @@ export interface DownlinkView {
   confirmed: boolean | undefined;
   /** Every rank reported, lowest first. */
   reports: Report[];
-  reportedRank: number | undefined;
   /** The highest rank the application has seen (accepted counts as 0). */
   publishedRank: number | undefined;
   /** Every status published with the downlink's requestId, with its time. */
@@ -72,7 +72,7 @@ export interface DownlinkRecords {
       accepted: PublishedEntry;
     },
   ) => Promise<DownlinkView>;
-  /** Records a status; `advanced` is false when one of its rank or further was reported before. */
+  /** Records a status; `advanced` is false when one of its rank was reported before. */
   recordReport: (
     devEui: string,
     downlinkId: string,
@@ -110,6 +110,10 @@ export interface DownlinkRecordsOptions {
 }
 
 const RANKS = [0, 1, 2];
+
+/** A status of a rank the application has not seen was reported (pending is what accepted says). */
+const SOMETHING_TO_PUBLISH =
+  '((attribute_exists(body1) AND publishedRank < :one) OR (attribute_exists(body2) AND publishedRank < :two))';
 
 export function downlinkRecords({
   client,
@@ -174,10 +178,9 @@ export function downlinkRecords({
     recordReport: async (devEui, downlinkId, { rank, transmissionStatus, body }) => {
       const view = await conditional(() =>
         update(devEui, downlinkId, {
-          UpdateExpression: `SET reportedRank = :rank, status${rank} = :status, body${rank} = :body, expiresAt = :expires`,
-          ConditionExpression: 'attribute_not_exists(reportedRank) OR reportedRank < :rank',
+          UpdateExpression: `SET status${rank} = :status, body${rank} = :body, expiresAt = :expires`,
+          ConditionExpression: `attribute_not_exists(body${rank})`,
           ExpressionAttributeValues: {
-            ':rank': numberValue(rank),
             ':status': numberValue(transmissionStatus),
             ':body': stringValue(body),
             ':expires': expiresAt(retentionSeconds, now()),
@@ -206,11 +209,12 @@ export function downlinkRecords({
       return conditional(() =>
         update(devEui, downlinkId, {
           UpdateExpression: 'SET publisher = :me, publisherUntil = :until',
-          ConditionExpression: `attribute_exists(execution) AND attribute_not_exists(ended) AND (attribute_not_exists(publisher) OR publisherUntil < :now)${always ? '' : ' AND reportedRank > publishedRank'}`,
+          ConditionExpression: `attribute_exists(execution) AND attribute_not_exists(ended) AND (attribute_not_exists(publisher) OR publisherUntil < :now)${always ? '' : ` AND ${SOMETHING_TO_PUBLISH}`}`,
           ExpressionAttributeValues: {
             ':me': stringValue(publisher),
             ':until': numberValue(time + publisherLeaseMs),
             ':now': numberValue(time),
+            ...(always ? {} : { ':one': numberValue(1), ':two': numberValue(2) }),
           },
         }),
       );
@@ -255,7 +259,6 @@ function viewOf(devEui: string, downlinkId: string, item: Item | undefined): Dow
     requestId: read.string(item, 'requestId'),
     confirmed: read.boolean(item, 'confirmed'),
     reports,
-    reportedRank: read.number(item, 'reportedRank'),
     publishedRank: read.number(item, 'publishedRank'),
     published,
     ended: read.string(item, 'ended') as FinalState | undefined,

@@ -1,10 +1,12 @@
 import { dynamoDbClient } from '../shared/clients/dynamodb-client.js';
 import { sfnClient } from '../shared/clients/sfn-client.js';
-import { InvalidInputError } from '../shared/errors.js';
+import { DependencyError, InvalidInputError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { rawOrbiwanId } from '../shared/raw-json.js';
 import { topicPrefixFromEnv } from '../shared/topics.js';
 import type { CustomDelivery } from '../notifications/republish-notification.js';
+import type { JsonBody } from '../shared/http/json-body.js';
+import type { Publish } from '../shared/publish.js';
 import { deviceLease, type DeviceLease } from './device-lease.js';
 import {
   downlinkRecords,
@@ -14,7 +16,11 @@ import {
 } from './downlink-record.js';
 import { REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES, lifecycleRank } from './downlink-status.js';
 import { ORBIWAN_ID, downlinksTableFromEnv } from './downlink-table.js';
-import { PUBLISHER_LEASE_MS, statusPublishing, type StatusPublishing } from './status-publishing.js';
+import {
+  PUBLISHER_LEASE_MS,
+  statusPublishing,
+  type StatusPublishing,
+} from './status-publishing.js';
 import { stepFunctionsCompletion, type CompleteTask } from './task-completion.js';
 
 export interface StatusIntakeDeps {
@@ -33,42 +39,69 @@ export interface StatusIntakeDeps {
  *     POST's holder, who publishes it after `accepted` once it knows the POST's id;
  *   - for a downlink the connector did not send: republish it as it came, with its state.
  * It answers OrbiWAN 200 only once the status is safely recorded or published; a status is never
- * refused for correlation trouble.
+ * refused for correlation trouble, only for a malformed id.
  */
 export function downlinkStatusIntake(deps: StatusIntakeDeps): CustomDelivery {
   return {
     addsAtMostBytes: REPUBLISHED_STATUS_ADDS_AT_MOST_BYTES,
-    deliver: async ({ devEui }, body, publish) => {
-      const downlinkId = rawOrbiwanId(body.raw.toString('utf8')) ?? '';
-      if (!ORBIWAN_ID.test(downlinkId))
-        throw new InvalidInputError(
-          'INVALID_NOTIFICATION',
-          'not a valid downlink_status notification: id: expected OrbiWAN\'s downlink id, an integer of up to 20 digits',
-          [{ path: 'id', message: 'expected an integer of up to 20 digits' }],
-        );
-      logger.appendKeys({ downlinkId });
-      const { transmissionStatus } = body.json as { transmissionStatus: number };
-      const report: Report = {
-        rank: lifecycleRank(transmissionStatus),
-        transmissionStatus,
-        // Without a byte-order mark: it would stop JSON.parse in the applications.
-        body: body.raw.toString('utf8').replace(/^\uFEFF/, ''),
-      };
-      const device = devEui ?? '';
-      const publishing = statusPublishing({ ...deps, publish });
-      const { advanced, view } = await deps.records.recordReport(device, downlinkId, report);
-      if (view.execution !== undefined)
-        return publishCorrelated(deps.records, publishing, view, report, advanced);
-      if (view.orphan) return publishing.publishOrphan(device, report, !advanced);
-      if (await deps.lease.defer(device, downlinkId)) {
-        logger.info('status came before its POST was recorded: left with the POST', {
-          transmissionStatus,
-        });
-        return;
-      }
-      await settleUnrecorded(deps.records, publishing, device, downlinkId, { report, advanced });
-    },
+    deliver: (facts, body, publish) =>
+      asDependencyFailure(() => deliverStatus(deps, facts.devEui ?? '', body, publish)),
   };
+}
+
+/**
+ * DynamoDB failing is the connector's trouble, not the push's: answered 5xx (a DependencyError),
+ * with nothing published for it. OrbiWAN does not push it again; the downlink's timeout asks
+ * OrbiWAN for it instead.
+ */
+async function asDependencyFailure(work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof DependencyError || error instanceof InvalidInputError) throw error;
+    const name = error instanceof Error ? error.name : 'Error';
+    throw new DependencyError(
+      'STATUS_NOT_RECORDED',
+      `could not record the downlink status with its downlink (${name})`,
+      /Throttl|ProvisionedThroughput/.test(name),
+      { cause: error },
+    );
+  }
+}
+
+async function deliverStatus(
+  deps: StatusIntakeDeps,
+  device: string,
+  body: JsonBody,
+  publish: Publish,
+): Promise<void> {
+  const downlinkId = rawOrbiwanId(body.raw.toString('utf8')) ?? '';
+  if (!ORBIWAN_ID.test(downlinkId))
+    throw new InvalidInputError(
+      'INVALID_NOTIFICATION',
+      "not a valid downlink_status notification: id: expected OrbiWAN's downlink id, an integer of up to 20 digits",
+      [{ path: 'id', message: 'expected an integer of up to 20 digits' }],
+    );
+  logger.appendKeys({ downlinkId });
+  const { transmissionStatus } = body.json as { transmissionStatus: number };
+  const report: Report = {
+    rank: lifecycleRank(transmissionStatus),
+    transmissionStatus,
+    // Without a byte-order mark: it would stop JSON.parse in the applications.
+    body: body.raw.toString('utf8').replace(/^\uFEFF/, ''),
+  };
+  const publishing = statusPublishing({ ...deps, publish });
+  const { advanced, view } = await deps.records.recordReport(device, downlinkId, report);
+  if (view.execution !== undefined)
+    return publishCorrelated(deps.records, publishing, view, report, advanced);
+  if (view.orphan) return publishing.publishOrphan(device, report, !advanced);
+  if (await deps.lease.defer(device, downlinkId)) {
+    logger.info('status came before its POST was recorded: left with the POST', {
+      transmissionStatus,
+    });
+    return;
+  }
+  await settleUnrecorded(deps.records, publishing, device, downlinkId, { report, advanced });
 }
 
 /**
@@ -106,15 +139,14 @@ async function publishCorrelated(
   report: Report | undefined,
   advanced: boolean,
 ): Promise<void> {
-  const seen = (candidate: Report, current: DownlinkView) =>
-    current.ended !== undefined || candidate.rank <= (current.publishedRank ?? 0);
-  if (report !== undefined && !advanced && seen(report, view)) {
-    await publishing.publishStale(view, report);
-  }
+  const seen = (current: DownlinkView, { rank }: Report) =>
+    current.ended !== undefined || rank <= (current.publishedRank ?? 0);
+  // One the application has seen (a repeat, or one that comes after a later one): flagged stale.
+  if (report !== undefined && seen(view, report)) await publishing.publishStale(view, report);
   const ended = await publishing.publishPending(view.devEui, view.downlinkId);
-  if (ended !== undefined || report === undefined || !advanced) return;
-  // Nothing was left to publish: another publisher has it in hand, or the downlink had already
-  // ended (an unconfirmed one, at `sent`) and this status comes after its end.
+  if (ended !== undefined || report === undefined || !advanced || seen(view, report)) return;
+  // Nothing was left to publish: another publisher has it in hand, or the downlink ended (an
+  // unconfirmed one, at sent) before this status, which then comes after its end.
   const after = await records.read(view.devEui, view.downlinkId);
   if (after.ended !== undefined && report.rank > (after.publishedRank ?? 0))
     await publishing.publishStale(after, report);

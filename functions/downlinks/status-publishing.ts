@@ -109,7 +109,11 @@ export function statusPublishing({
         if (finalState !== undefined) break;
       }
       if (finalState === undefined && endReason !== undefined) {
-        await publish({ topic: topicOf(view.devEui), payload: timedOut(view, endReason), qos: 1 });
+        await publish({
+          topic: topicOf(view.devEui),
+          payload: timedOut(view, rank, endReason),
+          qos: 1,
+        });
         entries.push({ state: 'timed_out', at: at() });
         finalState = 'timed_out';
       }
@@ -126,6 +130,9 @@ export function statusPublishing({
     if (finalState !== undefined) {
       countDownlinkEnded(finalState);
       await endExecution(after, finalState);
+      // Reported, but after what ended it (a later rank of an unconfirmed downlink): stale.
+      for (const report of view.reports.filter((candidate) => candidate.rank > rank))
+        await publishReport(after, report, true);
     }
     return { finalState, view: after };
   }
@@ -183,8 +190,9 @@ export function statusPublishing({
   };
 }
 
-function timedOut(view: DownlinkView, reason: string): Buffer {
-  const lastSeen = view.reports.filter((report) => report.rank <= (view.publishedRank ?? 0)).at(-1);
+/** `timed_out`, with the last transmissionStatus the application has seen (0: accepted). */
+function timedOut(view: DownlinkView, publishedRank: number, reason: string): Buffer {
+  const lastSeen = view.reports.filter((report) => report.rank <= publishedRank).at(-1);
   return failureStatus({
     devEui: view.devEui,
     id: view.downlinkId,

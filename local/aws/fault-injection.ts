@@ -18,18 +18,33 @@ export interface Fault {
   effect: { error: string; status: number; message?: string } | { delayMs: number };
   /** How many requests it affects; every one until removed when left out. */
   times?: number;
+  /** How many matching requests it lets through first (default 0). */
+  after?: number;
 }
 
 interface ActiveFault extends Fault {
   affected: number;
+  passed: number;
 }
+
+/** Holds a request until it resolves: for tests that choose the order requests are served in. */
+export type Gate = (service: string, operation: string) => Promise<void>;
 
 export class FaultInjector {
   private readonly faults = new Set<ActiveFault>();
+  private gate: Gate | undefined;
+
+  /** Holds every request at `gate` before serving it (or faulting it), until removed. */
+  hold(gate: Gate): () => void {
+    this.gate = gate;
+    return () => {
+      if (this.gate === gate) this.gate = undefined;
+    };
+  }
 
   /** Plays the fault from now on; returns what removes it. */
   inject(fault: Fault): () => void {
-    const active = { ...fault, affected: 0 };
+    const active = { ...fault, affected: 0, passed: 0 };
     this.faults.add(active);
     return () => this.faults.delete(active);
   }
@@ -43,6 +58,7 @@ export class FaultInjector {
     return {
       ...service,
       handle: async (request, response) => {
+        await this.gate?.(service.name, service.operationOf(request) ?? '');
         if (this.faults.size === 0) return service.handle(request, response);
         const body = await readBody(request);
         const replay = replayOf(request, body);
@@ -64,6 +80,10 @@ export class FaultInjector {
       if (fault.service !== service) continue;
       if (fault.operation !== undefined && fault.operation !== operation) continue;
       if (fault.bodyIncludes !== undefined && !body.includes(fault.bodyIncludes)) continue;
+      if (fault.passed < (fault.after ?? 0)) {
+        fault.passed += 1;
+        continue;
+      }
       fault.affected += 1;
       if (fault.times !== undefined && fault.affected >= fault.times) this.faults.delete(fault);
       return fault;

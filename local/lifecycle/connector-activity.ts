@@ -48,8 +48,6 @@ export class ConnectorActivity {
   private readonly downlinks = new Map<string, DownlinkView>();
   private readonly notifications = new Map<string, NotificationView[]>();
   private readonly listeners = new Set<() => void>();
-  /** Statuses published before their execution knew OrbiWAN's id (accepted is), by devEui/id. */
-  private readonly unmatched = new Map<string, TimelineEntry[]>();
 
   constructor(private readonly topicPrefix: string) {}
 
@@ -67,8 +65,6 @@ export class ConnectorActivity {
     }
     if (event.type === 'ExecutionStarted' && event.input !== undefined)
       this.learnFromRequest(view, event.input);
-    if (event.type.endsWith('StateExited') && event.output !== undefined)
-      this.learnFromOutput(view, event.output);
     this.changed();
   }
 
@@ -93,7 +89,7 @@ export class ConnectorActivity {
       ...(this.notifications.get(device) ?? []),
     ];
     this.notifications.set(device, recent.slice(0, KEEP_NOTIFICATIONS_PER_DEVICE));
-    if (type === DOWNLINK_STATUS_SUFFIX) this.learnFromStatus(devEui, text);
+    if (type === DOWNLINK_STATUS_SUFFIX) this.learnFromStatus(text);
     this.changed();
   }
 
@@ -143,58 +139,26 @@ export class ConnectorActivity {
       };
       if (typeof request.requestId === 'string') view.requestId = request.requestId;
     } catch {
-      // Not the rule's message, or a request that is not JSON: ValidateDownlink will say more.
+      // Not the rule's message, or a request that is not JSON: its error status will say more.
     }
   }
 
-  // ValidateDownlink's output holds the downlink; SendToOrbiwan's, OrbiWAN's id.
-  private learnFromOutput(view: DownlinkView, output: string): void {
-    try {
-      const { downlink, orbiwan } = JSON.parse(output) as {
-        downlink?: { devEui?: string; requestId?: string };
-        orbiwan?: { id?: string };
-      };
-      if (downlink?.devEui !== undefined) view.devEui = downlink.devEui;
-      if (view.downlinkId === undefined && orbiwan?.id !== undefined) {
-        view.downlinkId = orbiwan.id;
-        const key = `${view.devEui ?? ''}/${orbiwan.id}`;
-        for (const entry of this.unmatched.get(key) ?? []) this.addStatus(view, entry);
-        this.unmatched.delete(key);
-      }
-    } catch {
-      // Not JSON: nothing to learn.
-    }
-  }
-
-  private learnFromStatus(devEui: string | undefined, text: string): void {
-    let status: { state?: unknown; requestId?: unknown };
+  // Every status of a downlink the connector sent carries its execution's name (correlationId);
+  // accepted carries OrbiWAN's id too. Statuses of downlinks others sent match no execution.
+  private learnFromStatus(text: string): void {
+    let status: { state?: unknown; correlationId?: unknown };
     try {
       status = JSON.parse(text) as typeof status;
     } catch {
       return;
     }
-    const id = rawOrbiwanId(text);
+    if (typeof status.state !== 'string' || typeof status.correlationId !== 'string') return;
     const view = [...this.downlinks.values()].find(
-      (candidate) =>
-        candidate.devEui === devEui &&
-        ((id !== undefined && candidate.downlinkId === id) ||
-          (status.requestId !== undefined && candidate.requestId === status.requestId)),
+      (candidate) => candidate.name === status.correlationId,
     );
-    if (typeof status.state !== 'string') return;
-    const entry: TimelineEntry = {
-      at: new Date().toISOString(),
-      kind: 'status',
-      name: status.state,
-    };
-    if (view !== undefined) {
-      this.addStatus(view, entry);
-    } else if (id !== undefined) {
-      const key = `${devEui ?? ''}/${id}`;
-      this.unmatched.set(key, [...(this.unmatched.get(key) ?? []), entry].slice(-10));
-      // Statuses of downlinks sent by others than the connector never match: keep only recent ones.
-      if (this.unmatched.size > KEEP_DOWNLINKS)
-        this.unmatched.delete(this.unmatched.keys().next().value ?? '');
-    }
+    if (view === undefined) return;
+    view.downlinkId ??= rawOrbiwanId(text);
+    this.addStatus(view, { at: new Date().toISOString(), kind: 'status', name: status.state });
   }
 
   private addStatus(view: DownlinkView, entry: TimelineEntry): void {

@@ -67,6 +67,8 @@ interface PendingTask {
   stateName: string;
   open: boolean;
   settle: { resolve: (output: unknown) => void; reject: (error: Error) => void };
+  /** Resolves once the task's function has returned: from then on the task only waits. */
+  submitted: Promise<void>;
 }
 
 /** Finished executions kept for Describe/List/GetExecutionHistory; older ones are forgotten. */
@@ -344,15 +346,22 @@ export class LocalStepFunctions {
   }
 
   /**
-   * Ends the execution's waiting task as its timeout would (States.Timeout), now: for tests that
-   * must not wait DownlinkTimeoutSeconds. Returns whether a task was waiting.
+   * Ends the execution's waiting task as its timeout would (States.Timeout), as soon as its
+   * function has returned: for tests that must not wait out a real timeout (the template makes
+   * every wait outlast its function). Resolves with whether a task was waiting.
    */
-  timeOutTask(executionArn: string): boolean {
-    const waiting = (this.tokensByExecution.get(executionArn) ?? [])
+  async timeOutTask(executionArn: string): Promise<boolean> {
+    const open = (this.tokensByExecution.get(executionArn) ?? [])
       .map((token) => this.tasks.get(token))
-      .filter((task) => task?.open === true);
-    for (const task of waiting) task?.settle.reject(new TaskTimeoutError('Task timed out.'));
-    return waiting.length > 0;
+      .filter((task): task is PendingTask => task?.open === true);
+    let timedOut = false;
+    for (const task of open) {
+      await task.submitted;
+      if (!task.open) continue;
+      task.settle.reject(new TaskTimeoutError('Task timed out.'));
+      timedOut = true;
+    }
+    return timedOut;
   }
 
   private openTask(taskToken: string): PendingTask {
@@ -412,12 +421,17 @@ export class LocalStepFunctions {
             throw new Error(
               `${stateName}: .waitForTaskToken without $$.Task.Token in its Parameters`,
             );
+          let markSubmitted = () => undefined as void;
+          const submitted = new Promise<void>((resolve) => {
+            markSubmitted = resolve;
+          });
           const callback = new Promise<unknown>((resolve, reject) => {
             tokens.set(token, {
               executionArn: execution.executionArn,
               stateName,
               open: true,
               settle: { resolve, reject },
+              submitted,
             });
             this.tokensByExecution.set(execution.executionArn, [
               ...(this.tokensByExecution.get(execution.executionArn) ?? []),
@@ -430,7 +444,11 @@ export class LocalStepFunctions {
           };
           // Settled by SendTask* before the function returns is fine; it is awaited below.
           callback.catch(() => undefined);
-          await this.invoke(FunctionName, Payload);
+          try {
+            await this.invoke(FunctionName, Payload);
+          } finally {
+            markSubmitted();
+          }
           // As in Step Functions' history: the function ran, the task now waits for its token. State
           // events reach the history through an async generator: let it catch up first, so this
           // event comes after the state's TaskStateEntered.

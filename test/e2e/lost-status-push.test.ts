@@ -4,16 +4,15 @@ import {
   type ConnectorWithFakeOrbiwan,
 } from '../helpers/connector-with-fake-orbiwan.js';
 
-// OrbiWAN does not retry a status push that failed. Here its pushes never come at all: the local
-// stack, waiting 1 s, asks OrbiWAN where the downlink stands and reports that to the application.
+// OrbiWAN does not retry a status push that failed. Here its pushes never come at all: once the
+// downlink's wait times out (the test ends it as DownlinkTimeoutSeconds would), the local stack
+// asks OrbiWAN where the downlink stands and reports that to the application.
 
 const DEVICE = '0011223344556688';
 let local: ConnectorWithFakeOrbiwan;
 
 beforeAll(async () => {
-  local = await startConnectorWithFakeOrbiwan(`orbiwan/lorawan/${DEVICE}/downlink/status`, {
-    DOWNLINK_TIMEOUT_SECONDS: '1',
-  });
+  local = await startConnectorWithFakeOrbiwan(`orbiwan/lorawan/${DEVICE}/downlink/status`);
 });
 
 afterAll(async () => {
@@ -31,6 +30,8 @@ describe('Local stack: status pushes that never arrive', () => {
     const id = await local.acceptedId('lost-pushes');
     // The device acknowledged it; OrbiWAN's push of that was lost.
     statusAtOrbiwan.set(id, 2);
+    const { executionArn } = local.executionOf('lost-pushes');
+    expect(await connector.cloud.stepFunctions.timeOutTask(executionArn)).toBe(true);
 
     const acknowledged = await subscriber.next((message) =>
       message.payload.includes('"state":"acknowledged"'),
@@ -45,8 +46,8 @@ describe('Local stack: status pushes that never arrive', () => {
       `POST /rest/nodes/${DEVICE}/payloads/dl`,
       `GET /rest/nodes/${DEVICE}/payloads/dl/${id}`,
     ]);
-    expect(
-      await connector.cloud.stepFunctions.whenDone(local.executionOf('lost-pushes').executionArn),
-    ).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await connector.cloud.stepFunctions.whenDone(executionArn)).toMatchObject({
+      status: 'SUCCEEDED',
+    });
   });
 });

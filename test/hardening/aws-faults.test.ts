@@ -11,7 +11,8 @@ import { E2E_TOKEN, type ReceivedMessage, type Subscriber } from '../helpers/loc
 // Faults of the AWS services, played by the local stack's stand-ins to the unmodified SDK clients,
 // with OrbiWAN's pushes over real HTTP and the application on real MQTT. OrbiWAN does not retry a
 // failed push and deletes an uplink once answered 200: nothing may get a 200 unless published.
-// Downlink waits time out after 1 s here, so lost status deliveries show their recovery.
+// A downlink's wait is ended by the test (as DownlinkTimeoutSeconds would), so lost status
+// deliveries show their recovery.
 
 const DEVICE = '0011223344aa0001';
 let local: ConnectorWithFakeOrbiwan;
@@ -22,9 +23,7 @@ let app: Subscriber;
 let fcnt = 0;
 
 beforeAll(async () => {
-  local = await startConnectorWithFakeOrbiwan('orbiwan/lorawan/#', {
-    DOWNLINK_TIMEOUT_SECONDS: '1',
-  });
+  local = await startConnectorWithFakeOrbiwan('orbiwan/lorawan/#');
   ({ statusAtOrbiwan, orbiwan, connector, subscriber: app } = local);
 });
 
@@ -96,14 +95,14 @@ async function pushStatus(id: string, transmissionStatus: number) {
   return response.status;
 }
 
-/** Resolves once the execution has left its token in WaitForStatus (told by the activity feed). */
+/** Resolves once the send task waits for its token (told by the activity feed). */
 function waitingForStatus(executionArn: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = () => {
       const waiting = connector.cloud.stepFunctions
         .describeExecution(executionArn)
         .history.some(
-          (event) => event.type === 'TaskSubmitted' && event.stateName === 'WaitForStatus',
+          (event) => event.type === 'TaskSubmitted' && event.stateName === 'SendDownlink',
         );
       const { status } = connector.cloud.stepFunctions.describeExecution(executionArn);
       if (!waiting && status === 'RUNNING') return;
@@ -201,7 +200,7 @@ describe('Faults: IoT Core publish', () => {
 });
 
 describe('Faults: DynamoDB', () => {
-  it('ends a downlink in an error status, POSTing nothing, when the device lease cannot be taken', async () => {
+  it('ends a downlink in an error status, POSTing nothing, when its request cannot be claimed nor its device taken', async () => {
     inject({
       service: 'dynamodb',
       operation: 'PutItem',
@@ -214,13 +213,14 @@ describe('Faults: DynamoDB', () => {
     expect(posts()).toHaveLength(before);
   });
 
-  it('still publishes and answers 200 to a status push it cannot record, and the downlink still ends right', async () => {
+  it('answers 5xx, publishing nothing, to a status push it cannot record; the timeout then asks OrbiWAN and the downlink ends right', async () => {
     const request = { data: '03', port: 1, confirmed: false, requestId: 'unrecorded-status' };
     await app.client.publishAsync(`orbiwan/lorawan/${DEVICE}/downlink`, JSON.stringify(request), {
       qos: 1,
     });
     const id = await local.acceptedId(request.requestId);
-    await waitingForStatus(local.executionOf(request.requestId).executionArn);
+    const { executionArn } = local.executionOf(request.requestId);
+    await waitingForStatus(executionArn);
     const removeFault = inject({
       service: 'dynamodb',
       effect: { error: 'InternalServerError', status: 500 },
@@ -229,39 +229,26 @@ describe('Faults: DynamoDB', () => {
     removeFault();
     statusAtOrbiwan.set(id, 1);
 
-    expect(status).toBe(200);
-    // Published at once without requestId (it could not be looked up) ...
-    await app.next(
-      (message) =>
-        message.payload.includes(`"id":${id}`) && message.payload.includes('"state":"sent"'),
-    );
-    // ... and the execution, never resumed, asks OrbiWAN after its wait and ends Delivered.
-    const done = await connector.cloud.stepFunctions.whenDone(
-      local.executionOf(request.requestId).executionArn,
-    );
+    expect(status).toBe(502);
+    expect(statesOf(request.requestId)).toEqual(['accepted']);
+    // Never resumed: when its wait times out it asks OrbiWAN, and ends Delivered with `sent`.
+    expect(await connector.cloud.stepFunctions.timeOutTask(executionArn)).toBe(true);
+    const done = await connector.cloud.stepFunctions.whenDone(executionArn);
     expect(done.status).toBe('SUCCEEDED');
+    expect(statesOf(request.requestId)).toEqual(['accepted', 'sent']);
     expect(posts().filter((body) => body === '03')).toHaveLength(1);
   });
 
-  it('retries registering the wait, so a DynamoDB hiccup does not fail a queued downlink', async () => {
-    const request = { data: '04', port: 1, confirmed: false, requestId: 'wait-retried' };
-    // DynamoDB fails the wait's registration (its update sets the task token), every try of the
-    // SDK's, until the function has failed once.
-    const removeFault = inject({
+  it('retries recording a queued downlink, so a DynamoDB hiccup after the POST does not lose it', async () => {
+    const request = { data: '04', port: 1, confirmed: false, requestId: 'record-retried' };
+    // DynamoDB fails the POST's record (the update that sets the task token), past the SDK's own
+    // retries: the send task keeps trying.
+    inject({
       service: 'dynamodb',
       operation: 'UpdateItem',
       bodyIncludes: 'taskToken',
       effect: { error: 'InternalServerError', status: 500 },
-    });
-    const unsubscribe = connector.activity.subscribe(() => {
-      const failed = local
-        .findExecutionOf(request.requestId)
-        ?.history.some(
-          (event) => event.type === 'TaskFailed' && event.stateName === 'WaitForStatus',
-        );
-      if (failed !== true) return;
-      removeFault();
-      unsubscribe();
+      times: 4,
     });
     await app.client.publishAsync(`orbiwan/lorawan/${DEVICE}/downlink`, JSON.stringify(request), {
       qos: 1,
@@ -274,12 +261,7 @@ describe('Faults: DynamoDB', () => {
     expect(await connector.cloud.stepFunctions.whenDone(executionArn)).toMatchObject({
       status: 'SUCCEEDED',
     });
-    const { history } = connector.cloud.stepFunctions.describeExecution(executionArn);
-    expect(
-      history
-        .filter((event) => event.stateName === 'WaitForStatus' && event.type === 'TaskFailed')
-        .map((event) => event.error),
-    ).toEqual(['InternalServerError']);
+    expect(statesOf(request.requestId)).toEqual(['accepted', 'sent']);
     expect(posts().filter((body) => body === '04')).toHaveLength(1);
   });
 });
@@ -295,6 +277,7 @@ describe('Faults: Step Functions', () => {
       service: 'step-functions',
       operation: 'SendTaskSuccess',
       effect: { error: 'ServiceUnavailable', status: 503 },
+      times: 4,
     });
     statusAtOrbiwan.set(id, 2);
     const statusReply = await pushStatus(id, 2);
@@ -306,15 +289,12 @@ describe('Faults: Step Functions', () => {
         message.payload.includes('"state":"acknowledged"'),
     );
     expect(JSON.parse(final.payload.toString())).toMatchObject({ transmissionStatus: 2 });
-    // The execution was not resumed: after its wait it asks OrbiWAN, and ends with what it hears,
-    // publishing nothing twice.
-    const done = await connector.cloud.stepFunctions.whenDone(
-      local.executionOf(request.requestId).executionArn,
-    );
-    if (done.status !== 'SUCCEEDED')
-      console.error(
-        JSON.stringify(done.history.map((e) => [e.type, e.stateName, e.error, e.cause])),
-      );
+    // The execution was not resumed: when its wait times out it asks OrbiWAN, and ends with the
+    // acknowledgement already published, publishing nothing twice.
+    const { executionArn } = local.executionOf(request.requestId);
+    await waitingForStatus(executionArn);
+    expect(await connector.cloud.stepFunctions.timeOutTask(executionArn)).toBe(true);
+    const done = await connector.cloud.stepFunctions.whenDone(executionArn);
     expect(done.status).toBe('SUCCEEDED');
     expect(statesOf(request.requestId)).toEqual(['accepted', 'acknowledged']);
     expect(posts().filter((body) => body === '05')).toHaveLength(1);

@@ -1,8 +1,15 @@
 import * as fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidDownlinkError } from '../../functions/downlinks/downlink-errors.js';
-import type { Downlink, RuleInput } from '../../functions/downlinks/downlink-request.js';
-import { validateDownlinkHandlerFromEnv } from '../../functions/downlinks/validate/validate-downlink.js';
+import {
+  parseDownlink,
+  type Downlink,
+  type RuleInput,
+} from '../../functions/downlinks/downlink-request.js';
+import {
+  createSendDownlinkHandler,
+  type SendDeps,
+} from '../../functions/downlinks/send/send-downlink.js';
 import { startDownlinkHarness, type DownlinkHarness } from '../helpers/downlink-harness.js';
 import {
   anyChar,
@@ -32,13 +39,14 @@ import { lambdaContext } from '../helpers/lambda-context.js';
 import { captureLogs } from '../helpers/logs.js';
 
 // Property-based bad input for the downlink path: generated requests (README "Request") and
-// topics. Thousands go through the ValidateDownlink function, which must refuse every invalid one
-// with InvalidDownlinkError naming each problem and accept every valid one; a few hundred invalid
-// ones go through the real state machine, which must end each in a failed execution and an error
+// topics. Thousands are parsed as the send task parses them, which must accept every valid one;
+// thousands of invalid ones go through the send task's handler, which must refuse each with
+// InvalidDownlinkError naming each problem, before it touches anything; a few hundred invalid ones
+// go through the real state machine, which must end each in a failed execution and an error
 // status, without a POST to OrbiWAN.
 //
 // FUZZ_SEED replays a run and FUZZ_RUNS sets the cases per property (test/helpers/fuzz-settings.ts);
-// default 300: 10 ValidateDownlink properties,
+// default 300: 10 properties of the request's parsing,
 // 3,000 cases, and one state machine property, 300 executions).
 
 const { parameters: FUZZ, testTimeoutMs: TEST_TIMEOUT_MS } = fuzzSettings('downlink-fuzz', 300);
@@ -503,7 +511,15 @@ const DEFAULTS = [
     confirmed: false,
     mode: 'fail_on_busy',
   },
-].map((defaults) => ({ ...defaults, validate: validateDownlinkHandlerFromEnv(defaults.env) }));
+].map((defaults) => ({
+  ...defaults,
+  validate: (input: RuleInput): Downlink =>
+    parseDownlink(input, {
+      topicPrefix: PREFIX,
+      confirmed: defaults.confirmed,
+      mode: defaults.mode as Downlink['mode'],
+    }),
+}));
 
 const ruleInput = (payload: string | Uint8Array, topic: string): RuleInput => ({
   payload: Buffer.from(payload).toString('base64'),
@@ -512,10 +528,22 @@ const ruleInput = (payload: string | Uint8Array, topic: string): RuleInput => ({
   clientId: 'fuzz-app',
 });
 
-const validateWithEnv = validateDownlinkHandlerFromEnv(ENV);
+/** Everything the send task could touch, none of which an invalid request may reach. */
+const untouchable = new Proxy({} as SendDeps, {
+  get: (_, name) =>
+    name === 'defaults'
+      ? { topicPrefix: PREFIX, confirmed: true, mode: 'enqueue_on_busy' }
+      : new Proxy(() => undefined, {
+          get: () => () => {
+            throw new Error(`an invalid request reached ${String(name)}`);
+          },
+        }),
+});
+const sendTask = createSendDownlinkHandler(untouchable);
 
-async function validate(input: RuleInput): Promise<Downlink> {
-  return validateWithEnv(input, lambdaContext);
+/** The send task's answer to a request it refuses: its error, or what it returned. */
+async function validate(input: RuleInput): Promise<unknown> {
+  return sendTask({ taskToken: 'token', request: input, correlationId: 'fuzz' }, lambdaContext);
 }
 
 /** The error must name every problem expected, and nothing else. */
@@ -525,7 +553,7 @@ function expectNamed(message: string, paths: readonly string[], problems: Proble
 }
 
 describe('Hardening: generated downlink requests', () => {
-  describe('ValidateDownlink', () => {
+  describe('the send task', () => {
     beforeEach(() => {
       captureLogs();
     });
@@ -540,10 +568,7 @@ describe('Hardening: generated downlink requests', () => {
             fc.constantFrom(...DEFAULTS),
             async (request, { topic, devEui }, defaults) => {
               // Act
-              const downlink = await defaults.validate(
-                ruleInput(requestText(request), topic),
-                lambdaContext,
-              );
+              const downlink = defaults.validate(ruleInput(requestText(request), topic));
 
               // Assess
               expect(downlink).toEqual({

@@ -58,7 +58,7 @@ export interface DownlinkHarness {
    */
   waitingForStatus: (executionArn: string, occurrence?: number) => Promise<void>;
   /** Ends the execution's wait now, as DownlinkTimeoutSeconds would (States.Timeout). */
-  timeOut: (executionArn: string) => void;
+  timeOut: (executionArn: string) => Promise<void>;
   finished: (executionArn: string) => Promise<ExecutionRecord>;
   /** The states an execution entered, in order. */
   statesEntered: (executionArn: string) => string[];
@@ -97,7 +97,7 @@ export async function startDownlinkHarness(
   parameters: Record<string, string> = {},
 ): Promise<DownlinkHarness> {
   // The functions share this process's logger; its lines would bury the test report.
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  process.env.POWERTOOLS_LOG_LEVEL = process.env.HARNESS_LOG_LEVEL ?? 'SILENT';
   const statusAtOrbiwan = new Map<string, number>();
   const orbiwan = await startFakeHttpServer(acceptDownlinks(statusAtOrbiwan));
   const template = loadTemplate();
@@ -179,8 +179,8 @@ export async function startDownlinkHarness(
         occurrence,
       );
     },
-    timeOut: (executionArn) => {
-      if (!cloud.stepFunctions.timeOutTask(executionArn))
+    timeOut: async (executionArn) => {
+      if (!(await cloud.stepFunctions.timeOutTask(executionArn)))
         throw new Error(`${executionArn} is not waiting for a task`);
     },
     finished: (executionArn) => cloud.stepFunctions.whenDone(executionArn),

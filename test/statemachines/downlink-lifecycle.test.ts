@@ -79,13 +79,7 @@ describe('Downlink lifecycle', () => {
     const done = await harness.finished(execution.executionArn);
 
     expect(done.status).toBe('SUCCEEDED');
-    expect(harness.statesEntered(execution.executionArn)).toEqual([
-      'ValidateDownlink',
-      'SendToOrbiwan',
-      'WaitForStatus',
-      'EvaluateStatus',
-      'Delivered',
-    ]);
+    expect(harness.statesEntered(execution.executionArn)).toEqual(['SendDownlink', 'Delivered']);
     // Both carry the execution's name: the connector's accepted, and OrbiWAN's push republished.
     const correlationId = nameOf(execution.executionArn);
     expect(statusesOf('unconfirmed-1')).toEqual([
@@ -102,49 +96,58 @@ describe('Downlink lifecycle', () => {
     expect(harness.posts().at(-1)?.body).toBe('aabbcc');
   });
 
-  it('waits past "sent" for a confirmed downlink and ends Acknowledged', async () => {
+  it('waits past "sent" for a confirmed downlink and ends Delivered, in two states, listing every status', async () => {
     const { execution, id } = await acceptedDownlink({
       data: '01',
       port: 1,
       requestId: 'confirmed-1',
     });
     await harness.pushStatus(id, 1);
-    await harness.waitingForStatus(execution.executionArn, 2);
+    expect(harness.cloud.stepFunctions.describeExecution(execution.executionArn).status).toBe(
+      'RUNNING',
+    );
     await harness.pushStatus(id, 2);
     const done = await harness.finished(execution.executionArn);
 
     expect(done.status).toBe('SUCCEEDED');
-    expect(harness.statesEntered(execution.executionArn)).toEqual([
-      'ValidateDownlink',
-      'SendToOrbiwan',
-      'WaitForStatus',
-      'EvaluateStatus',
-      'WaitForStatus',
-      'EvaluateStatus',
-      'Acknowledged',
-    ]);
+    expect(harness.statesEntered(execution.executionArn)).toEqual(['SendDownlink', 'Delivered']);
     expect(statusesOf('confirmed-1').map((status) => status.state)).toEqual([
       'accepted',
       'sent',
       'acknowledged',
     ]);
+    expect(JSON.parse(done.output ?? '{}')).toEqual({
+      finalState: 'acknowledged',
+      devEui: DEV_EUI,
+      downlinkId: id,
+      requestId: 'confirmed-1',
+      statuses: ['accepted', 'sent', 'acknowledged'].map((state) => ({
+        state,
+        at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      })),
+    });
   });
 
   it.each([
-    [3, 'not_acknowledged', 'NotAcknowledged', 'NotAcknowledged'],
-    [4, 'error', 'TransmissionFailed', 'TransmissionError'],
-    [5, 'cancelled', 'Cancelled', 'Cancelled'],
+    [3, 'not_acknowledged', 'NotAcknowledged'],
+    [4, 'error', 'TransmissionError'],
+    [5, 'cancelled', 'Cancelled'],
   ])(
-    'ends with status %i (%s) in %s, a failed execution with error %s',
-    async (transmissionStatus, state, finalState, error) => {
+    'ends with status %i (%s) in two states, the failure state %s, whose cause lists the statuses',
+    async (transmissionStatus, state, error) => {
       const requestId = `final-${String(transmissionStatus)}`;
       const { execution, id } = await acceptedDownlink({ data: '01', port: 1, requestId });
       await harness.pushStatus(id, transmissionStatus);
       const done = await harness.finished(execution.executionArn);
 
       expect(done).toMatchObject({ status: 'FAILED', error });
-      expect(harness.statesEntered(execution.executionArn).at(-1)).toBe(finalState);
+      expect(harness.statesEntered(execution.executionArn)).toEqual(['SendDownlink', error]);
       expect(statusesOf(requestId).map((status) => status.state)).toEqual(['accepted', state]);
+      expect(JSON.parse(done.cause ?? '{}')).toMatchObject({
+        downlinkId: id,
+        requestId,
+        statuses: [{ state: 'accepted' }, { state }],
+      });
     },
   );
 
@@ -172,7 +175,7 @@ describe('Downlink lifecycle', () => {
 
       expect(done).toMatchObject({ status: 'FAILED', error: 'InvalidDownlinkError' });
       expect(harness.statesEntered(execution.executionArn)).toEqual([
-        'ValidateDownlink',
+        'SendDownlink',
         'ReportInvalidDownlink',
         'InvalidDownlink',
       ]);
@@ -304,7 +307,7 @@ describe('Downlink lifecycle', () => {
     const reply = await harness.pushStatus(id, 1);
 
     expect(done.status).toBe('SUCCEEDED');
-    expect(harness.statesEntered(execution.executionArn).at(-1)).toBe('Acknowledged');
+    expect(harness.statesEntered(execution.executionArn)).toEqual(['SendDownlink', 'Delivered']);
     expect(reply.statusCode).toBe(200);
     expect(statusesOf('reversed').map((status) => [status.state, status.stale])).toEqual([
       ['accepted', undefined],
@@ -313,9 +316,9 @@ describe('Downlink lifecycle', () => {
     ]);
   });
 
-  it('keeps a status that arrives before the execution waits for it, and finishes with it', async () => {
+  it('publishes a final status that OrbiWAN pushed before it answered the POST after accepted, with the requestId, and ends with it', async () => {
     const accept = acceptDownlinks();
-    // OrbiWAN pushes "sent" before it even answers the POST, so before WaitForStatus has a token.
+    // A Class C device: OrbiWAN pushes "sent" before it even answers the POST.
     harness.orbiwan.respond(async (request) => {
       const reply = accept(request);
       const id = /"id":(\d+)/.exec(reply.body ?? '')?.[1] ?? '';
@@ -331,15 +334,16 @@ describe('Downlink lifecycle', () => {
     const done = await harness.finished(execution.executionArn);
 
     expect(done.status).toBe('SUCCEEDED');
-    expect(harness.statesEntered(execution.executionArn).at(-1)).toBe('Delivered');
-    // OrbiWAN reported it before the connector knew the downlink: published, but without requestId.
-    const id = harness.acceptedIds().at(-1);
-    const sent = harness.published.filter(
-      (message) =>
-        message.payload.toString().includes(`"id":${id ?? ''},`) &&
-        message.payload.toString().includes('"state":"sent"'),
-    );
-    expect(sent).toHaveLength(1);
+    expect(harness.statesEntered(execution.executionArn)).toEqual(['SendDownlink', 'Delivered']);
+    expect(statusesOf('early-status')).toEqual([
+      expect.objectContaining({ state: 'accepted', correlationId: nameOf(execution.executionArn) }),
+      expect.objectContaining({ state: 'sent', correlationId: nameOf(execution.executionArn) }),
+    ]);
+    // Nothing else about it: no copy without the requestId.
+    const id = harness.acceptedIds().at(-1) ?? '';
+    expect(
+      harness.published.filter((message) => message.payload.toString().includes(`"id":${id},`)),
+    ).toHaveLength(2);
   });
 
   it('answers 200 to a status for a downlink the connector does not know, and republishes it', async () => {

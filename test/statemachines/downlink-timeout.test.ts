@@ -7,11 +7,12 @@ import {
 
 // In a file of its own: one local cloud per process (the functions' SDK clients are shared).
 // OrbiWAN does not retry a status push that failed, so every test here loses its pushes: the
-// wait times out (after 1 s) and the connector asks OrbiWAN where the downlink stands.
+// wait times out (the test ends it as DownlinkTimeoutSeconds would) and the connector asks
+// OrbiWAN where the downlink stands.
 let short: DownlinkHarness;
 
 beforeAll(async () => {
-  short = await startDownlinkHarness({ DownlinkTimeoutSeconds: '1' });
+  short = await startDownlinkHarness({ DownlinkTimeoutSeconds: '60' });
 });
 
 beforeEach(() => {
@@ -32,6 +33,7 @@ async function downlinkWhosePushesAreLost(
   await short.waitingForStatus(execution.executionArn);
   const [id = ''] = short.acceptedIds();
   if (statusAtOrbiwan !== undefined) short.statusAtOrbiwan.set(id, statusAtOrbiwan);
+  await short.timeOut(execution.executionArn);
   return { execution, id, done: await short.finished(execution.executionArn) };
 }
 
@@ -49,11 +51,10 @@ describe('Downlink lifecycle: timeout, and status pushes that never arrive', () 
     });
 
     expect(done).toMatchObject({ status: 'FAILED', error: 'TimedOut' });
-    expect(short.statesEntered(execution.executionArn).slice(-5)).toEqual([
-      'WaitForStatus',
+    expect(short.statesEntered(execution.executionArn)).toEqual([
+      'SendDownlink',
       'CheckStatusAtOrbiwan',
-      'FinalAtOrbiwan',
-      'ReportTimeout',
+      'EndAfterCheck',
       'TimedOut',
     ]);
     expect(statusChecks().map((request) => request.path)).toEqual([
@@ -70,26 +71,31 @@ describe('Downlink lifecycle: timeout, and status pushes that never arrive', () 
       state: 'timed_out',
       error: {
         code: 'TIMED_OUT',
-        message: 'OrbiWAN reported no final status within 1 s of waiting',
+        message: 'OrbiWAN reported no final status within 60 s, nor when asked',
       },
       correlationId: execution.executionArn.split(':').at(-1),
     });
     expect(more).toEqual([]);
   });
 
-  it('ends Acknowledged, and publishes it, when OrbiWAN says the device acknowledged it', async () => {
+  it('ends Delivered, and publishes the acknowledgement, when OrbiWAN says the device acknowledged it', async () => {
     const { execution, done } = await downlinkWhosePushesAreLost(
       { data: 'bb', port: 20, confirmed: true, requestId: 'lost-ack' },
       2,
     );
 
     expect(done).toMatchObject({ status: 'SUCCEEDED' });
-    expect(short.statesEntered(execution.executionArn).slice(-4)).toEqual([
+    expect(short.statesEntered(execution.executionArn)).toEqual([
+      'SendDownlink',
       'CheckStatusAtOrbiwan',
-      'FinalAtOrbiwan',
-      'EvaluateStatus',
-      'Acknowledged',
+      'EndAfterCheck',
+      'Delivered',
     ]);
+    expect(JSON.parse(done.output ?? '{}')).toMatchObject({
+      finalState: 'acknowledged',
+      requestId: 'lost-ack',
+      statuses: [{ state: 'accepted' }, { state: 'acknowledged' }],
+    });
     const [accepted, acknowledged, ...more] = short.statuses();
     expect(acknowledged).toMatchObject({
       DevEUI: DEV_EUI,
@@ -104,7 +110,7 @@ describe('Downlink lifecycle: timeout, and status pushes that never arrive', () 
 
   it.each([
     [3, 'NotAcknowledged', 'NotAcknowledged', 'not_acknowledged'],
-    [4, 'TransmissionFailed', 'TransmissionError', 'error'],
+    [4, 'TransmissionError', 'TransmissionError', 'error'],
     [5, 'Cancelled', 'Cancelled', 'cancelled'],
   ])(
     'ends with status %i from OrbiWAN as a push of it would have (%s)',
@@ -140,7 +146,7 @@ describe('Downlink lifecycle: timeout, and status pushes that never arrive', () 
     expect(short.statuses().at(-1)).toMatchObject({ transmissionStatus: 1 });
   });
 
-  it('times out when OrbiWAN cannot say, after retrying the question', async () => {
+  it('times out when OrbiWAN cannot say, after asking again while it could not answer', async () => {
     const accept = short.orbiwan.requests;
     short.orbiwan.respond((request) =>
       request.method === 'GET' ? { status: 503, body: 'down for maintenance' } : acceptOnce(),
@@ -150,13 +156,19 @@ describe('Downlink lifecycle: timeout, and status pushes that never arrive', () 
     expect(done).toMatchObject({ status: 'FAILED', error: 'TimedOut' });
     expect(short.statesEntered(execution.executionArn).slice(-3)).toEqual([
       'CheckStatusAtOrbiwan',
-      'ReportTimeout',
+      'EndAfterCheck',
       'TimedOut',
     ]);
-    // The first question and the state machine's three retries; one POST all along.
-    expect(statusChecks()).toHaveLength(4);
+    // Asked more than once; one POST all along.
+    expect(statusChecks().length).toBeGreaterThan(1);
     expect(accept.filter((request) => request.method === 'POST')).toHaveLength(1);
     expect(short.statuses().map((message) => message.state)).toEqual(['accepted', 'timed_out']);
+    expect(short.statuses().at(-1)).toMatchObject({
+      error: {
+        code: 'TIMED_OUT',
+        message: expect.stringContaining('OrbiWAN could not be asked'),
+      },
+    });
   });
 });
 

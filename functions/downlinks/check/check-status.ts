@@ -18,9 +18,13 @@ import { downlinkDefaultsFromEnv } from '../downlink-settings.js';
 import { failureStatus, lifecycleRank } from '../downlink-status.js';
 import { downlinksTableFromEnv } from '../downlink-table.js';
 import { requestClaims, type RequestClaims } from '../request-claims.js';
+import { retrying } from '../retrying.js';
 import { stateMachineTask } from '../state-machine-task.js';
 import { statusPublisher } from '../status-publisher.js';
 import { PUBLISHER_LEASE_MS, statusPublishing } from '../status-publishing.js';
+
+/** How long to keep asking OrbiWAN, while it cannot answer, before ending without its answer. */
+const ASK_FOR_MS = 2_000;
 
 export interface CheckInput {
   /** The request as the rule passed it (with the wait's timeout), and the timeout's error. */
@@ -81,7 +85,15 @@ export async function checkStatusAtOrbiwan(
 
   let reason = `${waited}, nor when asked`;
   try {
-    const current = await deps.orbiwan.downlinkAtOrbiwan(devEui, downlinkId);
+    // A GET changes nothing at OrbiWAN: asked again while it cannot answer, for a while.
+    const current = await retrying(
+      () => deps.orbiwan.downlinkAtOrbiwan(devEui, downlinkId),
+      Date.now() + ASK_FOR_MS,
+      {
+        retryable: (error) =>
+          error instanceof OrbiwanNotReachedError || error instanceof OrbiwanUnavailableError,
+      },
+    );
     // OrbiWAN's answer, as a push of it would have come (with the device).
     await deps.records.recordReport(devEui, downlinkId, {
       rank: lifecycleRank(current.transmissionStatus),

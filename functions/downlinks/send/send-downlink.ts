@@ -87,7 +87,7 @@ export async function sendDownlink(
   deadline: number,
 ): Promise<SendOutcome> {
   const now = deps.now ?? Date.now;
-  const downlink = parseDownlink(input.request, deps.defaults);
+  const downlink = validRequest(input.request, deps.defaults);
   logger.appendKeys({ devEui: downlink.devEui, requestId: downlink.requestId });
   const request: RequestRef = {
     devEui: downlink.devEui,
@@ -175,7 +175,7 @@ async function afterPost(
     retrying(
       () => deps.claims.notePosted(request, { downlinkId: id, reply: reply.toString('utf8') }),
       deadline,
-      now,
+      { now },
     ),
     retrying(
       () =>
@@ -189,7 +189,7 @@ async function afterPost(
           qos: 1,
         }),
       deadline,
-      now,
+      { now },
     ),
   ]);
   if (accepted.status === 'rejected')
@@ -211,7 +211,7 @@ async function afterPost(
           accepted: { state: 'accepted', at: acceptedAt },
         }),
       deadline,
-      now,
+      { now },
     );
   } catch (error) {
     await giveBack(lease);
@@ -224,7 +224,7 @@ async function afterPost(
 
   const publishing = statusPublishing({ ...deps, topicPrefix: deps.defaults.topicPrefix });
   let outcome: SendOutcome = 'waiting';
-  if ((view.reportedRank ?? -1) > (view.publishedRank ?? 0)) {
+  if (view.reports.some((report) => report.rank > (view.publishedRank ?? 0))) {
     logger.info('statuses came before the downlink was recorded: publishing them');
     const ended = await publishing.publishPending(downlink.devEui, id).catch((error: unknown) => {
       // They stay recorded: the next status, or the timeout, publishes them.
@@ -241,6 +241,16 @@ async function afterPost(
     );
   }
   return outcome;
+}
+
+function validRequest(request: RuleInput, defaults: DownlinkDefaults): Downlink {
+  try {
+    return parseDownlink(request, defaults);
+  } catch (error) {
+    if (error instanceof InvalidDownlinkError)
+      logger.warn('downlink request invalid', { topic: request.topic, issues: error.issues });
+    throw error;
+  }
 }
 
 async function giveBack(lease: HeldLease | undefined): Promise<string[]> {

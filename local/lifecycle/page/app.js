@@ -1,5 +1,5 @@
 // The lifecycle page: renders the connector's activity and follows it over server-sent events.
-const SUCCEEDED = new Set(['Delivered', 'Acknowledged', 'sent', 'acknowledged']);
+const SUCCEEDED = new Set(['Delivered', 'sent', 'acknowledged']);
 const FAILED = new Set(['not_acknowledged', 'error', 'cancelled', 'timed_out']);
 
 const text = (value) => document.createTextNode(value ?? '');
