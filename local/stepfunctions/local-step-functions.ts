@@ -14,7 +14,9 @@ import { AwsServiceError } from '../aws/aws-errors.js';
 
 // aws-local-stepfunctions uses Promise.withResolvers (Node 22); Node 20 lacks it.
 const promiseStatics = Promise as unknown as { withResolvers?: unknown };
-promiseStatics.withResolvers ??= function withResolvers<T>() {
+promiseStatics.withResolvers ??= withResolvers;
+
+function withResolvers<T>() {
   let resolve!: (value: T) => void;
   let reject!: (reason: unknown) => void;
   const promise = new Promise<T>((res, rej) => {
@@ -22,7 +24,7 @@ promiseStatics.withResolvers ??= function withResolvers<T>() {
     reject = rej;
   });
   return { promise, resolve, reject };
-};
+}
 
 export type InvokeLambda = (functionName: string, payload: unknown) => Promise<unknown>;
 
@@ -68,7 +70,7 @@ interface PendingTask {
   open: boolean;
   settle: { resolve: (output: unknown) => void; reject: (error: Error) => void };
   /** Resolves once the task's function has returned: from then on the task only waits. */
-  submitted: Promise<void>;
+  submitted: Promise<undefined>;
 }
 
 /** Finished executions kept for Describe/List/GetExecutionHistory; older ones are forgotten. */
@@ -326,7 +328,10 @@ export class LocalStepFunctions {
     } catch {
       throw new AwsServiceError('InvalidOutput', 400, 'Invalid Output: not JSON');
     }
-    this.openTask(taskToken).settle.resolve(parsed);
+    const task = this.openTask(taskToken);
+    task.settle.resolve(parsed);
+    // Closed now, as on AWS: its token is refused from here on, and nothing waits on it.
+    task.open = false;
   }
 
   sendTaskFailure(taskToken: string, error = '', cause = ''): void {
@@ -338,7 +343,9 @@ export class LocalStepFunctions {
       );
     const failure = new Error(cause);
     failure.name = error;
-    this.openTask(taskToken).settle.reject(failure);
+    const task = this.openTask(taskToken);
+    task.settle.reject(failure);
+    task.open = false;
   }
 
   sendTaskHeartbeat(taskToken: string): void {
@@ -359,6 +366,7 @@ export class LocalStepFunctions {
       await task.submitted;
       if (!task.open) continue;
       task.settle.reject(new TaskTimeoutError('Task timed out.'));
+      task.open = false;
       timedOut = true;
     }
     return timedOut;
@@ -421,10 +429,7 @@ export class LocalStepFunctions {
             throw new Error(
               `${stateName}: .waitForTaskToken without $$.Task.Token in its Parameters`,
             );
-          let markSubmitted = () => undefined as void;
-          const submitted = new Promise<void>((resolve) => {
-            markSubmitted = resolve;
-          });
+          const { promise: submitted, resolve: markSubmitted } = withResolvers<undefined>();
           const callback = new Promise<unknown>((resolve, reject) => {
             tokens.set(token, {
               executionArn: execution.executionArn,
@@ -447,7 +452,7 @@ export class LocalStepFunctions {
           try {
             await this.invoke(FunctionName, Payload);
           } finally {
-            markSubmitted();
+            markSubmitted(undefined);
           }
           // As in Step Functions' history: the function ran, the task now waits for its token. State
           // events reach the history through an async generator: let it catch up first, so this

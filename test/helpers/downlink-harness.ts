@@ -46,6 +46,8 @@ export interface DownlinkHarness {
     transmissionStatus: number,
     devEui?: string,
   ) => Promise<APIGatewayProxyStructuredResultV2>;
+  /** Pushes a downlink status body of the test's making, bytes as given. */
+  pushStatusBody: (body: string | Buffer) => Promise<APIGatewayProxyStructuredResultV2>;
   /** Resolves when the execution has a history event matching, counting those already there. */
   waitForEvent: (
     executionArn: string,
@@ -122,6 +124,11 @@ export async function startDownlinkHarness(
   const statusFunction = findFunction(cloud.functions, 'DownlinkStatusFunction');
   if (statusFunction === undefined) throw new Error('the template has no DownlinkStatusFunction');
 
+  const pushBody = async (body: string | Buffer) =>
+    (await statusFunction.invoke(
+      pushEvent({ path: '/rest/callback/payloads/dl', method: 'PUT', body }),
+    )) as APIGatewayProxyStructuredResultV2;
+
   const waitForEvent = (
     executionArn: string,
     matches: (event: HistoryEvent) => boolean,
@@ -167,10 +174,9 @@ export async function startDownlinkHarness(
     },
     pushStatus: async (id, transmissionStatus, devEui = DEV_EUI) => {
       const body = `{"DevEUI":"${devEui.toUpperCase()}","id":${id},"fcnt":42,"port":20,"transmissionStatus":${transmissionStatus},"session_id":"3f1c9a52-7c1e-4a8e-9d7f-2b6f0e4d8c11"}`;
-      return (await statusFunction.invoke(
-        pushEvent({ path: '/rest/callback/payloads/dl', method: 'PUT', body }),
-      )) as APIGatewayProxyStructuredResultV2;
+      return pushBody(body);
     },
+    pushStatusBody: (body) => pushBody(body),
     waitForEvent,
     waitingForStatus: async (executionArn, occurrence = 1) => {
       await waitForEvent(
