@@ -1,5 +1,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 // A small HTTP client over node:http that knows what fetch does not say: whether a failed request
 // can have reached the server. A downlink POST that certainly did not (connection refused, name
@@ -38,28 +40,81 @@ export class HttpRequestError extends Error {
 }
 
 /**
- * How long an idle connection is kept for reuse. Servers close theirs after a while (5 s is a
- * common default), and a POST written into a connection the server has just closed fails after
- * it was sent: a downlink that would then end ORBIWAN_UNAVAILABLE, "may have been queued". So
- * the connector lets go of an idle connection before the server does.
+ * How long an idle connection is kept for reuse when the server does not say how long it keeps
+ * it. Servers close theirs after a while (5 s is a common default), and a POST written into a
+ * connection the server has just closed fails after it was sent: a downlink that would then end
+ * ORBIWAN_UNAVAILABLE, "may have been queued". So the connector lets go of an idle connection
+ * before the server does.
  */
 export const IDLE_CONNECTION_KEPT_MS = 4_000;
 
-// Reused connections save a TCP and TLS handshake on every downlink of a warm function. The
-// agents' timeout only closes idle connections: a request in flight has its own timers below.
+/** Kept back from what a server announces (Keep-Alive: timeout=N): a second, as Node does. */
+const ANNOUNCED_TIMEOUT_MARGIN_MS = 1_000;
+
+/** How long each idle connection may be reused, and since when it is idle. */
+const idleConnections = new WeakMap<Duplex, { keptMs: number; idleSince: number }>();
+/** What each connection's last response said of its keep-alive timeout, in ms. */
+const announcedTimeouts = new WeakMap<Duplex, number>();
+
+/**
+ * An agent that keeps an idle connection for as long as the server announces it keeps it
+ * (Keep-Alive: timeout=N, less a second), else IDLE_CONNECTION_KEPT_MS, so a warm function reuses
+ * its connection (and TLS session) to OrbiWAN from one downlink to the next.
+ */
+function reusingAgent<A extends http.Agent>(agent: A): A {
+  // Node's keepSocketAlive answers whether the connection may be kept (its typings say void).
+  const keepSocketAlive: (socket: Duplex) => unknown = agent.keepSocketAlive.bind(agent);
+  agent.keepSocketAlive = (socket) => {
+    const announced = announcedTimeouts.get(socket);
+    const keptMs =
+      announced === undefined ? IDLE_CONNECTION_KEPT_MS : announced - ANNOUNCED_TIMEOUT_MARGIN_MS;
+    if (keptMs <= 0 || keepSocketAlive(socket) === false) return false;
+    (socket as Duplex & { setTimeout: (ms: number) => void }).setTimeout(keptMs);
+    idleConnections.set(socket, { keptMs, idleSince: Date.now() });
+    return true;
+  };
+  return agent;
+}
+
+// The agents' timeout only closes idle connections: a request in flight has its own timers below.
+// An hour here lets the server's announcement decide (reusingAgent); without one, 4 s.
 const agents = {
-  'http:': new http.Agent({ keepAlive: true, timeout: IDLE_CONNECTION_KEPT_MS }),
-  'https:': new https.Agent({ keepAlive: true, timeout: IDLE_CONNECTION_KEPT_MS }),
+  'http:': reusingAgent(
+    new http.Agent({ keepAlive: true, timeout: 3_600_000, scheduling: 'fifo' }),
+  ),
+  'https:': reusingAgent(
+    new https.Agent({ keepAlive: true, timeout: 3_600_000, scheduling: 'fifo' }),
+  ),
 };
 
-export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
+/**
+ * Lets go of idle connections kept past their time. Their timers close them, but not while
+ * Lambda has the function frozen between invocations: after a thaw, a connection the server closed
+ * long ago would otherwise be the one a POST is written into.
+ */
+async function dropStaleConnections(agent: http.Agent): Promise<void> {
+  let dropped = false;
+  for (const sockets of Object.values(agent.freeSockets))
+    for (const socket of sockets ?? []) {
+      const idle = idleConnections.get(socket);
+      if (idle === undefined || Date.now() - idle.idleSince < idle.keptMs) continue;
+      socket.destroy();
+      dropped = true;
+    }
+  // The agent forgets a destroyed connection once it has closed.
+  if (dropped) await nextTurn();
+}
+
+export async function httpRequest(request: HttpRequest): Promise<HttpResponse> {
+  const { url } = request;
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new HttpRequestError(`unsupported protocol ${url.protocol}`, 'EPROTO', false);
+  await dropStaleConnections(agents[url.protocol]);
+  return send(request, url.protocol === 'https:' ? https : http);
+}
+
+function send(request: HttpRequest, transport: typeof http | typeof https): Promise<HttpResponse> {
   const { url, method, headers = {}, body, connectTimeoutMs, timeoutMs } = request;
-  const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
-  if (transport === undefined) {
-    return Promise.reject(
-      new HttpRequestError(`unsupported protocol ${url.protocol}`, 'EPROTO', false),
-    );
-  }
   return new Promise((resolve, reject) => {
     let connected = false;
     const outgoing = transport.request(url, {
@@ -107,6 +162,10 @@ export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
     });
 
     outgoing.on('response', (response) => {
+      const keepAlive = response.headers['keep-alive'];
+      const announced = /^timeout=(\d+)/.exec(typeof keepAlive === 'string' ? keepAlive : '')?.[1];
+      if (announced !== undefined) announcedTimeouts.set(response.socket, Number(announced) * 1000);
+      else announcedTimeouts.delete(response.socket);
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {
