@@ -92,8 +92,11 @@ async function deliverStatus(
   };
   const publishing = statusPublishing({ ...deps, publish });
   const { advanced, view } = await deps.records.recordReport(device, downlinkId, report);
-  if (view.execution !== undefined)
+  if (view.execution !== undefined) {
+    // The downlink's own correlation id (its execution's name) beside this push's.
+    logger.appendKeys({ requestId: view.requestId, downlinkCorrelationId: view.execution });
     return publishCorrelated(deps.records, publishing, view, report, advanced);
+  }
   if (view.orphan) return publishing.publishOrphan(device, report, !advanced);
   if (await deps.lease.defer(device, downlinkId)) {
     logger.info('status came before its POST was recorded: left with the POST', {
