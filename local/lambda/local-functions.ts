@@ -82,8 +82,13 @@ export async function loadLocalFunctions(
       invoke: async (event) => {
         const done = await turn();
         try {
-          return await handler(event, lambdaContext(name, stack, Date.now() + timeoutMs));
+          const deadline = Date.now() + timeoutMs;
+          return await withinTimeout(
+            handler(event, lambdaContext(name, stack, deadline)),
+            timeoutMs,
+          );
         } catch (error) {
+          if (error instanceof LambdaFunctionError) throw error;
           const { name: errorType, message } =
             error instanceof Error ? error : new Error(String(error));
           throw new LambdaFunctionError(errorType, message);
@@ -104,6 +109,29 @@ export function findFunction(
   return functions.find(
     (fn) => fn.arn === reference || fn.name === reference || fn.id === reference,
   );
+}
+
+/**
+ * The invocation's result, or Lambda's error once the function's Timeout is over. Lambda stops the
+ * function then; here it runs on in the process, but its caller hears what Lambda would say.
+ */
+async function withinTimeout<T>(result: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new LambdaFunctionError(
+          'Sandbox.Timedout',
+          `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
+        ),
+      );
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([result, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The function's Timeout (template, or Globals), in seconds; Lambda's default is 3. */
