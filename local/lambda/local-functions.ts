@@ -101,13 +101,18 @@ export async function loadLocalFunctions(
   return functions;
 }
 
-/** Finds a function by logical ID, name or ARN, as Lambda's FunctionName accepts the last two. */
+/** Finds a function by logical ID, name or ARN (qualified or not), as Lambda's FunctionName accepts the last two. */
 export function findFunction(
   functions: LocalFunction[],
   reference: string,
 ): LocalFunction | undefined {
   return functions.find(
-    (fn) => fn.arn === reference || fn.name === reference || fn.id === reference,
+    (fn) =>
+      fn.arn === reference ||
+      fn.name === reference ||
+      fn.id === reference ||
+      // Qualified by an alias or a version: the one function here.
+      reference.startsWith(`${fn.arn}:`),
   );
 }
 

@@ -40,6 +40,10 @@ export function describeStack(template: CfnTemplate, options: StackOptions = {})
   for (const [id, resource] of Object.entries(template.Resources)) {
     const physical = physicalResource(resource.Type, id, { stackName, region, accountId });
     refs[id] = physical.ref;
+    // SAM's `!Ref Function.Alias`: the ARN of the alias AutoPublishAlias makes, qualified by its name.
+    const alias = resource.Properties?.AutoPublishAlias;
+    if (resource.Type === 'AWS::Serverless::Function' && typeof alias === 'string')
+      refs[`${id}.Alias`] = `${physical.attributes.Arn ?? ''}:${alias}`;
     for (const [name, value] of Object.entries(physical.attributes))
       attributes[`${id}.${name}`] = value;
   }
