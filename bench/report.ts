@@ -90,6 +90,7 @@ export function renderReport(result: BenchResult): string {
         ),
       ],
     ),
+    `Between the IoT rule and OrbiWAN's POST the state machine runs ${String(costModel.downlinkUnconfirmed.counts.lambdaTasksBeforePost ?? '?')} Lambda task (counted in part 8's run).`,
     `**6. Early-reply loop**: uplink_early pushed → application publishes a downlink → OrbiWAN receives the POST: p50 ${latency.earlyReplyLoop.median.toFixed(2)} ms, p99 ${latency.earlyReplyLoop.p99.toFixed(2)} ms = ${(latency.earlyReplyLoop.p99ShareOfBudget * 100).toFixed(1)}% of the ~100 ms RX1 budget.`,
     `**7. Throughput**: ${String(throughput.sent)} uplink notifications, ${String(throughput.concurrency)} at a time from a separate process: ${String(throughput.notificationsPerSecond)}/s sustained; ${String(throughput.accepted)} answered 200, ${String(throughput.received)} received on MQTT, ${String(throughput.lost)} lost, ${String(throughput.duplicated)} duplicated${Object.keys(throughput.refused).length > 0 ? `, refused: ${JSON.stringify(throughput.refused)}` : ''}; connector process at ${String(throughput.connectorCpuPercent)}% of one core, peak RSS ${String(throughput.connectorPeakRssMiB)} MiB.`,
     `**8. Cost on AWS** (${costModel.region} list prices of ${costModel.pricesAsOf}, bench/aws-prices.json; ${String(costModel.memoryMb)} MB functions; USD per million)`,
