@@ -12,6 +12,7 @@ import {
   transmissionState,
   type FinalState,
 } from './downlink-status.js';
+import { retrying } from './retrying.js';
 import type { CompleteTask } from './task-completion.js';
 
 // The one way OrbiWAN's statuses reach the application with their requestId. Whoever learns of a
@@ -22,8 +23,15 @@ import type { CompleteTask } from './task-completion.js';
 // meanwhile. So statuses reach the application in lifecycle order, each once, and the one that
 // publishes the final status is the one that ends the execution.
 
-/** A publisher that died holding the lock holds it no longer than this. */
-export const PUBLISHER_LEASE_MS = 30_000;
+/**
+ * How long a publisher holds the lock: longer than any publisher lives (the send function's 40 s
+ * timeout is the longest, template.yaml), so a living one never loses it; one that died frees it
+ * after this.
+ */
+export const PUBLISHER_LEASE_MS = 45_000;
+
+/** Kept back from the lock's lapse for the last attempt to mark what was published. */
+const MARK_MARGIN_MS = 5_000;
 
 /** How many times a publisher looks again for statuses recorded while it was publishing. */
 const MAX_ROUNDS = 5;
@@ -94,12 +102,20 @@ export function statusPublishing({
     const entries: PublishedEntry[] = [];
     let rank = view.publishedRank ?? 0;
     let finalState: FinalState | undefined;
+    // What went out must be marked while the lock is still ours: once it lapses, the next
+    // publisher would publish it again. So the mark is retried for as long as the lock holds.
+    const lockLapses = now() + PUBLISHER_LEASE_MS - MARK_MARGIN_MS;
     const mark = () =>
-      records.markPublished(view.devEui, view.downlinkId, publisher, {
-        rank,
-        entries,
-        ended: finalState,
-      });
+      retrying(
+        () =>
+          records.markPublished(view.devEui, view.downlinkId, publisher, {
+            rank,
+            entries,
+            ended: finalState,
+          }),
+        lockLapses,
+        { now },
+      );
     try {
       for (const report of view.reports.filter((candidate) => candidate.rank > rank)) {
         await publishReport(view, report, false);
