@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 
 const [file, exportName, eventFile] = process.argv.slice(2);
 const event = JSON.parse(readFileSync(eventFile, 'utf8'));
+const deadline = Date.now() + Number(process.env.AWS_LAMBDA_FUNCTION_TIMEOUT ?? 3) * 1000;
 const context = {
   functionName: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'bench',
   functionVersion: '$LATEST',
@@ -14,7 +15,8 @@ const context = {
   awsRequestId: '00000000-0000-4000-8000-000000000000',
   logGroupName: '/aws/lambda/bench',
   logStreamName: 'bench',
-  getRemainingTimeInMillis: () => 15_000,
+  // What sam local gives a function: its Timeout (AWS_LAMBDA_FUNCTION_TIMEOUT), from now.
+  getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
 };
 const started = performance.now();
 const module = await import(pathToFileURL(file).href);

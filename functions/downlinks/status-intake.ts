@@ -1,6 +1,6 @@
 import { dynamoDbClient } from '../shared/clients/dynamodb-client.js';
 import { sfnClient } from '../shared/clients/sfn-client.js';
-import { DependencyError, InvalidInputError } from '../shared/errors.js';
+import { DependencyError, InvalidInputError, PayloadTooLargeError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { rawOrbiwanId } from '../shared/raw-json.js';
 import { topicPrefixFromEnv } from '../shared/topics.js';
@@ -22,6 +22,12 @@ import {
   type StatusPublishing,
 } from './status-publishing.js';
 import { stepFunctionsCompletion, type CompleteTask } from './task-completion.js';
+
+/**
+ * The most bytes of a status the connector keeps. OrbiWAN's are a few hundred; three of them (one
+ * per rank) must fit in a DynamoDB item (400 KB) with the rest of the downlink's record.
+ */
+export const MAX_STATUS_BYTES = 64 * 1024;
 
 export interface StatusIntakeDeps {
   records: DownlinkRecords;
@@ -58,7 +64,12 @@ async function asDependencyFailure(work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (error) {
-    if (error instanceof DependencyError || error instanceof InvalidInputError) throw error;
+    if (
+      error instanceof DependencyError ||
+      error instanceof InvalidInputError ||
+      error instanceof PayloadTooLargeError
+    )
+      throw error;
     const name = error instanceof Error ? error.name : 'Error';
     throw new DependencyError(
       'STATUS_NOT_RECORDED',
@@ -75,6 +86,10 @@ async function deliverStatus(
   body: JsonBody,
   publish: Publish,
 ): Promise<void> {
+  if (body.raw.length > MAX_STATUS_BYTES)
+    throw new PayloadTooLargeError(
+      `the body is ${body.raw.length} bytes; a downlink status is at most ${MAX_STATUS_BYTES}`,
+    );
   const downlinkId = rawOrbiwanId(body.raw.toString('utf8')) ?? '';
   if (!ORBIWAN_ID.test(downlinkId))
     throw new InvalidInputError(

@@ -1,4 +1,8 @@
-import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  type SFNClient,
+} from '@aws-sdk/client-sfn';
 import { OUTCOME_ERRORS, isDelivered, type DownlinkOutcome } from './downlink-outcomes.js';
 
 /** 'gone' when the task no longer waits on that token (it timed out, or the execution ended). */

@@ -18,6 +18,13 @@ const openScalar = z.union([z.string(), z.number()]);
 const counter = z.int().check(z.minimum(0));
 // 64-bit OrbiWAN ids can exceed JavaScript's safe integers: accept them without using the value.
 const orbiwanId = z.union([z.number(), z.string()]);
+// A downlink's id is what its statuses are matched on (the connector reads its digits from the raw
+// body): a non-negative integer, or its digits in a string (some OrbiWAN versions).
+const downlinkId = z.union([
+  // Not z.int(): that stops at 2^53, and OrbiWAN's ids are 64-bit.
+  z.number().check(z.minimum(0), z.multipleOf(1)),
+  z.string().check(z.regex(/^\d{1,20}$/, 'expected the digits of a non-negative integer')),
+]);
 // dataFrame is Base64 by default and hex with data_format=hex; both use this alphabet.
 const payload = z
   .string()
@@ -115,7 +122,7 @@ export const uplinkSchema = deviceNotification({ ...uplinkFields, ...radioFields
 
 export const downlinkStatusSchema = deviceNotification(
   {
-    id: orbiwanId,
+    id: downlinkId,
     transmissionStatus: z.int().check(z.minimum(0), z.maximum(5)),
     fcnt: z.optional(counter),
     port: z.optional(z.int().check(z.minimum(0), z.maximum(255))),

@@ -34,6 +34,12 @@ export function functionName(stack: LocalStack, functionId: string): string {
   return stack.refs[functionId] ?? functionId;
 }
 
+/** A function's Timeout (its own, or the Globals'), in seconds; Lambda's default is 3. */
+export function timeoutSeconds(template: CfnTemplate, functionId: string): number {
+  const { Timeout } = functionProperties(template, functionId);
+  return typeof Timeout === 'number' ? Timeout : 3;
+}
+
 /** Every AWS_ENDPOINT_URL_* the functions read, pointed at one endpoint (the stand-ins). */
 export function awsEndpointVariables(url: string): Record<string, string> {
   return Object.fromEntries(ENDPOINT_VARIABLES.map((variable) => [variable, url]));
@@ -63,6 +69,8 @@ export function lambdaEnvironment(
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     ...awsEndpointVariables(endpointUrl),
     AWS_LAMBDA_FUNCTION_NAME: functionName(stack, functionId),
+    // What sam local sets too: a function's Timeout, for the context's getRemainingTimeInMillis.
+    AWS_LAMBDA_FUNCTION_TIMEOUT: String(timeoutSeconds(template, functionId)),
     ...functionEnvironment(template, stack, functionId),
   };
 }

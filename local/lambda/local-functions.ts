@@ -2,14 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import {
-  functionProperties,
-  handlerLocation,
-  resourcesOfType,
-  type CfnTemplate,
-} from '../template/sam-template.js';
+import { handlerLocation, resourcesOfType, type CfnTemplate } from '../template/sam-template.js';
 import type { LocalStack } from '../template/stack.js';
-import { functionEnvironment, functionName } from './function-environment.js';
+import { functionEnvironment, functionName, timeoutSeconds } from './function-environment.js';
 
 // Every function of the template, run in this process: its handler is built by the create-handler.ts
 // beside its entry point, with the environment template.yaml gives it, and invoked the way Lambda
@@ -73,7 +68,7 @@ export async function loadLocalFunctions(
     const environment = functionEnvironment(template, stack, id);
     const name = functionName(stack, id);
     const handler = await loadHandler(template, stack, id);
-    const timeoutMs = functionTimeoutSeconds(template, id) * 1000;
+    const timeoutMs = timeoutSeconds(template, id) * 1000;
     functions.push({
       id,
       name,
@@ -137,12 +132,6 @@ async function withinTimeout<T>(result: Promise<T>, timeoutMs: number): Promise<
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The function's Timeout (template, or Globals), in seconds; Lambda's default is 3. */
-function functionTimeoutSeconds(template: CfnTemplate, functionId: string): number {
-  const { Timeout } = functionProperties(template, functionId);
-  return typeof Timeout === 'number' ? Timeout : 3;
 }
 
 /**

@@ -91,18 +91,20 @@ describe('npm run bench -- --quick', () => {
     const { uplink, downlinkUnconfirmed, downlinkConfirmed } = result.costModel;
     // An uplink is two pushes (uplink_early, uplink), each one request, one invocation, one publish.
     expect(uplink.counts).toMatchObject({ apiRequests: 2, invocations: 2, stateTransitions: 0 });
-    // Validate, send, wait, then a status push resumes it: the happy path's transitions.
+    // One send task waits; the status push that ends it is the only other invocation. A happy
+    // downlink enters two states (SendDownlink, Delivered), one Lambda task before OrbiWAN's POST.
     expect(downlinkUnconfirmed.counts).toMatchObject({
       apiRequests: 1,
-      invocations: 4,
-      stateTransitions: 5,
+      invocations: 2,
+      stateTransitions: 2,
       rulesTriggered: 1,
+      lambdaTasksBeforePost: 1,
     });
-    // Confirmed: `sent` then `acknowledged`, so one more push, invocation and wait.
+    // Confirmed: `sent` then `acknowledged`, so one more push and invocation, no more states.
     expect(downlinkConfirmed.counts).toMatchObject({
       apiRequests: 2,
-      invocations: 6,
-      stateTransitions: 7,
+      invocations: 3,
+      stateTransitions: 2,
     });
     for (const path of [uplink, downlinkUnconfirmed, downlinkConfirmed]) {
       const sum = Object.values(path.perMillion).reduce((total, value) => total + value, 0);
@@ -124,6 +126,12 @@ describe('npm run bench -- --quick', () => {
       '**8. Cost on AWS**',
     ])
       expect(report).toContain(heading);
-    expect(result.targets.map((target) => target.name)).toHaveLength(6);
+    expect(result.targets.map((target) => target.name)).toHaveLength(8);
+    expect(result.targets.map((target) => target.name)).toEqual(
+      expect.arrayContaining([
+        'happy-path downlink state transitions',
+        "Lambda tasks between the rule and OrbiWAN's POST",
+      ]),
+    );
   });
 });

@@ -2,10 +2,13 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { errorCodeFor } from '../../functions/downlinks/downlink-errors.js';
+import { OUTCOME_ERRORS } from '../../functions/downlinks/downlink-outcomes.js';
+import { parseDownlink, type RuleInput } from '../../functions/downlinks/downlink-request.js';
 import {
   NOTIFICATION_DEFINITIONS,
   NOTIFICATION_TYPES,
@@ -30,7 +33,7 @@ import {
 } from '../helpers/api-events.js';
 import { startFakeHttpServer, type FakeHttpServer } from '../helpers/fake-http-server.js';
 import { SAMPLE_PARAMETERS, sampleStack } from '../helpers/sample-stack.js';
-import { samBuild } from '../../local/build/sam-build.js';
+import { samBuild, type BuiltFunction } from '../../local/build/sam-build.js';
 
 // The equivalent of `sam build` + `sam local invoke <Function> -e events/<dir>/<event>.json`:
 // every function is bundled exactly as its Metadata says, loaded in a fresh Node process with the
@@ -42,15 +45,18 @@ const INVOKER = fileURLToPath(new URL('../helpers/invoke-bundle.mjs', import.met
 const template = loadTemplate();
 const workDir = mkdtempSync(join(tmpdir(), 'sam-build-'));
 const published: PublishedMessage[] = [];
+const builds = new Map<string, BuiltFunction>();
 let aws: AwsStandIns;
 let orbiwan: FakeHttpServer;
 let stack: LocalStack;
+// OrbiWAN does not know this device: the fake answers 404 for it.
+const UNKNOWN_DEVICE = '0011223344556677';
 
 type Outcome = { result: unknown } | { error: { errorType: string; errorMessage: string } };
 
 beforeAll(async () => {
   orbiwan = await startFakeHttpServer((request) =>
-    request.path.includes('0011223344556677')
+    request.path.includes(UNKNOWN_DEVICE)
       ? { status: 404, body: 'Node not found', headers: { 'content-type': 'text/plain' } }
       : {
           status: 200,
@@ -59,8 +65,15 @@ beforeAll(async () => {
         },
   );
   stack = sampleStack({ OrbiwanBaseUrl: orbiwan.url });
-  // No Step Functions: no function invoked here calls it.
-  aws = await startAwsStandIns({
+  aws = await standIns();
+});
+
+/**
+ * AWS as the functions find it: their secrets, an empty downlinks table, IoT Core recording what
+ * is published. No Step Functions: no sample event ends a send task from the function.
+ */
+function standIns(): Promise<AwsStandIns> {
+  return startAwsStandIns({
     template,
     stack,
     secrets: {
@@ -70,7 +83,7 @@ beforeAll(async () => {
     },
     onPublish: (message) => void published.push(message),
   });
-});
+}
 
 afterAll(async () => {
   await aws.close();
@@ -82,29 +95,60 @@ afterAll(async () => {
 function samLocalEnvironment(
   functionId: string,
   added: Record<string, string>,
+  on: AwsStandIns,
 ): Record<string, string> {
-  const { MemorySize } = functionProperties(template, functionId);
+  const { MemorySize, Timeout } = functionProperties(template, functionId);
   return {
     PATH: process.env.PATH ?? '',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(resolveIntrinsics(MemorySize, stack)),
+    AWS_LAMBDA_FUNCTION_TIMEOUT: String(Timeout),
     ...lambdaEnvironment(template, stack, functionId, {
-      endpointUrl: aws.endpoint.url,
+      endpointUrl: on.endpoint.url,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     }),
     ...added,
   };
 }
 
-/** `sam build` then `sam local invoke` of one function with each of the given events. */
-async function buildAndInvoke(functionId: string, samples: SampleEvent[]): Promise<Outcome[]> {
-  const built = await samBuild(template, functionId, join(workDir, functionId));
+/**
+ * The built handler, given the time left of an invocation as long as the function's Timeout, as
+ * `sam local invoke` gives it (the send task plans its POST by that time).
+ */
+function withItsTimeout(built: BuiltFunction): { file: string; exportName: string } {
+  const file = join(workDir, `${built.functionId}-with-timeout.mjs`);
+  writeFileSync(
+    file,
+    [
+      `import { ${built.exportName} as handler } from ${JSON.stringify(pathToFileURL(built.file).href)};`,
+      'export const invoke = (event, context) => {',
+      '  const deadline = Date.now() + Number(process.env.AWS_LAMBDA_FUNCTION_TIMEOUT) * 1000;',
+      '  return handler(event, { ...context, getRemainingTimeInMillis: () => deadline - Date.now() });',
+      '};',
+      '',
+    ].join('\n'),
+  );
+  return { file, exportName: 'invoke' };
+}
+
+/** `sam build` (once per function) then `sam local invoke` of it with each of the given events. */
+async function buildAndInvoke(
+  functionId: string,
+  samples: SampleEvent[],
+  on: AwsStandIns = aws,
+): Promise<Outcome[]> {
+  let built = builds.get(functionId);
+  if (built === undefined) {
+    built = await samBuild(template, functionId, join(workDir, functionId));
+    builds.set(functionId, built);
+  }
   expect(statSync(built.file).size).toBeGreaterThan(0);
+  const { file, exportName } = withItsTimeout(built);
   const eventsFile = join(workDir, `${functionId}-events.json`);
   const resultsFile = join(workDir, `${functionId}-results.json`);
   writeFileSync(eventsFile, JSON.stringify(samples.map((sample) => sample.event)));
   published.length = 0;
-  await run(process.execPath, [INVOKER, built.file, built.exportName, eventsFile, resultsFile], {
-    env: samLocalEnvironment(functionId, built.addedEnvironment),
+  await run(process.execPath, [INVOKER, file, exportName, eventsFile, resultsFile], {
+    env: samLocalEnvironment(functionId, built.addedEnvironment, on),
   });
   return JSON.parse(readFileSync(resultsFile, 'utf8')) as Outcome[];
 }
@@ -177,54 +221,56 @@ describe('sam build + sam local invoke: notification functions', () => {
   });
 });
 
-// What each downlink task must do with its sample events: return (a value matching) or throw.
-const TASKS: Record<
-  string,
-  { dir: string; expected: (name: string) => { throws: string } | { returns: unknown } }
-> = {
-  ValidateDownlinkFunction: {
-    dir: 'validate-downlink',
-    expected: (name) =>
-      name.startsWith('bad-')
-        ? { throws: 'InvalidDownlinkError' }
-        : { returns: expect.objectContaining({ devEui: '70b3d57ed0001a2b' }) },
-  },
-  SendToOrbiwanFunction: {
-    dir: 'send-to-orbiwan',
-    expected: (name) =>
-      name === 'unknown-device'
-        ? { throws: 'UnknownDeviceError' }
-        : { returns: { id: '18014398509481985', fcnt: 57, transmissionStatus: 0 } },
-  },
-  WaitForStatusFunction: { dir: 'wait-for-status', expected: () => ({ returns: 'waiting' }) },
-  CheckDownlinkStatusFunction: {
-    dir: 'check-downlink-status',
-    expected: (name) =>
-      name === 'unknown-downlink'
-        ? { throws: 'OrbiwanRejectedError' }
-        : { returns: { id: '18014398509481985', transmissionStatus: 2, final: true } },
-  },
-  ReportDownlinkFailureFunction: {
-    dir: 'report-downlink-failure',
-    expected: (name) => ({
-      returns: {
-        topic: 'orbiwan/lorawan/70b3d57ed0001a2b/downlink/status',
-        code: {
-          invalid: 'INVALID_DOWNLINK',
-          'rejected-unknown-device': 'UNKNOWN_DEVICE',
-          'error-orbiwan-unavailable': 'ORBIWAN_UNAVAILABLE',
-          'timed-out': 'TIMED_OUT',
-        }[name],
-      },
-    }),
-  },
+// The downlink tasks' sample events are their state's input (statemachines/downlink.asl.json).
+// What each must do is worked out from the event, as the state machine and OrbiWAN would see it.
+const TASK_SAMPLES = {
+  SendDownlinkFunction: 'send-downlink',
+  CheckDownlinkStatusFunction: 'check-downlink-status',
+  ReportDownlinkFailureFunction: 'report-downlink-failure',
 };
 
+interface TaskEvent {
+  request: RuleInput & { failure?: { Error: string } };
+  correlationId: string;
+  taskToken?: string;
+}
+const taskEvent = (sample: SampleEvent) => sample.event as unknown as TaskEvent;
+
+/** The downlink a rule message asks for, or undefined when the request breaks the contract. */
+function downlinkOf(request: RuleInput) {
+  try {
+    return parseDownlink(request, {
+      topicPrefix: stack.parameters.TopicPrefix ?? '',
+      confirmed: true,
+      mode: 'enqueue_on_busy',
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** What SendDownlink does with a request on an empty table: it waits for the statuses, or fails. */
+function sendOutcome({ request }: TaskEvent): Outcome {
+  const downlink = downlinkOf(request);
+  if (downlink === undefined)
+    return { error: { errorType: 'InvalidDownlinkError', errorMessage: expect.any(String) } };
+  if (downlink.devEui === UNKNOWN_DEVICE)
+    return { error: { errorType: 'UnknownDeviceError', errorMessage: expect.any(String) } };
+  return { result: 'waiting' };
+}
+
 describe('sam build + sam local invoke: downlink tasks', () => {
+  let fresh: AwsStandIns | undefined;
+
+  afterEach(async () => {
+    await fresh?.close();
+    fresh = undefined;
+  });
+
   it('covers every function of the template, with the notification functions above and the custom resource below', () => {
     const covered = [
       ...NOTIFICATION_TYPES.map((type) => NOTIFICATION_DEFINITIONS[type].functionId),
-      ...Object.keys(TASKS),
+      ...Object.keys(TASK_SAMPLES),
       'PushModeFunction',
     ].sort();
     const all = resourcesOfType(template, 'AWS::Serverless::Function')
@@ -233,22 +279,86 @@ describe('sam build + sam local invoke: downlink tasks', () => {
     expect(covered).toEqual(all);
   });
 
-  it.each(Object.entries(TASKS))(
-    'builds %s and answers each of its sample events',
-    async (functionId, { dir, expected }) => {
-      const samples = sampleEvents(dir);
-      const outcomes = await buildAndInvoke(functionId, samples);
+  it.each(Object.entries(TASK_SAMPLES))('has sample events for %s', (_, dir) => {
+    expect(sampleEvents(dir).length).toBeGreaterThan(1);
+  });
 
-      expect(samples.length).toBeGreaterThan(1);
-      samples.forEach((sample, index) => {
-        const expectation = expected(sample.name);
-        const outcome = outcomes[index];
-        if ('throws' in expectation)
-          expect(outcome, sample.name).toMatchObject({ error: { errorType: expectation.throws } });
-        else expect(outcome, sample.name).toEqual({ result: expectation.returns });
-      });
-    },
-  );
+  it('builds SendDownlinkFunction, which posts each valid sample request, publishes accepted and waits', async () => {
+    fresh = await standIns();
+    const samples = sampleEvents(TASK_SAMPLES.SendDownlinkFunction);
+
+    const outcomes = await buildAndInvoke('SendDownlinkFunction', samples, fresh);
+
+    expect(outcomes).toEqual(samples.map((sample) => sendOutcome(taskEvent(sample))));
+    const waiting = samples.filter((_, index) => outcomes[index] && 'result' in outcomes[index]);
+    expect(waiting.length).toBeGreaterThan(0);
+    expect(published.map((message) => message.topic)).toEqual(
+      waiting.map((sample) => downlinkOf(taskEvent(sample).request)?.statusTopic),
+    );
+    for (const message of published)
+      expect(JSON.parse(message.payload.toString())).toMatchObject({ state: 'accepted' });
+  });
+
+  it('builds CheckDownlinkStatusFunction, which ends each sample downlink as OrbiWAN has it, or timed_out', async () => {
+    fresh = await standIns();
+    const samples = sampleEvents(TASK_SAMPLES.CheckDownlinkStatusFunction);
+    // Each check runs in an execution whose send task ran first: the same request, the same name.
+    const sends = samples.map((sample) => {
+      const { request, correlationId } = taskEvent(sample);
+      const { payload, topic, receivedAt } = request;
+      return {
+        ...sample,
+        event: {
+          taskToken: `token-of-${correlationId}`,
+          request: { payload, topic, receivedAt },
+          correlationId,
+        } as unknown as SampleEvent['event'],
+      };
+    });
+    const sent = await buildAndInvoke('SendDownlinkFunction', sends, fresh);
+
+    const outcomes = await buildAndInvoke('CheckDownlinkStatusFunction', samples, fresh);
+
+    // The fake OrbiWAN answers a GET with acknowledged (2) for every downlink it queued.
+    const expected = sent.map((outcome) =>
+      'result' in outcome && outcome.result === 'waiting' ? 'acknowledged' : 'timed_out',
+    );
+    expect(expected).toContain('acknowledged');
+    expect(outcomes).toEqual(
+      expected.map((finalState) => ({
+        result: {
+          outcome: expect.objectContaining({ finalState }),
+          failure: { Error: OUTCOME_ERRORS[finalState] ?? '', Cause: expect.any(String) },
+        },
+      })),
+    );
+    expect(published.map((message) => JSON.parse(message.payload.toString()) as unknown)).toEqual(
+      expected.map((finalState) => expect.objectContaining({ state: finalState }) as unknown),
+    );
+  });
+
+  it('builds ReportDownlinkFailureFunction, which answers each sample failure with the code of its error', async () => {
+    fresh = await standIns();
+    const samples = sampleEvents(TASK_SAMPLES.ReportDownlinkFailureFunction);
+
+    const outcomes = await buildAndInvoke('ReportDownlinkFailureFunction', samples, fresh);
+
+    expect(outcomes).toEqual(
+      samples.map((sample) => {
+        const { request } = taskEvent(sample);
+        return {
+          result: {
+            topic: downlinkOf(request)?.statusTopic ?? `${request.topic}/status`,
+            code: errorCodeFor(request.failure?.Error ?? ''),
+            message: expect.any(String),
+          },
+        };
+      }),
+    );
+    expect(published.map((message) => JSON.parse(message.payload.toString()) as unknown)).toEqual(
+      samples.map(() => expect.objectContaining({ state: 'error' }) as unknown),
+    );
+  });
 });
 
 // CloudFormation invokes a custom resource and waits for its answer at the pre-signed ResponseURL

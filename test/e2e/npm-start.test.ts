@@ -70,10 +70,25 @@ describe('npm start', () => {
     expect(health.status).toBe(200);
   }, 60_000);
 
-  it('refuses a malformed setting with a message naming it, and exits', async () => {
-    const { exited } = npmStart({ PORT: 'eighty', DOWNLINK_TIMEOUT_SECONDS: '5' });
-    const { code, stderr } = await exited;
-    expect(code).toBe(2);
-    expect(stderr).toContain('PORT="eighty": must be an integer from 0 to 65535');
-  }, 60_000);
+  it.each([
+    [
+      'a malformed port',
+      { PORT: 'eighty', DOWNLINK_TIMEOUT_SECONDS: '90' },
+      'PORT="eighty": must be an integer from 0 to 65535',
+    ],
+    [
+      "a template parameter outside the template's range",
+      { DOWNLINK_TIMEOUT_SECONDS: '5' },
+      'DOWNLINK_TIMEOUT_SECONDS="5": must be at least 60',
+    ],
+  ])(
+    'refuses %s with a message naming it, and exits',
+    async (_, env, message) => {
+      const { exited } = npmStart(env);
+      const { code, stderr } = await exited;
+      expect(code).toBe(2);
+      expect(stderr).toContain(message);
+    },
+    60_000,
+  );
 });

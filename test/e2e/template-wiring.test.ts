@@ -14,7 +14,10 @@ beforeAll(async () => {
   };
   for (const event of Object.values(uplink.Events))
     event.Properties.Path = '/rest/callback/moved/ul';
-  connector = await startTestConnector({ TOPIC_PREFIX: 'acme/lora' }, template);
+  connector = await startTestConnector(
+    { TOPIC_PREFIX: 'acme/lora', DOWNLINK_TIMEOUT_SECONDS: '120' },
+    template,
+  );
 });
 
 afterAll(async () => {
@@ -39,6 +42,27 @@ describe('Local stack wiring', () => {
 
     expect([moved.status, old.status]).toEqual([200, 404]);
     expect(message.payload.toString()).toContain('"fcnt":1');
+    await subscriber.close();
+  });
+
+  it('starts a downlink from a request under the TOPIC_PREFIX parameter, waiting as long as DownlinkTimeoutSeconds says', async () => {
+    const subscriber = await subscribe(connector.endpoints.mqtt, 'acme/lora/#');
+    const topic = 'acme/lora/0011223344556677/downlink';
+
+    await subscriber.client.publishAsync(topic, '{"data":"aa","port":1,"requestId":"wiring-1"}', {
+      qos: 1,
+    });
+    const status = await subscriber.next(
+      (candidate) =>
+        candidate.topic === `${topic}/status` && candidate.payload.includes('wiring-1'),
+    );
+
+    const machine = connector.cloud.stateMachines.DownlinkStateMachine ?? '';
+    const inputs = connector.cloud.stepFunctions
+      .listExecutions(machine)
+      .map((execution) => JSON.parse(execution.input) as Record<string, unknown>);
+    expect(inputs).toContainEqual(expect.objectContaining({ topic, timeoutSeconds: 120 }));
+    expect(JSON.parse(status.payload.toString())).toMatchObject({ requestId: 'wiring-1' });
     await subscriber.close();
   });
 });

@@ -1,64 +1,37 @@
-import {
-  ConditionalCheckFailedException,
-  GetItemCommand,
-  PutItemCommand,
-  DeleteItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  reportFailureHandlerFromEnv,
-  type ReportInput,
-} from '../../functions/downlinks/report/report-failure.js';
-import {
-  sendToOrbiwanHandlerFromEnv,
-  type SendInput,
-} from '../../functions/downlinks/send/send-to-orbiwan.js';
-import { createHandler as createStatusHandler } from '../../functions/downlinks/status/create-handler.js';
-import { createHandler as createNotificationHandler } from '../../functions/notifications/create-handler.js';
 import { METRIC } from '../../functions/shared/metrics.js';
-import { SAMPLE_PUSH_TOKEN, pushEvent, sampleEvent } from '../helpers/api-events.js';
+import { findFunction } from '../../local/lambda/local-functions.js';
+import { pushEvent, sampleEvent } from '../helpers/api-events.js';
 import {
-  PUSH_TOKEN_SECRET_ARN,
-  mockAws,
-  orbiwanFunctionEnv,
-  resetAws,
-} from '../helpers/aws-mocks.js';
-import { startFakeHttpServer, type FakeHttpServer } from '../helpers/fake-http-server.js';
-import { lambdaContext } from '../helpers/lambda-context.js';
+  acceptDownlinks,
+  startDownlinkHarness,
+  type DownlinkHarness,
+} from '../helpers/downlink-harness.js';
 import { captureLogs, type CapturedLogs } from '../helpers/logs.js';
 
 // What operators see: the metrics the dashboard and alarms read (embedded metric format lines),
-// and one correlation id in every log line of an invocation.
+// and one correlation id in every log line of an invocation. The functions run as the template
+// builds them, on the local stack: the real state machine, the AWS stand-ins and a fake OrbiWAN.
 
-const aws = mockAws();
-const PUSH_ENV = { TOPIC_PREFIX: 'orbiwan/lorawan', PUSH_TOKEN_SECRET_ARN };
-let orbiwan: FakeHttpServer;
+// The functions' log lines, to read their correlation ids (the harness silences them otherwise).
+process.env.HARNESS_LOG_LEVEL = 'INFO';
+
+let harness: DownlinkHarness;
 let logs: CapturedLogs;
 
 beforeAll(async () => {
-  orbiwan = await startFakeHttpServer();
+  harness = await startDownlinkHarness();
 });
 
 afterAll(async () => {
-  await orbiwan.close();
+  await harness.close();
+  delete process.env.HARNESS_LOG_LEVEL;
 });
 
 beforeEach(() => {
-  resetAws(aws, {
-    pushToken: SAMPLE_PUSH_TOKEN,
-    orbiwanCredentials: { username: 'u', password: 'p' },
-  });
-  aws.dynamo.on(PutItemCommand).resolves({});
-  aws.dynamo.on(DeleteItemCommand).resolves({});
-  aws.dynamo.on(UpdateItemCommand).resolves({});
-  aws.sfn.on(SendTaskSuccessCommand).resolves({});
-  orbiwan.respond(() => ({
-    status: 200,
-    body: '{"id":18014398509481985,"fcnt":57,"port":20,"transmissionStatus":0}',
-  }));
+  harness.cloud.faults.clear();
+  harness.orbiwan.respond(acceptDownlinks(harness.statusAtOrbiwan));
   logs = captureLogs();
 });
 
@@ -70,9 +43,12 @@ interface MetricLine {
   dimensions: Record<string, unknown>;
 }
 
+/** What the functions logged: Powertools' log lines and metrics, each a JSON object. */
+const entries = () => logs.entries();
+
 /** The metrics printed in embedded metric format, one entry per metric. */
 function metricsPublished(): MetricLine[] {
-  return logs.entries().flatMap((entry) => {
+  return entries().flatMap((entry) => {
     const metadata = entry._aws as
       | {
           CloudWatchMetrics: {
@@ -97,18 +73,49 @@ function metricsPublished(): MetricLine[] {
   });
 }
 
-const logLines = () => logs.entries().filter((entry) => entry._aws === undefined);
+const named = (name: string) => metricsPublished().filter((metric) => metric.name === name);
+
+/** The log lines (not metrics) of one function of the template. */
+const logLinesOf = (functionId: string) =>
+  entries().filter(
+    (entry) => entry._aws === undefined && String(entry.function_name).includes(functionId),
+  );
+
+/** How many downlinks were counted as ended, by final state. */
+function endedCounts(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const metric of named(METRIC.downlinksEnded)) {
+    const state = String(metric.dimensions.finalState);
+    counts[state] = (counts[state] ?? 0) + Number(metric.value);
+  }
+  return counts;
+}
+
+/** Publishes a downlink and waits until OrbiWAN has queued it; returns its execution and id. */
+async function acceptedDownlink(request: Record<string, unknown> = { data: 'aabbcc', port: 20 }) {
+  const execution = harness.publishDownlink(request);
+  await harness.waitingForStatus(execution.executionArn);
+  return { execution, id: harness.acceptedIds().at(-1) ?? '' };
+}
 
 describe('Observability: notifications', () => {
-  const uplink = () =>
-    createNotificationHandler({
-      ...PUSH_ENV,
-      NOTIFICATION_TYPE: 'uplink',
-    })(sampleEvent('uplink', 'gateways-base64-payload'), lambdaContext);
+  const uplinkFunction = () => {
+    const found = findFunction(harness.cloud.functions, 'UplinkFunction');
+    if (found === undefined) throw new Error('the template has no UplinkFunction');
+    return found;
+  };
+  const push = async (event = sampleEvent('uplink', 'gateways-base64-payload')) =>
+    (await uplinkFunction().invoke(event)) as APIGatewayProxyStructuredResultV2;
 
-  it('counts a published notification by type, under the stack namespace and the service', async () => {
-    expect((await uplink()).statusCode).toBe(200);
+  it('counts a published notification by type, and times it from its arrival at the API, under the stack namespace and the service', async () => {
+    const arrived = Date.now() - 250;
+    const event = sampleEvent('uplink', 'gateways-base64-payload');
+    event.requestContext.timeEpoch = arrived;
 
+    const reply = await push(event);
+    const handled = Date.now();
+
+    expect(reply.statusCode).toBe(200);
     expect(metricsPublished()).toEqual([
       {
         name: METRIC.notificationsPublished,
@@ -117,28 +124,37 @@ describe('Observability: notifications', () => {
         namespace: 'OrbiwanConnector/test',
         dimensions: { service: 'orbiwan-connector', notificationType: 'uplink' },
       },
+      {
+        name: METRIC.pushToPublishLatency,
+        value: expect.any(Number),
+        unit: 'Milliseconds',
+        namespace: 'OrbiwanConnector/test',
+        dimensions: { service: 'orbiwan-connector', notificationType: 'uplink' },
+      },
     ]);
+    const latency = Number(named(METRIC.pushToPublishLatency)[0]?.value);
+    expect(latency).toBeGreaterThanOrEqual(250);
+    expect(latency).toBeLessThanOrEqual(handled - arrived);
   });
 
   it("carries the HTTP request's id as the correlation id of every log line", async () => {
     const event = sampleEvent('uplink', 'gateways-base64-payload');
-    await createNotificationHandler({ ...PUSH_ENV, NOTIFICATION_TYPE: 'uplink' })(
-      event,
-      lambdaContext,
-    );
+    await push(event);
 
-    const lines = logLines();
+    const lines = logLinesOf('UplinkFunction');
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(line.correlation_id).toBe(event.requestContext.requestId);
   });
 
   it('counts a push refused for its token as an auth failure, and publishes nothing', async () => {
-    const reply = await createNotificationHandler({ ...PUSH_ENV, NOTIFICATION_TYPE: 'uplink' })(
+    const before = harness.published.length;
+
+    const reply = await push(
       pushEvent({ path: '/rest/callback/payloads/ul', body: '{}', authorization: 'Bearer wrong' }),
-      lambdaContext,
     );
 
     expect(reply.statusCode).toBe(401);
+    expect(harness.published.length).toBe(before);
     expect(metricsPublished()).toEqual([
       expect.objectContaining({
         name: METRIC.authFailures,
@@ -149,193 +165,191 @@ describe('Observability: notifications', () => {
   });
 
   it('counts a push answered 5xx because IoT Core failed as a publish failure', async () => {
-    aws.iot.on(PublishCommand).rejects(new Error('IoT Core down'));
-    expect((await uplink()).statusCode).toBe(502);
+    harness.cloud.faults.inject({
+      service: 'iot-data-plane',
+      operation: 'Publish',
+      effect: { error: 'InternalFailureException', status: 500 },
+    });
 
+    const reply = await push();
+
+    expect(reply.statusCode).toBeGreaterThanOrEqual(500);
     expect(metricsPublished().map((metric) => metric.name)).toEqual([METRIC.publishFailures]);
   });
 });
 
 describe('Observability: downlinks', () => {
-  const send = (input: SendInput) =>
-    sendToOrbiwanHandlerFromEnv(orbiwanFunctionEnv(orbiwan.url))(input, lambdaContext);
-  const sendInput = () => ({
-    ...(sampleEvent('send-to-orbiwan', 'confirmed') as unknown as SendInput),
-    correlationId: 'downlink_6f0c2a8e-1b7d-4a57-9c3e-2d5f8e9a0b1c',
+  it("times the login and the POST to OrbiWAN, and the request-to-acceptance delay, with the execution's name in every log line", async () => {
+    const published = Date.now();
+    const { execution, id } = await acceptedDownlink();
+    const accepted = Date.now();
+
+    const calls = named(METRIC.orbiwanCallLatency);
+    expect(calls.map((metric) => metric.dimensions)).toEqual([
+      { service: 'orbiwan-connector', operation: 'logIn' },
+      { service: 'orbiwan-connector', operation: 'enqueueDownlink' },
+    ]);
+    for (const call of calls) expect(call.unit).toBe('Milliseconds');
+    const [acceptance] = named(METRIC.downlinkAcceptanceLatency);
+    expect(acceptance?.dimensions).toEqual({ service: 'orbiwan-connector' });
+    // Measured from the rule's receivedAt, when IoT Core took the request.
+    expect(Number(acceptance?.value)).toBeGreaterThanOrEqual(0);
+    expect(Number(acceptance?.value)).toBeLessThanOrEqual(accepted - published);
+    expect(named(METRIC.orbiwanErrors)).toEqual([]);
+    const lines = logLinesOf('SendDownlinkFunction');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line.correlation_id).toBe(execution.name);
+
+    await harness.pushStatus(id, 2);
+    await harness.finished(execution.executionArn);
   });
 
-  it('times the call to OrbiWAN and the request-to-acceptance delay, and logs the correlation id', async () => {
-    const input = sendInput();
-    await send(input);
+  it('counts a downlink acknowledged once, however often OrbiWAN repeats its statuses', async () => {
+    const { execution, id } = await acceptedDownlink();
 
-    const metrics = metricsPublished();
-    expect(metrics).toContainEqual(
-      expect.objectContaining({
-        name: METRIC.orbiwanCallLatency,
-        unit: 'Milliseconds',
-        dimensions: { service: 'orbiwan-connector', operation: 'enqueueDownlink' },
-      }),
-    );
-    const acceptance = metrics.find((metric) => metric.name === METRIC.downlinkAcceptanceLatency);
-    // The sample was received long ago: the delay is measured from the rule's receivedAt.
-    expect(acceptance?.value).toBeGreaterThanOrEqual(Date.now() - input.downlink.receivedAt - 1000);
-    expect(metrics.some((metric) => metric.name === METRIC.orbiwanErrors)).toBe(false);
-    for (const line of logLines()) expect(line.correlation_id).toBe(input.correlationId);
+    await harness.pushStatus(id, 1);
+    await harness.pushStatus(id, 2);
+    await harness.finished(execution.executionArn);
+    await harness.pushStatus(id, 2);
+    await harness.pushStatus(id, 1);
+
+    expect(endedCounts()).toEqual({ acknowledged: 1 });
+    expect(named(METRIC.downlinksEnded).map((metric) => metric.dimensions)).toEqual([
+      { service: 'orbiwan-connector', finalState: 'acknowledged' },
+    ]);
   });
 
-  it('counts a call OrbiWAN fails as an OrbiWAN error', async () => {
-    orbiwan.respond(() => ({ status: 503, body: 'maintenance' }));
-    await expect(send(sendInput())).rejects.toMatchObject({ name: 'OrbiwanUnavailableError' });
+  it('counts once a final status that came before the POST was recorded', async () => {
+    // The send task's record of the POST (the one write with the task token) comes late.
+    harness.cloud.faults.inject({
+      service: 'dynamodb',
+      operation: 'UpdateItem',
+      bodyIncludes: 'taskToken',
+      effect: { delayMs: 300 },
+      times: 1,
+    });
+    const before = harness.acceptedIds().length;
+    const execution = harness.publishDownlink({ data: 'aabbcc', port: 20 });
+    const id = await vi.waitFor(() => {
+      const ids = harness.acceptedIds();
+      if (ids.length === before) throw new Error('OrbiWAN has not queued it yet');
+      return ids.at(-1) ?? '';
+    });
 
-    expect(metricsPublished()).toContainEqual(
-      expect.objectContaining({
-        name: METRIC.orbiwanErrors,
-        value: 1,
-        dimensions: { service: 'orbiwan-connector', operation: 'enqueueDownlink' },
-      }),
-    );
+    await harness.pushStatus(id, 2);
+    await harness.finished(execution.executionArn);
+
+    expect(endedCounts()).toEqual({ acknowledged: 1 });
   });
 
-  it("does not count a device's busy queue as an OrbiWAN error; counts a 404, which a wrong URL gives too", async () => {
-    orbiwan.respond(() => ({ status: 409, body: 'queue full' }));
-    await expect(send(sendInput())).rejects.toMatchObject({ name: 'DeviceBusyError' });
-    const afterBusy = metricsPublished().map((metric) => metric.name);
-    expect(afterBusy).toContain(METRIC.orbiwanCallLatency);
-    expect(afterBusy).not.toContain(METRIC.orbiwanErrors);
+  it('counts an unconfirmed downlink delivered once OrbiWAN reports it sent', async () => {
+    const { execution, id } = await acceptedDownlink({
+      data: 'aabbcc',
+      port: 20,
+      confirmed: false,
+    });
 
-    orbiwan.respond(() => ({ status: 404, body: 'no such node' }));
-    await expect(send(sendInput())).rejects.toMatchObject({ name: 'UnknownDeviceError' });
-    expect(metricsPublished().map((metric) => metric.name)).toContain(METRIC.orbiwanErrors);
+    await harness.pushStatus(id, 1);
+    await harness.finished(execution.executionArn);
+
+    expect(endedCounts()).toEqual({ delivered: 1 });
   });
 
-  it('counts an unconfirmed downlink as delivered when its `sent` came before the POST was recorded', async () => {
-    // What DynamoDB answers the POST's record with: the item as it was, holding the early status.
-    aws.dynamo.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '1' } } });
-    await send(sampleEvent('send-to-orbiwan', 'unconfirmed-with-fcnt') as unknown as SendInput);
+  it('counts a downlink the device did not acknowledge as not_acknowledged', async () => {
+    const { execution, id } = await acceptedDownlink();
 
-    expect(metricsPublished()).toContainEqual(
-      expect.objectContaining({
-        name: METRIC.downlinksEnded,
-        value: 1,
-        dimensions: { service: 'orbiwan-connector', finalState: 'delivered' },
-      }),
-    );
+    await harness.pushStatus(id, 3);
+    await harness.finished(execution.executionArn);
+
+    expect(endedCounts()).toEqual({ not_acknowledged: 1 });
   });
 
-  it('leaves a final status that came before the POST to the status function, which counted it', async () => {
-    aws.dynamo.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '2' } } });
-    await send(sendInput());
-    aws.dynamo.on(UpdateItemCommand).resolves({ Attributes: { lastStatus: { N: '1' } } });
-    await send(sendInput()); // confirmed: `sent` does not end it
+  it('counts a request that breaks the contract as invalid, and OrbiWAN nothing', async () => {
+    await harness.finished(harness.publishDownlink('not json').executionArn);
 
-    expect(metricsPublished().map((metric) => metric.name)).not.toContain(METRIC.downlinksEnded);
+    expect(endedCounts()).toEqual({ invalid: 1 });
+    expect(named(METRIC.orbiwanCallLatency)).toEqual([]);
   });
 
   it.each([
-    ['invalid', 'invalid'],
-    ['rejected-unknown-device', 'rejected'],
-    ['error-orbiwan-unavailable', 'failed'],
-    ['timed-out', 'timed_out'],
-  ])('counts a downlink reported %s as ended %s, once it is published', async (sample, state) => {
-    const report = reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' });
-    await report(
-      sampleEvent('report-downlink-failure', sample) as unknown as ReportInput,
-      lambdaContext,
-    );
+    ['an unknown device (404, which a wrong URL gives too)', 'rejected', 404, 1],
+    ["a device's busy queue (409), the application's to handle,", 'rejected', 409, 0],
+    ['OrbiWAN failing (503)', 'failed', 503, 1],
+  ])(
+    'counts %s as ended %s, and as OrbiWAN errors only what OrbiWAN failed',
+    async (_, finalState, status, errors) => {
+      harness.orbiwan.respond(() => ({ status, body: 'no' }));
 
-    expect(metricsPublished()).toEqual([
-      expect.objectContaining({
-        name: METRIC.downlinksEnded,
-        value: 1,
-        dimensions: { service: 'orbiwan-connector', finalState: state },
-      }),
-    ]);
-  });
+      await harness.finished(harness.publishDownlink({ data: 'aabbcc', port: 20 }).executionArn);
 
-  it('counts the connector failing on the validation path as failed, not invalid', async () => {
-    const report = reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' });
-    const invalid = sampleEvent('report-downlink-failure', 'invalid') as unknown as ReportInput;
-    await report(
-      {
-        ...invalid,
-        failure: { Error: 'Lambda.TooManyRequestsException', Cause: 'Rate Exceeded.' },
-      },
-      lambdaContext,
-    );
+      expect(endedCounts()).toEqual({ [finalState]: 1 });
+      expect(named(METRIC.orbiwanErrors)).toEqual(
+        Array.from(
+          { length: errors },
+          () =>
+            expect.objectContaining({
+              value: 1,
+              dimensions: { service: 'orbiwan-connector', operation: 'enqueueDownlink' },
+            }) as unknown,
+        ),
+      );
+    },
+  );
 
-    expect(metricsPublished()).toEqual([
-      expect.objectContaining({
-        name: METRIC.downlinksEnded,
-        value: 1,
-        dimensions: { service: 'orbiwan-connector', finalState: 'failed' },
-      }),
-    ]);
-  });
+  it.each([
+    ['still pending there, as timed_out', 0, 'timed_out'],
+    ['acknowledged meanwhile, as acknowledged', 2, 'acknowledged'],
+  ])(
+    'asks OrbiWAN for a downlink whose wait timed out, timing the question, and counts one %s',
+    async (_, atOrbiwan, finalState) => {
+      const { execution, id } = await acceptedDownlink();
+      harness.statusAtOrbiwan.set(id, atOrbiwan);
 
-  it('counts a status IoT Core would not take, and not yet the failure (the state retries it)', async () => {
-    aws.iot.on(PublishCommand).rejects(new Error('IoT Core down'));
-    const report = reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' });
-    await expect(
-      report(
-        sampleEvent('report-downlink-failure', 'timed-out') as unknown as ReportInput,
-        lambdaContext,
-      ),
-    ).rejects.toThrow();
-    expect(metricsPublished()).toEqual([
-      expect.objectContaining({
-        name: METRIC.statusPublishFailures,
-        value: 1,
-        dimensions: { service: 'orbiwan-connector' },
-      }),
-    ]);
-  });
+      await harness.timeOut(execution.executionArn);
+      await harness.finished(execution.executionArn);
+
+      expect(endedCounts()).toEqual({ [finalState]: 1 });
+      expect(named(METRIC.orbiwanCallLatency).map((metric) => metric.dimensions)).toContainEqual({
+        service: 'orbiwan-connector',
+        operation: 'downlinkAtOrbiwan',
+      });
+    },
+  );
 
   it('counts an accepted status IoT Core would not take, though the downlink goes on', async () => {
-    aws.iot.on(PublishCommand).rejects(new Error('IoT Core down'));
-    await expect(send(sendInput())).resolves.toMatchObject({ id: '18014398509481985' });
-
-    expect(metricsPublished().map((metric) => metric.name)).toContain(METRIC.statusPublishFailures);
-  });
-
-  const pushStatus = () =>
-    createStatusHandler({
-      ...PUSH_ENV,
-      NOTIFICATION_TYPE: 'downlink_status',
-      DOWNLINKS_TABLE_NAME: 'downlinks',
-      DOWNLINK_TIMEOUT_SECONDS: '60',
-    })(sampleEvent('downlink-status', 'acknowledged'), lambdaContext);
-
-  it("counts the status that ends a downlink, and logs the downlink's correlation id", async () => {
-    aws.dynamo.on(UpdateItemCommand).resolves({
-      Attributes: {
-        lastStatus: { N: '2' },
-        confirmed: { BOOL: true },
-        executionArn: {
-          S: 'arn:aws:states:eu-west-1:123456789012:execution:DownlinkStateMachine:downlink_abc',
-        },
-      },
+    // The SDK's three attempts of the first publish of accepted; the send task tries again.
+    harness.cloud.faults.inject({
+      service: 'iot-data-plane',
+      operation: 'Publish',
+      bodyIncludes: '"state":"accepted"',
+      effect: { error: 'InternalFailureException', status: 500 },
+      times: 3,
     });
-    await pushStatus();
 
-    expect(metricsPublished()).toContainEqual(
-      expect.objectContaining({
-        name: METRIC.downlinksEnded,
-        dimensions: { service: 'orbiwan-connector', finalState: 'acknowledged' },
-      }),
-    );
-    expect(logLines().some((line) => line.downlinkCorrelationId === 'downlink_abc')).toBe(true);
+    const { execution, id } = await acceptedDownlink();
+
+    expect(named(METRIC.statusPublishFailures)).toEqual([
+      expect.objectContaining({ value: 1, dimensions: { service: 'orbiwan-connector' } }),
+    ]);
+    expect(id).not.toBe('');
+    await harness.pushStatus(id, 2);
+    await harness.finished(execution.executionArn);
+    expect(endedCounts()).toEqual({ acknowledged: 1 });
   });
 
-  it('does not count a repeated final status twice', async () => {
-    aws.dynamo
-      .on(UpdateItemCommand)
-      .rejects(new ConditionalCheckFailedException({ message: 'not newer', $metadata: {} }));
-    aws.dynamo.on(GetItemCommand).resolves({ Item: { lastStatus: { N: '2' } } });
-    await pushStatus();
+  it('counts every failure status IoT Core would not take, and not as ended a downlink whose ending never went out', async () => {
+    harness.cloud.faults.inject({
+      service: 'iot-data-plane',
+      operation: 'Publish',
+      effect: { error: 'InternalFailureException', status: 500 },
+    });
 
-    expect(metricsPublished().map((metric) => metric.name)).toEqual([
-      METRIC.notificationsPublished,
-    ]);
+    const done = await harness.finished(harness.publishDownlink('not json').executionArn);
+
+    expect(done.status).toBe('FAILED');
+    // Once per attempt of the Report state (it retries), each after the SDK's own retries.
+    expect(named(METRIC.statusPublishFailures).length).toBeGreaterThan(1);
+    expect(endedCounts()).toEqual({});
   });
 });
 

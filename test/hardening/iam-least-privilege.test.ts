@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -17,6 +19,7 @@ import { matchesTopicFilter, templateTopicRules } from '../../local/iot/topic-ru
 import { loadHandler } from '../../local/lambda/local-functions.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import {
+  TEMPLATE_PATH,
   functionProperties,
   httpApiRoutes,
   isRecord,
@@ -91,6 +94,14 @@ function policyDocuments(): Document[] {
 }
 
 const documents = policyDocuments();
+
+/** statemachines/downlink.asl.json, as the template names it. */
+function downlinkDefinition(): { States: Record<string, Record<string, unknown>> } {
+  const uri = String(template.Resources.DownlinkStateMachine?.Properties?.DefinitionUri);
+  return JSON.parse(readFileSync(join(dirname(TEMPLATE_PATH), uri), 'utf8')) as {
+    States: Record<string, Record<string, unknown>>;
+  };
+}
 const isTrustPolicy = (statement: Record<string, unknown>) => 'Principal' in statement;
 const identityStatements = documents.flatMap(({ where, statements }) =>
   statements
@@ -312,7 +323,9 @@ describe('Hardening: IAM least privilege', () => {
       'states:SendTaskFailure',
       'states:SendTaskHeartbeat',
     ];
-    const STATUS_PATH = ['DownlinkStatusFunction', 'WaitForStatusFunction'];
+    // The status function ends a send task on a downlink's final status; the send function ends its
+    // own, when that status came before the POST was recorded.
+    const STATUS_PATH = ['DownlinkStatusFunction', 'SendDownlinkFunction'];
     const TARGETS = [
       '*',
       STATE_MACHINE,
@@ -320,7 +333,7 @@ describe('Hardening: IAM least privilege', () => {
       `arn:aws:states:${stack.region}:${stack.accountId}:stateMachine:other`,
     ];
 
-    it.each(TASK_RESULTS)('lets only the status path send %s', (action) => {
+    it.each(TASK_RESULTS)('lets only the functions that end a send task send %s', (action) => {
       for (const target of TARGETS) {
         const allowed = allowedBy(action, target);
         expect(
@@ -330,11 +343,20 @@ describe('Hardening: IAM least privilege', () => {
       }
     });
 
-    it('lets both functions of the status path deliver a result, and no inbound function but the status one', () => {
-      expect(allowedBy('states:SendTaskSuccess', '*')).toEqual(STATUS_PATH);
-      expect(
-        inboundFunctions.filter((id) => isAllowed(policyOf(id), 'states:SendTaskSuccess', '*')),
-      ).toEqual(['DownlinkStatusFunction']);
+    it.each(['states:SendTaskSuccess', 'states:SendTaskFailure'])(
+      'lets both functions that end a send task %s, and no inbound function but the status one',
+      (action) => {
+        expect(allowedBy(action, '*')).toEqual(STATUS_PATH);
+        expect(inboundFunctions.filter((id) => isAllowed(policyOf(id), action, '*'))).toEqual([
+          'DownlinkStatusFunction',
+        ]);
+      },
+    );
+
+    it('lets no function keep a task alive with heartbeats: no task of the state machine has HeartbeatSeconds', () => {
+      expect(allowedBy('states:SendTaskHeartbeat', '*')).toEqual([]);
+      const states = Object.values(downlinkDefinition().States);
+      expect(states.filter((state) => 'HeartbeatSeconds' in state)).toEqual([]);
     });
 
     it.each([
@@ -362,6 +384,8 @@ describe('Hardening: IAM least privilege', () => {
   describe('the connector itself', () => {
     const resources = {
       function: stack.attributes['UplinkFunction.Arn'] ?? '',
+      // The alias the state machine invokes the send task through.
+      alias: stack.refs['SendDownlinkFunction.Alias'] ?? '',
       secret: stack.refs.PushTokenSecret ?? '',
       rule: `arn:aws:iot:${stack.region}:${stack.accountId}:rule/${stack.refs.DownlinkRule ?? ''}`,
       role: stack.attributes['DownlinkRuleRole.Arn'] ?? '',
@@ -369,6 +393,7 @@ describe('Hardening: IAM least privilege', () => {
 
     it.each([
       ['lambda:InvokeFunction', resources.function],
+      ['lambda:InvokeFunction', resources.alias],
       ['lambda:UpdateFunctionCode', resources.function],
       ['lambda:UpdateFunctionConfiguration', resources.function],
       ['secretsmanager:PutSecretValue', resources.secret],
@@ -379,6 +404,7 @@ describe('Hardening: IAM least privilege', () => {
       ['sts:AssumeRole', resources.role],
       ['states:UpdateStateMachine', STATE_MACHINE],
     ])("lets no function %s on the connector's own resources", (action, resource) => {
+      expect(resource).toMatch(/^arn:aws:/);
       expect(functions.filter((id) => isAllowed(policyOf(id), action, resource))).toEqual([]);
     });
   });

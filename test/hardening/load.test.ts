@@ -12,7 +12,7 @@ import {
 } from '../helpers/local-connector.js';
 
 // Load through the local stack, bounded in count: nothing lost, nothing doubled, never two POSTs
-// for one device at once. Sizes: LOAD_NOTIFICATIONS (10,000), LOAD_DOWNLINKS (1,000) over
+// for one device at once, and each downlink's statuses in lifecycle order. Sizes: LOAD_NOTIFICATIONS (10,000), LOAD_DOWNLINKS (1,000) over
 // LOAD_DEVICES (100).
 
 const size = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -118,16 +118,20 @@ describe('Load: downlinks', () => {
     await orbiwan.close();
   });
 
-  it(`takes ${String(DOWNLINKS)} downlinks over ${String(DEVICES)} devices each to a final state, each POSTed once, one at a time per device`, async () => {
+  it(`takes ${String(DOWNLINKS)} downlinks over ${String(DEVICES)} devices each to a final state, each POSTed once, one at a time per device, its statuses in order`, async () => {
     const requests = Array.from({ length: DOWNLINKS }, (_, index) => ({
       device: `70b3d57e${index % DEVICES}`.padEnd(16, '0').slice(0, 16),
       data: (0x10000000 + index).toString(16),
       requestId: `load-${String(index)}`,
     }));
     const sent = new Set<string>();
+    /** Every status each downlink's application received, in the order received. */
+    const statesOf = new Map<string, string[]>();
     const allSent = new Promise<void>((resolve) => {
       app.client.on('message', (_, payload) => {
         const status = JSON.parse(payload.toString()) as { state?: string; requestId?: string };
+        const requestId = status.requestId ?? '(none)';
+        statesOf.set(requestId, [...(statesOf.get(requestId) ?? []), status.state ?? '(none)']);
         if (status.state === 'sent' && status.requestId !== undefined) sent.add(status.requestId);
         if (sent.size === DOWNLINKS) resolve();
       });
@@ -160,5 +164,9 @@ describe('Load: downlinks', () => {
     expect([...orbiwan.posted.values()].every((count) => count === 1)).toBe(true);
     expect(orbiwan.mostInFlight()).toBe(1);
     expect(sent.size).toBe(DOWNLINKS);
+    // Unconfirmed: `sent` is the end. Each once, after `accepted`; none without its requestId.
+    const notInOrder = [...statesOf].filter(([, states]) => states.join() !== 'accepted,sent');
+    expect(notInOrder).toEqual([]);
+    expect(statesOf.size).toBe(DOWNLINKS);
   }, 120_000);
 });

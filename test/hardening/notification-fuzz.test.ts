@@ -1,3 +1,9 @@
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -155,6 +161,23 @@ const idKind: FieldKind = {
   takesStrings: true,
 };
 
+/**
+ * The id of a downlink status: the status function follows OrbiWAN's downlinks by id, so it takes
+ * only what OrbiWAN's ids are (64-bit integers, digits, as JSON numbers or strings) and refuses any
+ * other scalar the notification schema lets through.
+ */
+const isOrbiwanIdText = (value: string) => /^\d{1,20}$/.test(value.replace(/^"(.*)"$/, '$1'));
+const downlinkIdKind: FieldKind = {
+  valid: fc
+    .tuple(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.boolean())
+    .map(([id, quoted]) => (quoted ? text(String(id)) : String(id))),
+  invalid: fc.oneof(
+    notScalar,
+    scalarKind.valid.filter((value) => !isOrbiwanIdText(value)),
+  ),
+  takesStrings: false,
+};
+
 const PAYLOAD_BREAKERS = ['!', '-', '_', ' ', '\n', '.', ':', '\u0000', 'é', '\ud800', '"', '%'];
 const payloadString = fc
   .tuple(fc.uint8Array({ maxLength: 64 }), fc.constantFrom<BufferEncoding>('base64', 'hex'))
@@ -263,7 +286,7 @@ const ROUTES: Record<NotificationType, RouteSpec> = {
     topicSuffix: 'downlink/status',
     qos: 1,
     device: 'required',
-    required: { id: idKind, transmissionStatus: integerKind(0, 5) },
+    required: { id: downlinkIdKind, transmissionStatus: integerKind(0, 5) },
     optional: {
       fcnt: integerKind(0),
       port: integerKind(0, 255),
@@ -930,10 +953,49 @@ interface ErrorReply {
   error: { code: string; message: string; issues?: { path: string; message: string }[] };
 }
 
+/** The downlinks table's items, by key: emptied before each generated status. */
+const downlinkItems = new Map<string, Record<string, AttributeValue>>();
+
+/**
+ * The downlinks table of a connector that never sent these downlinks and posts to no device: the
+ * status function records each status, finds no POST for it and none in flight, and republishes it
+ * as it came (with its state, without requestId). Only the writes of that path are modelled: SET of
+ * plain values, under attribute_not_exists conditions; the device lease is never held.
+ */
+function downlinksTableWithoutTheseDownlinks(): void {
+  const conditionFailed = () =>
+    new ConditionalCheckFailedException({
+      message: 'The conditional request failed',
+      $metadata: {},
+    });
+  aws.dynamo.on(UpdateItemCommand).callsFake((input: UpdateItemCommand['input']) => {
+    const { Key, UpdateExpression = '', ConditionExpression = '' } = input;
+    const values = input.ExpressionAttributeValues ?? {};
+    const id = JSON.stringify(Key);
+    const item = { ...(downlinkItems.get(id) ?? Key) };
+    if (ConditionExpression.includes('leaseUntil')) throw conditionFailed();
+    for (const [, name] of ConditionExpression.matchAll(/attribute_not_exists\((\w+)\)/g))
+      if (name !== undefined && item[name] !== undefined) throw conditionFailed();
+    const sets = UpdateExpression.replace(/^SET /, '').split(', ');
+    for (const set of sets) {
+      const [, name, value] = /^(\w+) = (:\w+)$/.exec(set) ?? [];
+      const attribute = value === undefined ? undefined : values[value];
+      if (name === undefined || attribute === undefined)
+        throw new Error(`not modelled by this fake table: ${UpdateExpression}`);
+      item[name] = attribute;
+    }
+    downlinkItems.set(id, item);
+    return { Attributes: item };
+  });
+  aws.dynamo.on(GetItemCommand).callsFake((input: GetItemCommand['input']) => ({
+    Item: downlinkItems.get(JSON.stringify(input.Key)),
+  }));
+}
+
 beforeEach(() => {
   resetAws(aws, { pushToken: SAMPLE_PUSH_TOKEN });
-  // No downlink waits for these statuses: the status function republishes them without requestId.
-  aws.dynamo.onAnyCommand().rejects(new Error('no downlinks table in this test'));
+  downlinkItems.clear();
+  downlinksTableWithoutTheseDownlinks();
   aws.sfn.onAnyCommand().rejects(new Error('no executions in this test'));
   captureLogs();
 });
@@ -1006,6 +1068,7 @@ describe('Hardening: generated notification bodies', () => {
             async ({ members, layout, devEui }, base64) => {
               // Prepare
               aws.iot.resetHistory();
+              downlinkItems.clear();
               const body = objectText(members, layout);
               const topic =
                 devEui === undefined

@@ -143,10 +143,10 @@ describe('OrbiWAN faults (OAuth2)', () => {
       expect(done).toMatchObject({ status: 'FAILED', error: 'OrbiwanNotReachedError' });
       // The first try and the three retries the state machine allows a POST that never landed.
       const attempts = done.history.filter(
-        (event) => event.type === 'TaskStateEntered' && event.stateName === 'SendToOrbiwan',
+        (event) => event.type === 'TaskStateEntered' && event.stateName === 'SendDownlink',
       );
       const failures = done.history.filter(
-        (event) => event.type === 'TaskFailed' && event.stateName === 'SendToOrbiwan',
+        (event) => event.type === 'TaskFailed' && event.stateName === 'SendDownlink',
       );
       expect(attempts).toHaveLength(1);
       expect(failures.map((event) => event.error)).toEqual(Array(4).fill('OrbiwanNotReachedError'));

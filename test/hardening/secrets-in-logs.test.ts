@@ -6,17 +6,31 @@ import type {
 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { deviceLocks } from '../../functions/downlinks/device-lock.js';
-import { downlinkRecords } from '../../functions/downlinks/downlink-records.js';
-import type { Downlink } from '../../functions/downlinks/downlink-request.js';
-import { createSendToOrbiwanHandler } from '../../functions/downlinks/send/send-to-orbiwan.js';
+import type { CheckInput } from '../../functions/downlinks/check/check-status.js';
+import { deviceLease } from '../../functions/downlinks/device-lease.js';
+import { downlinkRecords } from '../../functions/downlinks/downlink-record.js';
+import type { RuleInput } from '../../functions/downlinks/downlink-request.js';
+import {
+  downlinkDefaultsFromEnv,
+  requestIdWindowMsFromEnv,
+} from '../../functions/downlinks/downlink-settings.js';
+import { downlinksTableFromEnv } from '../../functions/downlinks/downlink-table.js';
+import { requestClaims } from '../../functions/downlinks/request-claims.js';
+import {
+  createSendDownlinkHandler,
+  type SendInput,
+} from '../../functions/downlinks/send/send-downlink.js';
+import { statusPublisher } from '../../functions/downlinks/status-publisher.js';
+import { PUBLISHER_LEASE_MS } from '../../functions/downlinks/status-publishing.js';
+import { stepFunctionsCompletion } from '../../functions/downlinks/task-completion.js';
 import { NOTIFICATION_DEFINITIONS } from '../../functions/notifications/notification-types.js';
 import { dynamoDbClient } from '../../functions/shared/clients/dynamodb-client.js';
 import { iotDataClient } from '../../functions/shared/clients/iot-data-client.js';
+import { sfnClient } from '../../functions/shared/clients/sfn-client.js';
 import { logger } from '../../functions/shared/logger.js';
 import { orbiwanAuth, type OrbiwanAuthMode } from '../../functions/shared/orbiwan/orbiwan-auth.js';
 import { createOrbiwanClient } from '../../functions/shared/orbiwan/orbiwan-client.js';
-import { iotPublisher } from '../../functions/shared/publish.js';
+import { topicPrefixFromEnv } from '../../functions/shared/topics.js';
 import type { PublishedMessage } from '../../local/aws/iot-data-plane.js';
 import {
   findFunction,
@@ -68,8 +82,6 @@ const DEV_EUI = '70b3d57ed0001a2b';
 const PREFIX = 'orbiwan/lorawan';
 const ACCESS = 'AccessTok-Mn5Bv8Cx2Za';
 const REFRESH = 'RefreshTok-Lk4Jh7Gf1Ds';
-// A 1 s wait, so a downlink that hears nothing times out within the test.
-const DOWNLINK_TIMEOUT_SECONDS = '1';
 
 interface Captured {
   /** Every line the functions' logger and the process wrote, as written. */
@@ -81,6 +93,8 @@ interface Captured {
 const captured: Captured = { lines: [], thrown: [] };
 const issuedTokens: string[] = [];
 const taskTokens: string[] = [];
+/** How many of taskTokens the state machine made (the rest are the hand-run send tasks'). */
+let stateMachineTaskTokens = 0;
 const replies: Record<string, number> = {};
 const outcomes: Record<string, 'returned' | 'threw'> = {};
 const executions: Record<string, ExecutionRecord> = {};
@@ -134,13 +148,21 @@ function ownProperties(error: Error): string {
 
 type Handler<Input, Output> = (input: Input, context: Context) => Promise<Output>;
 
+/** The context Lambda gives the function: its deadline is the template's Timeout from now. */
+function invocationOf(functionId: string): Context {
+  const { Timeout } = functionProperties(cloud.template, functionId);
+  const deadline = Date.now() + (typeof Timeout === 'number' ? Timeout : 3) * 1000;
+  return { ...lambdaContext, getRemainingTimeInMillis: () => deadline - Date.now() };
+}
+
 async function run<Input, Output>(
   name: string,
   handler: Handler<Input, Output>,
   input: Input,
+  context: Context = lambdaContext,
 ): Promise<Output | undefined> {
   try {
-    const output = await handler(input, lambdaContext);
+    const output = await handler(input, context);
     outcomes[name] = 'returned';
     return output;
   } catch (error) {
@@ -179,17 +201,25 @@ async function push(
   replies[name] = reply.statusCode ?? 0;
 }
 
-function downlink(requestId: string): Downlink {
+/** A downlink request as the IoT rule hands it to the state machine. */
+function ruleInput(requestId: string): RuleInput {
   return {
-    devEui: DEV_EUI,
-    statusTopic: `${PREFIX}/${DEV_EUI}/downlink/status`,
-    data: 'aabbcc',
-    port: 20,
-    confirmed: true,
-    mode: 'enqueue_on_busy',
-    requestId,
+    payload: Buffer.from(JSON.stringify({ data: 'aabbcc', port: 20, requestId })).toString(
+      'base64',
+    ),
+    topic: `${PREFIX}/${DEV_EUI}/downlink`,
     receivedAt: Date.now(),
   };
+}
+
+/**
+ * What state SendDownlink passes its function, for a send task run by hand: a task token of its
+ * own (as distinctive as Step Functions' are), searched for with the ones the state machine made.
+ */
+function sendInput(requestId: string): SendInput {
+  const taskToken = Buffer.from(`TaskTok-${requestId}-Qz8Wv3Lm`).toString('base64');
+  taskTokens.push(taskToken);
+  return { taskToken, request: ruleInput(requestId), correlationId: `hand-run-${requestId}` };
 }
 
 // The fake OrbiWAN: downlinks as acceptDownlinks answers them, OAuth2 tokens as OrbiWAN issues
@@ -302,7 +332,7 @@ function waitingForStatus(executionArn: string): Promise<void> {
       const waiting = cloud.stepFunctions
         .describeExecution(executionArn)
         .history.some(
-          (event) => event.type === 'TaskSubmitted' && event.stateName === 'WaitForStatus',
+          (event) => event.type === 'TaskSubmitted' && event.stateName === 'SendDownlink',
         );
       if (!waiting) return false;
       resolve();
@@ -310,6 +340,12 @@ function waitingForStatus(executionArn: string): Promise<void> {
     };
     if (!check()) executionListeners.add(check);
   });
+}
+
+/** Ends the execution's wait as DownlinkTimeoutSeconds would, once its send task has returned. */
+async function timeOut(executionArn: string): Promise<void> {
+  if (!(await cloud.stepFunctions.timeOutTask(executionArn)))
+    throw new Error(`${executionArn} is not waiting for its send task`);
 }
 
 async function scenariosWithBasicAuth(): Promise<void> {
@@ -320,8 +356,34 @@ async function scenariosWithBasicAuth(): Promise<void> {
     const body = `{"DevEUI":"${DEV_EUI.toUpperCase()}","id":${id},"transmissionStatus":2}`;
     await push('status push, right token', 'DownlinkStatusFunction', body, `Bearer ${PUSH_TOKEN}`);
   });
+  // OrbiWAN pushes "acknowledged", but Step Functions cannot be told: the status function logs
+  // the failure, the wait times out, and the timeout's check ends the downlink as it was published.
+  await downlinkThroughTheStateMachine('basic, delivered, execution not told', async (arn) => {
+    await waitingForStatus(arn);
+    const id = [...statusAtOrbiwan.keys()].at(-1) ?? '';
+    const body = `{"DevEUI":"${DEV_EUI.toUpperCase()}","id":${id},"transmissionStatus":2}`;
+    const removeFault = cloud.faults.inject({
+      service: 'step-functions',
+      operation: 'SendTaskSuccess',
+      effect: { error: 'ServiceUnavailable', status: 503, message: 'Service unavailable' },
+    });
+    try {
+      await push(
+        'status push, execution not told',
+        'DownlinkStatusFunction',
+        body,
+        `Bearer ${PUSH_TOKEN}`,
+      );
+    } finally {
+      removeFault();
+    }
+    await timeOut(arn);
+  });
   // No status ever comes: the wait times out, OrbiWAN is asked, the downlink ends timed_out.
-  await downlinkThroughTheStateMachine('basic, timed out');
+  await downlinkThroughTheStateMachine('basic, timed out', async (executionArn) => {
+    await waitingForStatus(executionArn);
+    await timeOut(executionArn);
+  });
   for (const [name, status] of [
     ['basic, OrbiWAN 401', 401],
     ['basic, OrbiWAN 500', 500],
@@ -334,42 +396,44 @@ async function scenariosWithBasicAuth(): Promise<void> {
 }
 
 async function scenariosWithOAuth2(): Promise<void> {
-  type SendHandler = Handler<{ downlink: Downlink; executionArn: string }, unknown>;
-  const send = await handlerWith<Parameters<SendHandler>[0], unknown>('SendToOrbiwanFunction', {
+  const send = await handlerWith<SendInput, unknown>('SendDownlinkFunction', {
     ORBIWAN_AUTH_MODE: 'oauth2',
   });
-  const check = await handlerWith<unknown, unknown>('CheckDownlinkStatusFunction', {
+  const check = await handlerWith<CheckInput, unknown>('CheckDownlinkStatusFunction', {
     ORBIWAN_AUTH_MODE: 'oauth2',
   });
-  const input = (requestId: string) => ({
-    downlink: downlink(requestId),
-    executionArn: `arn:aws:states:eu-west-1:123456789012:execution:downlinks:${requestId}`,
-  });
-  await run('oauth2, login and POST', send, input('oauth2-login'));
-  await run('oauth2, refresh and POST', send, input('oauth2-refresh'));
+  const sendIt = (name: string, requestId: string) =>
+    run(name, send, sendInput(requestId), invocationOf('SendDownlinkFunction'));
+  const login = sendInput('oauth2-login');
+  await run('oauth2, login and POST', send, login, invocationOf('SendDownlinkFunction'));
+  const loginId = [...statusAtOrbiwan.keys()].at(-1) ?? '';
+  await sendIt('oauth2, refresh and POST', 'oauth2-refresh');
   postsAnswered401 = 1;
-  await run('oauth2, POST 401 once, new token, POST', send, input('oauth2-401-once'));
+  await sendIt('oauth2, POST 401 once, new token, POST', 'oauth2-401-once');
   postsAnswered401 = 2;
-  await run('oauth2, POST 401 twice', send, input('oauth2-401-twice'));
+  await sendIt('oauth2, POST 401 twice', 'oauth2-401-twice');
   script = { downlink: { status: 500, body: 'boom' } };
-  await run('oauth2, POST 500', send, input('oauth2-500'));
+  await sendIt('oauth2, POST 500', 'oauth2-500');
   script = { token: { status: 400, body: '{"error":"invalid_grant"}' } };
-  await run('oauth2, grant refused', send, input('oauth2-refused'));
+  await sendIt('oauth2, grant refused', 'oauth2-refused');
   script = { token: { status: 503, body: 'unavailable' } };
-  await run('oauth2, token endpoint 503', send, input('oauth2-503'));
+  await sendIt('oauth2, token endpoint 503', 'oauth2-503');
   script = {};
-  const id = [...statusAtOrbiwan.keys()].at(-1) ?? '';
-  statusAtOrbiwan.set(id, 2);
-  await run('oauth2, status GET', check, {
-    downlink: downlink('oauth2-check'),
-    orbiwan: { id, transmissionStatus: 0 },
-  });
+  // The first downlink's wait timed out; OrbiWAN, asked, has it acknowledged.
+  statusAtOrbiwan.set(loginId, 2);
+  await run(
+    'oauth2, status GET',
+    check,
+    { request: { ...login.request, timeoutSeconds: 3600 }, correlationId: login.correlationId },
+    invocationOf('CheckDownlinkStatusFunction'),
+  );
 }
 
 async function scenariosThatTimeOut(): Promise<void> {
-  // The template's handlers wait 6 s for OrbiWAN; the same handler with short timeouts.
-  const environment = fn('SendToOrbiwanFunction').environment;
-  const tableName = environment.DOWNLINKS_TABLE_NAME ?? '';
+  // The template's handler waits 6 s for OrbiWAN; the same handler, as sendDownlinkHandlerFromEnv
+  // builds it from the template's environment, with an OrbiWAN client that waits 200 ms.
+  const environment = fn('SendDownlinkFunction').environment;
+  const table = downlinksTableFromEnv(environment);
   const sendWith = (mode: OrbiwanAuthMode) => {
     const timeouts = { connectTimeoutMs: 200, timeoutMs: 200 };
     const auth = orbiwanAuth({
@@ -378,28 +442,34 @@ async function scenariosThatTimeOut(): Promise<void> {
       credentials: () => Promise.resolve(CREDENTIALS),
       ...timeouts,
     });
-    return createSendToOrbiwanHandler({
+    return createSendDownlinkHandler({
+      defaults: {
+        topicPrefix: topicPrefixFromEnv(environment),
+        ...downlinkDefaultsFromEnv(environment),
+      },
       orbiwan: createOrbiwanClient({ baseUrl: orbiwan.url, auth, ...timeouts }),
-      withDeviceLock: deviceLocks({
+      claims: requestClaims({
         client: dynamoDbClient,
-        tableName,
-        leaseMs: 1_000,
-        maxWaitMs: 500,
-        onReleaseFailure: () => undefined,
+        ...table,
+        windowMs: requestIdWindowMsFromEnv(environment),
       }),
-      records: downlinkRecords({ client: dynamoDbClient, tableName, retentionSeconds: 3600 }),
-      publish: iotPublisher(iotDataClient),
+      lease: deviceLease({ client: dynamoDbClient, tableName: table.tableName }),
+      records: downlinkRecords({
+        client: dynamoDbClient,
+        ...table,
+        publisherLeaseMs: PUBLISHER_LEASE_MS,
+      }),
+      publish: statusPublisher(iotDataClient),
+      complete: stepFunctionsCompletion(sfnClient),
     });
   };
-  const input = (requestId: string) => ({
-    downlink: downlink(requestId),
-    executionArn: `arn:aws:states:eu-west-1:123456789012:execution:downlinks:${requestId}`,
-  });
+  const sendIt = (name: string, mode: OrbiwanAuthMode, requestId: string) =>
+    run(name, sendWith(mode), sendInput(requestId), invocationOf('SendDownlinkFunction'));
   script = { downlink: 'hang' };
-  await run('basic, POST hangs', sendWith('basic'), input('basic-hang'));
-  await run('oauth2, POST hangs', sendWith('oauth2'), input('oauth2-hang'));
+  await sendIt('basic, POST hangs', 'basic', 'basic-hang');
+  await sendIt('oauth2, POST hangs', 'oauth2', 'oauth2-hang');
   script = { token: 'hang' };
-  await run('oauth2, token endpoint hangs', sendWith('oauth2'), input('oauth2-token-hang'));
+  await sendIt('oauth2, token endpoint hangs', 'oauth2', 'oauth2-token-hang');
   script = {};
 }
 
@@ -409,10 +479,7 @@ let stack: LocalStack;
 beforeAll(async () => {
   orbiwan = await startFakeHttpServer(orbiwanResponder);
   const template = loadTemplate();
-  stack = sampleStack(
-    { OrbiwanBaseUrl: orbiwan.url, DownlinkTimeoutSeconds: DOWNLINK_TIMEOUT_SECONDS },
-    template,
-  );
+  stack = sampleStack({ OrbiwanBaseUrl: orbiwan.url }, template);
   cloud = await startLocalCloud({
     template,
     stack,
@@ -429,13 +496,16 @@ beforeAll(async () => {
     },
     retryDelayMs: 5,
   });
-  // Each task token the state machine hands out, as WaitForStatus receives it.
-  const wait = fn('WaitForStatusFunction');
-  const invokeWait = wait.invoke.bind(wait);
-  vi.spyOn(wait, 'invoke').mockImplementation((event) => {
+  // Each task token the state machine hands out, as SendDownlink's function receives it.
+  const send = fn('SendDownlinkFunction');
+  const invokeSend = send.invoke.bind(send);
+  vi.spyOn(send, 'invoke').mockImplementation((event) => {
     const { taskToken } = event as { taskToken?: unknown };
-    if (typeof taskToken === 'string') taskTokens.push(taskToken);
-    return invokeWait(event);
+    if (typeof taskToken === 'string') {
+      taskTokens.push(taskToken);
+      stateMachineTaskTokens += 1;
+    }
+    return invokeSend(event);
   });
   // Everything the functions could log, at the most talkative level.
   logger.setLogLevel('DEBUG');
@@ -484,6 +554,7 @@ describe('Hardening: no secret in any log line', () => {
       'downlink status, publish failed': 502,
       'uplink, secret unreadable': 502,
       'status push, right token': 200,
+      'status push, execution not told': 200,
     });
     expect(outcomes).toEqual({
       'uplink, secret unreadable': 'returned',
@@ -509,6 +580,7 @@ describe('Hardening: no secret in any log line', () => {
       ),
     ).toEqual({
       'basic, delivered': 'SUCCEEDED',
+      'basic, delivered, execution not told': 'SUCCEEDED',
       'basic, timed out': 'FAILED',
       'basic, OrbiWAN 401': 'FAILED',
       'basic, OrbiWAN 500': 'FAILED',
@@ -525,11 +597,19 @@ describe('Hardening: no secret in any log line', () => {
     );
     expect(lastStates).toEqual({
       'basic, delivered': 'acknowledged',
+      'basic, delivered, execution not told': 'acknowledged',
       'basic, timed out': 'timed_out',
       'basic, OrbiWAN 401': 'error',
       'basic, OrbiWAN 500': 'error',
       'basic, OrbiWAN 404': 'error',
     });
+    // The hand-run check asked OrbiWAN, with OAuth2, and ended the first downlink as it stood.
+    expect(
+      published
+        .map((message) => JSON.parse(message.payload.toString('utf8')) as Record<string, unknown>)
+        .filter((status) => status.requestId === 'oauth2-login')
+        .map((status) => status.state),
+    ).toEqual(['accepted', 'acknowledged']);
     const grants = orbiwan.requests
       .filter((request) => request.path === '/rest/oauth2/token')
       .map((request) => new URLSearchParams(request.body).get('grant_type'));
@@ -538,7 +618,7 @@ describe('Hardening: no secret in any log line', () => {
     expect(
       orbiwan.requests.filter((request) => request.headers.authorization === basicHeader).length,
     ).toBeGreaterThan(0);
-    expect(taskTokens.length).toBeGreaterThan(0);
+    expect(stateMachineTaskTokens).toBeGreaterThan(0);
   });
 
   it('captured the log lines of every kind of scenario, so the search below means something', () => {
@@ -549,9 +629,11 @@ describe('Hardening: no secret in any log line', () => {
       'request refused',
       'request failed',
       'downlink queued by OrbiWAN',
-      'waiting for a status from OrbiWAN',
+      'downlink ended',
+      'could not end the execution; its timeout will',
+      'status of a downlink the connector did not send',
       'downlink failed',
-      'asked OrbiWAN for the status of a downlink whose wait timed out',
+      'asked OrbiWAN for a downlink whose wait timed out',
     ])
       expect(text, message).toContain(message);
     expect(captured.thrown.length).toBeGreaterThanOrEqual(7);

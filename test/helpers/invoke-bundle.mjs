@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 
 const [file, exportName, eventsFile, resultsFile] = process.argv.slice(2);
 const events = JSON.parse(readFileSync(eventsFile, 'utf8'));
+const deadline = Date.now() + Number(process.env.AWS_LAMBDA_FUNCTION_TIMEOUT ?? 3) * 1000;
 const context = {
   callbackWaitsForEmptyEventLoop: true,
   functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
@@ -16,7 +17,8 @@ const context = {
   awsRequestId: '00000000-0000-4000-8000-000000000000',
   logGroupName: `/aws/lambda/${process.env.AWS_LAMBDA_FUNCTION_NAME}`,
   logStreamName: 'local',
-  getRemainingTimeInMillis: () => 15_000,
+  // What sam local gives a function: its Timeout (AWS_LAMBDA_FUNCTION_TIMEOUT), from now.
+  getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
 };
 const module = await import(pathToFileURL(file).href);
 const handler = module[exportName];

@@ -3,10 +3,12 @@ import { parseCfnYaml } from '../../local/template/cfn-yaml.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import {
   functionProperties,
+  loadTemplate,
   parameterViolation,
   type CfnTemplate,
 } from '../../local/template/sam-template.js';
 import { deployedTemplate, describeStack } from '../../local/template/stack.js';
+import { SAMPLE_PARAMETERS } from '../helpers/sample-stack.js';
 
 describe('parseCfnYaml', () => {
   it('reads short-form intrinsic functions as their long form', () => {
@@ -166,5 +168,29 @@ Outputs:
     expect(() => describeStack(broken)).toThrow('is not a condition the local evaluator knows');
     const missing = { ...template, Conditions: { Odd: { Condition: 'Nowhere' } } };
     expect(() => describeStack(missing)).toThrow('condition Nowhere is not defined');
+  });
+});
+
+describe("describeStack: template.yaml's downlink parameters", () => {
+  const template = loadTemplate();
+  const deploy = (parameters: Record<string, string>) =>
+    describeStack(template, { parameters: { ...SAMPLE_PARAMETERS, ...parameters } });
+
+  it.each([
+    ['DownlinkTimeoutSeconds', '59', 'must be at least 60'],
+    ['DownlinkTimeoutSeconds', '10368001', 'must be at most 10368000'],
+    ['RequestIdWindowSeconds', '59', 'must be at least 60'],
+    ['RequestIdWindowSeconds', '2592001', 'must be at most 2592000'],
+  ])('refuses %s %s, as CloudFormation would: it %s', (name, value, violation) => {
+    expect(() => deploy({ [name]: value })).toThrow(`parameter ${name} "${value}" ${violation}`);
+  });
+
+  it('puts DownlinkTimeoutSeconds into the downlink rule as its digits, the number the send task waits', () => {
+    const stack = deploy({ DownlinkTimeoutSeconds: '3600', TopicPrefix: 'acme/lora' });
+    const rule = template.Resources.DownlinkRule?.Properties?.TopicRulePayload as { Sql: unknown };
+
+    expect(resolveIntrinsics(rule.Sql, stack)).toMatch(
+      /, 3600 AS timeoutSeconds FROM 'acme\/lora\/\+\/downlink'$/,
+    );
   });
 });

@@ -1,9 +1,14 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import * as fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  DeviceLockedError,
+  DownlinkNotRecordedError,
+  InvalidDownlinkError,
+} from '../../functions/downlinks/downlink-errors.js';
 import { downlinkRequestSchema } from '../../functions/downlinks/downlink-request.js';
 import {
   acceptedStatus,
@@ -15,7 +20,12 @@ import {
   reportFailure,
   type ReportInput,
 } from '../../functions/downlinks/report/report-failure.js';
+import type { RequestClaims } from '../../functions/downlinks/request-claims.js';
 import { normaliseDevEui } from '../../functions/shared/dev-eui.js';
+import {
+  OrbiwanUnavailableError,
+  UnknownDeviceError,
+} from '../../functions/shared/orbiwan/orbiwan-errors.js';
 import { withMembers } from '../../functions/shared/raw-json.js';
 import type { MqttMessage } from '../../functions/shared/publish.js';
 import { joinInfoSchema } from '../../functions/notifications/notification-schemas.js';
@@ -25,7 +35,7 @@ import {
   type NotificationType,
 } from '../../functions/notifications/notification-types.js';
 import { SCHEMAS_DIR, generatedSchemaFiles, schemaId } from '../../scripts/generate-schemas.js';
-import { bodyBytes, sampleEvent, sampleEvents } from '../helpers/api-events.js';
+import { EVENTS_DIR, bodyBytes, sampleEvents } from '../helpers/api-events.js';
 import { fuzzSettings } from '../helpers/fuzz-settings.js';
 import { captureLogs } from '../helpers/logs.js';
 
@@ -107,6 +117,23 @@ const badJsonSamples = badSamples.filter(({ body }) => parseJson(body).ok);
 const badNotJsonSamples = badSamples.filter(({ body }) => !parseJson(body).ok);
 
 const STATUS_VALUES = [0, 1, 2, 3, 4, 5];
+
+// The send task's sample events (SendDownlinkFunction): what the state machine hands it.
+const SEND_SAMPLES = existsSync(join(EVENTS_DIR, 'send-downlink'))
+  ? sampleEvents('send-downlink')
+  : [];
+
+// The report task's sample events (ReportDownlinkFailureFunction).
+const REPORT_SAMPLES = existsSync(join(EVENTS_DIR, 'report-downlink-failure'))
+  ? sampleEvents('report-downlink-failure')
+  : [];
+
+/** statemachines/downlink.asl.json: the Report states build the report function's input. */
+const downlinkStates = (
+  JSON.parse(readFileSync(join(ROOT, 'statemachines/downlink.asl.json'), 'utf8')) as {
+    States: Record<string, { Parameters?: { Payload?: Record<string, unknown> } }>;
+  }
+).States;
 
 /** What the downlink status function publishes for a body OrbiWAN pushed. */
 function republished(body: Buffer, requestId: string | undefined, stale: boolean): unknown {
@@ -447,22 +474,26 @@ describe('JSON Schemas: downlink request', () => {
     );
   });
 
-  it.each(
-    sampleEvents('validate-downlink').map(({ name, event }) => {
-      const { payload } = event as unknown as { payload: string };
-      return [name, Buffer.from(payload, 'base64')] as const;
-    }),
-  )('judges the payload of events/validate-downlink/%s as the function does', (name, payload) => {
-    const parsed = parseJson(payload);
-    if (!parsed.ok) {
-      expect(name).toMatch(/^bad-/);
-      return;
-    }
-    const functionAccepts = downlinkRequestSchema.safeParse(parsed.value).success;
-    // bad-deveui-in-topic is bad for its topic: its body is a valid request.
-    expect(functionAccepts).toBe(!isBad(name) || name === 'bad-deveui-in-topic');
-    expect(isValid('downlink-request', parsed.value)).toBe(functionAccepts);
+  it('has sample events for the send and report tasks, which it judges below', () => {
+    expect(SEND_SAMPLES.length).toBeGreaterThan(0);
+    expect(REPORT_SAMPLES.length).toBeGreaterThan(0);
   });
+
+  it.each(SEND_SAMPLES.map(({ name, event }) => [name, event] as const))(
+    'judges the request of events/send-downlink/%s as the function does',
+    (name, event) => {
+      const { payload } = (event as unknown as { request: { payload: string } }).request;
+      const parsed = parseJson(Buffer.from(payload, 'base64'));
+      if (!parsed.ok) {
+        expect(name).toMatch(/^bad-/);
+        return;
+      }
+      const functionAccepts = downlinkRequestSchema.safeParse(parsed.value).success;
+      // bad-deveui-in-topic is bad for its topic: its body is a valid request.
+      expect(functionAccepts).toBe(!isBad(name) || name === 'bad-deveui-in-topic');
+      expect(isValid('downlink-request', parsed.value)).toBe(functionAccepts);
+    },
+  );
 });
 
 describe('JSON Schemas: downlink statuses the connector makes', () => {
@@ -540,21 +571,89 @@ describe('JSON Schemas: downlink statuses the connector makes', () => {
     }
   });
 
-  it.each(sampleEvents('report-downlink-failure').map(({ name }) => name))(
+  // The input of a Report state as the state machine builds it: the IoT rule's message, with the
+  // error SendDownlink failed with (Catch, ResultPath $.failure), as Lambda reports it.
+  const VALID = '{"data":"aabbcc","port":20,"requestId":"order-45"}';
+  const QUEUED_ID = '18014398509481985';
+  const lambdaError = (error: Error) => ({
+    Error: error.name,
+    Cause: JSON.stringify({ errorType: error.name, errorMessage: error.message, trace: [] }),
+  });
+
+  it.each([
+    ['ReportInvalidDownlink', 'not json', lambdaError(new InvalidDownlinkError('not JSON'))],
+    [
+      'ReportInvalidDownlink',
+      '{"data":"abc","port":0}',
+      lambdaError(new InvalidDownlinkError('data: odd hex; port: too small')),
+    ],
+    ['ReportRejection', VALID, lambdaError(new UnknownDeviceError('OrbiWAN: Node not found'))],
+    ['ReportRejection', VALID, lambdaError(new DeviceLockedError('busy with other downlinks'))],
+    ['ReportError', VALID, lambdaError(new OrbiwanUnavailableError('OrbiWAN answered 502'))],
+    [
+      'ReportError',
+      VALID,
+      lambdaError(new DownlinkNotRecordedError('queued, not recorded', QUEUED_ID)),
+    ],
+    ['ReportError', VALID, { Error: 'Lambda.Unknown', Cause: 'The cause could not be determined' }],
+  ])('accepts what %s publishes for a request %s that failed %j', async (state, body, failure) => {
+    const published: MqttMessage[] = [];
+    const queued = failure.Error === 'DownlinkNotRecordedError';
+    const claims: RequestClaims = {
+      claim: () => Promise.reject(new Error('a report never claims')),
+      notePosted: () => Promise.reject(new Error('a report never posts')),
+      posted: () =>
+        Promise.resolve({ downlinkId: queued ? QUEUED_ID : undefined, reply: undefined }),
+    };
+    const outcome = downlinkStates[state]?.Parameters?.Payload?.outcome as ReportInput['outcome'];
+    const input: ReportInput = {
+      outcome,
+      request: {
+        payload: Buffer.from(body).toString('base64'),
+        topic: `${PREFIX}/${DEV_EUI}/downlink`,
+        receivedAt: 1795694400123,
+        failure,
+      },
+      correlationId: 'downlink_6f0c2a8e-1b7d-4a57-9c3e-2d5f8e9a0b1c',
+    };
+
+    await reportFailure(input, {
+      publish: (message) => {
+        published.push(message);
+        return Promise.resolve();
+      },
+      topicPrefix: PREFIX,
+      claims,
+    });
+
+    expect(published).toHaveLength(1);
+    const payload = Buffer.from(published[0]?.payload ?? new Uint8Array());
+    const status = parse(payload);
+    expect(status).toMatchObject({ state: 'error', DevEUI: DEV_EUI });
+    // OrbiWAN's id as it gave it: digits beyond 2^53, which JSON.parse would round.
+    if (queued) expect(payload.toString('utf8')).toContain(`"id":${QUEUED_ID}`);
+    expect(problems('downlink-status', status)).toEqual([]);
+  });
+
+  it.each(REPORT_SAMPLES.map(({ name, event }) => [name, event] as const))(
     'accepts what ReportDownlinkFailure publishes for events/report-downlink-failure/%s',
-    async (name) => {
+    async (_, event) => {
       const published: MqttMessage[] = [];
-      const input = sampleEvent('report-downlink-failure', name) as unknown as ReportInput;
-      await reportFailure(input, {
+      await reportFailure(event as unknown as ReportInput, {
         publish: (message) => {
           published.push(message);
           return Promise.resolve();
         },
         topicPrefix: PREFIX,
+        claims: {
+          claim: () => Promise.reject(new Error('a report never claims')),
+          notePosted: () => Promise.reject(new Error('a report never posts')),
+          posted: () => Promise.resolve({ downlinkId: undefined, reply: undefined }),
+        },
       });
       expect(published).toHaveLength(1);
       const status = parse(Buffer.from(published[0]?.payload ?? new Uint8Array()));
-      expect(status).toMatchObject({ state: expect.stringMatching(/^(error|timed_out)$/) });
+      expect(status).toMatchObject({ state: 'error' });
       expect(problems('downlink-status', status)).toEqual([]);
     },
   );

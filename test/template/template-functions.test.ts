@@ -1,19 +1,23 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { REQUEST_ID_WINDOW_SECONDS_RANGE } from '../../functions/downlinks/downlink-settings.js';
+import { DOWNLINK_TIMEOUT_SECONDS_RANGE, keyOf } from '../../functions/downlinks/downlink-table.js';
 import {
   NOTIFICATION_DEFINITIONS,
   NOTIFICATION_TYPES,
 } from '../../functions/notifications/notification-types.js';
+import { functionEnvironment } from '../../local/lambda/function-environment.js';
+import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import {
   functionProperties,
+  handlerLocation,
   httpApiRoutes,
   isRecord,
   loadTemplate,
   resourcesOfType,
 } from '../../local/template/sam-template.js';
-import { DOWNLINK_TIMEOUT_SECONDS_RANGE } from '../../functions/downlinks/downlink-settings.js';
-import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import { sampleStack } from '../helpers/sample-stack.js';
 
 const template = loadTemplate();
@@ -37,6 +41,44 @@ function environmentOf(functionId: string): Record<string, unknown> {
   const environment = functionProperties(template, functionId).Environment;
   return isRecord(environment) && isRecord(environment.Variables) ? environment.Variables : {};
 }
+
+/** The variables a function's own resource sets (Globals aside). */
+function ownVariablesOf(functionId: string): string[] {
+  const environment = template.Resources[functionId]?.Properties?.Environment;
+  return isRecord(environment) && isRecord(environment.Variables)
+    ? Object.keys(environment.Variables).sort()
+    : [];
+}
+
+/**
+ * The variables a function's handler factory (the create-handler.ts beside its entry point, as
+ * Lambda and the local stack build it) reads from the environment the template gives it.
+ */
+async function variablesReadBy(functionId: string): Promise<string[]> {
+  const { codeDirectory, module } = handlerLocation(template, functionId);
+  const factory = join(codeDirectory, dirname(module), 'create-handler.ts');
+  const { createHandler } = (await import(pathToFileURL(factory).href)) as {
+    createHandler: (env: NodeJS.ProcessEnv) => unknown;
+  };
+  const read = new Set<string>();
+  const env = new Proxy(functionEnvironment(template, sampleStack(), functionId), {
+    get: (variables, name) => {
+      if (typeof name === 'string') read.add(name);
+      return variables[name as string];
+    },
+    has: (variables, name) => {
+      if (typeof name === 'string') read.add(name);
+      return name in variables;
+    },
+  });
+  createHandler(env);
+  return [...read].sort();
+}
+
+// Functions that read some of their configuration at their first request, not when they load.
+const READ_AT_FIRST_REQUEST: Record<string, string> = {
+  PushModeFunction: 'builds its OrbiWAN client at the first request (functions/pushmode/)',
+};
 
 describe('Template: functions', () => {
   it.each(functionIds)('%s runs on nodejs22.x, arm64', (id) => {
@@ -109,15 +151,111 @@ describe('Template: functions', () => {
 
   it('accepts in the functions exactly the DownlinkTimeoutSeconds the template allows', () => {
     expect(template.Parameters?.DownlinkTimeoutSeconds).toMatchObject({
+      Type: 'Number',
       MinValue: DOWNLINK_TIMEOUT_SECONDS_RANGE.min,
       MaxValue: DOWNLINK_TIMEOUT_SECONDS_RANGE.max,
     });
   });
 
+  it('accepts in the functions exactly the RequestIdWindowSeconds the template allows', () => {
+    expect(template.Parameters?.RequestIdWindowSeconds).toMatchObject({
+      Type: 'Number',
+      MinValue: REQUEST_ID_WINDOW_SECONDS_RANGE.min,
+      MaxValue: REQUEST_ID_WINDOW_SECONDS_RANGE.max,
+    });
+  });
+
+  it.each(functionIds)(
+    '%s is given every variable its code reads, and reads every variable it is given',
+    async (id) => {
+      const read = await variablesReadBy(id);
+      const given = Object.keys(environmentOf(id));
+      expect(read.filter((name) => !given.includes(name))).toEqual([]);
+      if (id in READ_AT_FIRST_REQUEST) return;
+      // Globals give every function the same; a function's own variables are there for its code.
+      expect(ownVariablesOf(id).filter((name) => !read.includes(name))).toEqual([]);
+    },
+  );
+
   it('lets a slow dependency fail within the function timeout', () => {
     // functions/shared/clients/request-handler.ts: 2 s to connect + 5 s per request, then an error reply.
     for (const id of functionIds)
       expect(Number(functionProperties(template, id).Timeout)).toBeGreaterThan(7);
+  });
+});
+
+describe('Template: downlink functions', () => {
+  const table = { Ref: 'DownlinksTable' };
+  const timeout = { Ref: 'DownlinkTimeoutSeconds' };
+  const orbiwan = {
+    ORBIWAN_BASE_URL: { Ref: 'OrbiwanBaseUrl' },
+    ORBIWAN_AUTH_MODE: { Ref: 'OrbiwanAuthMode' },
+    ORBIWAN_CREDENTIALS_SECRET_ARN: { Ref: 'OrbiwanCredentialsSecretArn' },
+  };
+  const defaults = {
+    DOWNLINK_CONFIRMED_DEFAULT: { Ref: 'DownlinkConfirmedDefault' },
+    DOWNLINK_MODE_DEFAULT: { Ref: 'DownlinkModeDefault' },
+  };
+
+  it.each([
+    [
+      'SendDownlinkFunction',
+      {
+        ...orbiwan,
+        DOWNLINKS_TABLE_NAME: table,
+        DOWNLINK_TIMEOUT_SECONDS: timeout,
+        ...defaults,
+        REQUEST_ID_WINDOW_SECONDS: { Ref: 'RequestIdWindowSeconds' },
+      },
+    ],
+    [
+      'CheckDownlinkStatusFunction',
+      { ...orbiwan, DOWNLINKS_TABLE_NAME: table, DOWNLINK_TIMEOUT_SECONDS: timeout, ...defaults },
+    ],
+    [
+      'ReportDownlinkFailureFunction',
+      { DOWNLINKS_TABLE_NAME: table, DOWNLINK_TIMEOUT_SECONDS: timeout },
+    ],
+    [
+      'DownlinkStatusFunction',
+      {
+        NOTIFICATION_TYPE: 'downlink_status',
+        DOWNLINKS_TABLE_NAME: table,
+        DOWNLINK_TIMEOUT_SECONDS: timeout,
+      },
+    ],
+  ])('gives %s its settings from the parameters and the downlinks table', (id, variables) => {
+    const { Environment } = template.Resources[id]?.Properties ?? {};
+    expect(Environment).toEqual({ Variables: variables });
+  });
+
+  it('is the downlink path: the three tasks of the state machine and the status function', () => {
+    const downlinkFunctions = functionIds.filter((id) =>
+      String(functionProperties(template, id).Handler).startsWith('functions/downlinks/'),
+    );
+    expect(downlinkFunctions.sort()).toEqual([
+      'CheckDownlinkStatusFunction',
+      'DownlinkStatusFunction',
+      'ReportDownlinkFailureFunction',
+      'SendDownlinkFunction',
+    ]);
+  });
+
+  it('keys the downlinks table as the functions key its items, and expires them by the attribute they set', () => {
+    const properties = template.Resources.DownlinksTable?.Properties ?? {};
+    const [hash, range] = Object.keys(keyOf('70b3d57ed0001a2b', 'lease'));
+    expect(properties.KeySchema).toEqual([
+      { AttributeName: hash, KeyType: 'HASH' },
+      { AttributeName: range, KeyType: 'RANGE' },
+    ]);
+    expect(properties.AttributeDefinitions).toEqual([
+      { AttributeName: hash, AttributeType: 'S' },
+      { AttributeName: range, AttributeType: 'S' },
+    ]);
+    expect(properties.TimeToLiveSpecification).toEqual({
+      AttributeName: 'expiresAt',
+      Enabled: true,
+    });
   });
 });
 

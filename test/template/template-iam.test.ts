@@ -1,10 +1,19 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   NOTIFICATION_DEFINITIONS,
   NOTIFICATION_TYPES,
   type NotificationType,
 } from '../../functions/notifications/notification-types.js';
+import { functionEnvironment } from '../../local/lambda/function-environment.js';
+import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import { loadTemplate } from '../../local/template/sam-template.js';
+import {
+  DEV_EUI as HARNESS_DEVICE,
+  PREFIX as HARNESS_PREFIX,
+  acceptDownlinks,
+  startDownlinkHarness,
+  type DownlinkHarness,
+} from '../helpers/downlink-harness.js';
 import {
   STAR_ONLY_ACTIONS,
   isAllowed,
@@ -13,10 +22,12 @@ import {
   templatePolicies,
   toStatements,
 } from '../helpers/iam.js';
+import { captureLogs } from '../helpers/logs.js';
 import { sampleStack } from '../helpers/sample-stack.js';
 
 // Least privilege, checked by evaluating each principal's effective policy (its inline statements
-// plus the managed policies it references) against concrete actions and ARNs.
+// plus the managed policies it references) against concrete actions and ARNs, and against what
+// each function was seen to ask of AWS in downlinks' lives on the local stack.
 
 const template = loadTemplate();
 const stack = sampleStack();
@@ -39,28 +50,35 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   ...Object.fromEntries(
     NOTIFICATION_TYPES.map((type) => [notificationFunction(type), NOTIFICATION_ACTIONS]),
   ),
+  // Records OrbiWAN's statuses with their downlink, publishes them, and ends the send task.
   DownlinkStatusFunction: [
     ...NOTIFICATION_ACTIONS,
     'dynamodb:GetItem',
     'dynamodb:UpdateItem',
     'states:SendTaskSuccess',
+    'states:SendTaskFailure',
   ],
-  ValidateDownlinkFunction: [],
-  SendToOrbiwanFunction: [
+  // Claims the requestId, takes the device's lease, POSTs, records; ends its own task when a
+  // final status came before its record.
+  SendDownlinkFunction: [
     'dynamodb:DeleteItem',
+    'dynamodb:GetItem',
     'dynamodb:PutItem',
     'dynamodb:UpdateItem',
     'iot:Publish',
     'secretsmanager:GetSecretValue',
+    'states:SendTaskSuccess',
+    'states:SendTaskFailure',
   ],
-  WaitForStatusFunction: ['dynamodb:UpdateItem', 'states:SendTaskSuccess'],
+  // Its task is over when it runs: it publishes how the downlink ended, and never ends a task.
   CheckDownlinkStatusFunction: [
     'dynamodb:GetItem',
     'dynamodb:UpdateItem',
     'iot:Publish',
     'secretsmanager:GetSecretValue',
   ],
-  ReportDownlinkFailureFunction: ['iot:Publish'],
+  // Reads whether OrbiWAN queued the downlink, to name it in the error status.
+  ReportDownlinkFailureFunction: ['dynamodb:GetItem', 'iot:Publish'],
   // Optional (ConfigureOrbiwanPushMode): hands the push token to OrbiWAN, logged in as the connector.
   PushModeFunction: ['secretsmanager:GetSecretValue'],
   DownlinkStateMachine: [
@@ -70,6 +88,13 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   DownlinkRuleRole: ['states:StartExecution'],
   DownlinkRuleErrorRole: ['sqs:SendMessage'],
 };
+
+/** The tasks of the downlink state machine. */
+const TASK_FUNCTIONS = [
+  'CheckDownlinkStatusFunction',
+  'ReportDownlinkFailureFunction',
+  'SendDownlinkFunction',
+];
 
 function topicsOf(type: NotificationType): string[] {
   const { topicSuffix } = NOTIFICATION_DEFINITIONS[type];
@@ -142,19 +167,19 @@ describe('Template: IAM', () => {
     expect(allowedBy('secretsmanager:GetSecretValue', ORBIWAN_CREDENTIALS)).toEqual([
       'CheckDownlinkStatusFunction',
       'PushModeFunction',
-      'SendToOrbiwanFunction',
+      'SendDownlinkFunction',
     ]);
     expect(
       allowedBy('secretsmanager:GetSecretValue', PUSH_TOKEN.replace('PushTokenSecret', 'Other')),
     ).toEqual([]);
   });
 
-  it('lets only the status and wait functions resume executions', () => {
-    expect(allowedBy('states:SendTaskSuccess', '*')).toEqual([
-      'DownlinkStatusFunction',
-      'WaitForStatusFunction',
-    ]);
-  });
+  it.each(['states:SendTaskSuccess', 'states:SendTaskFailure'])(
+    'lets only the functions that end a send task %s',
+    (action) => {
+      expect(allowedBy(action, '*')).toEqual(['DownlinkStatusFunction', 'SendDownlinkFunction']);
+    },
+  );
 
   it('lets the rule start this state machine and no other, and its error action only fill the dead-letter queue', () => {
     expect(allowedBy('states:StartExecution', STATE_MACHINE)).toEqual(['DownlinkRuleRole']);
@@ -166,24 +191,28 @@ describe('Template: IAM', () => {
     ]);
   });
 
-  it('lets the state machine invoke its five task functions and no other function', () => {
-    const tasks = [
-      'ValidateDownlinkFunction',
-      'SendToOrbiwanFunction',
-      'WaitForStatusFunction',
-      'CheckDownlinkStatusFunction',
-      'ReportDownlinkFailureFunction',
-    ];
+  it('lets the state machine invoke its three task functions, as its definition names them, and no other function', () => {
+    const substitutions = resolveIntrinsics(
+      template.Resources.DownlinkStateMachine?.Properties?.DefinitionSubstitutions,
+      stack,
+    ) as Record<string, string>;
+    // SendDownlink through the alias that provisioned concurrency can keep warm.
+    expect(substitutions).toEqual({
+      SendDownlinkFunctionArn: ref('SendDownlinkFunction.Alias'),
+      CheckDownlinkStatusFunctionArn: attribute('CheckDownlinkStatusFunction.Arn'),
+      ReportDownlinkFailureFunctionArn: attribute('ReportDownlinkFailureFunction.Arn'),
+    });
+    const invoked = Object.values(substitutions);
     for (const id of functions) {
-      expect(
-        isAllowed(
-          policyOf('DownlinkStateMachine'),
-          'lambda:InvokeFunction',
-          attribute(`${id}.Arn`),
-        ),
-        id,
-      ).toBe(tasks.includes(id));
+      for (const arn of [attribute(`${id}.Arn`), ref(`${id}.Alias`)].filter(Boolean)) {
+        expect(isAllowed(policyOf('DownlinkStateMachine'), 'lambda:InvokeFunction', arn), arn).toBe(
+          invoked.includes(arn),
+        );
+      }
     }
+    expect(TASK_FUNCTIONS.map((id) => `${id}Arn`).sort()).toEqual(
+      Object.keys(substitutions).sort(),
+    );
   });
 
   it('scopes DynamoDB access to the downlinks table', () => {
@@ -199,11 +228,7 @@ describe('Template: IAM', () => {
   });
 
   it('lets the downlink functions publish statuses only', () => {
-    for (const id of [
-      'SendToOrbiwanFunction',
-      'CheckDownlinkStatusFunction',
-      'ReportDownlinkFailureFunction',
-    ]) {
+    for (const id of [...TASK_FUNCTIONS, 'DownlinkStatusFunction']) {
       expect(isAllowed(policyOf(id), 'iot:Publish', DOWNLINK_STATUS), id).toBe(true);
       expect(
         isAllowed(policyOf(id), 'iot:Publish', topicArn(`${prefix}/${DEV_EUI}/uplink`)),
@@ -217,5 +242,117 @@ describe('Template: IAM', () => {
       Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: topicArn(`${prefix}/*`) }],
     });
     expect(isAllowed(tooBroad, 'iot:Publish', DOWNLINK_REQUEST)).toBe(true);
+  });
+});
+
+// The least privilege above is what the policies say; this is what the functions need. Each
+// downlink's life runs on the local stack (the real functions and state machine, one invocation at
+// a time), and every request a function makes of an AWS stand-in must be one its policy allows.
+describe('Template: IAM, against what the functions do', () => {
+  const SERVICE_PREFIX: Record<string, string> = {
+    dynamodb: 'dynamodb',
+    'iot-data-plane': 'iot',
+    'secrets-manager': 'secretsmanager',
+    'step-functions': 'states',
+  };
+  let harness: DownlinkHarness;
+  const running = new Set<string>();
+  const seen = new Map<string, Set<string>>();
+  const published = new Map<string, Set<string>>();
+  const noting = (map: Map<string, Set<string>>, id: string, value: string) => {
+    map.set(id, (map.get(id) ?? new Set()).add(value));
+  };
+
+  beforeAll(async () => {
+    captureLogs();
+    harness = await startDownlinkHarness();
+    for (const fn of harness.cloud.functions) {
+      const invoke = fn.invoke;
+      fn.invoke = async (event) => {
+        if (running.size > 0)
+          throw new Error(`${fn.id} ran while ${[...running].join(', ')} did: who asked what?`);
+        running.add(fn.id);
+        const before = harness.published.length;
+        try {
+          return await invoke(event);
+        } finally {
+          for (const message of harness.published.slice(before))
+            noting(published, fn.id, message.topic);
+          running.delete(fn.id);
+        }
+      };
+    }
+    harness.cloud.faults.hold((service, operation) => {
+      for (const id of running)
+        noting(seen, id, `${SERVICE_PREFIX[service] ?? service}:${operation}`);
+      return Promise.resolve();
+    });
+    // A downlink that ends Delivered, one NotAcknowledged, one asked for at OrbiWAN on timeout, a
+    // repeated requestId, an unknown device and a request that is not JSON: every function of the
+    // downlink path, on every path that asks AWS something.
+    for (const final of [2, 3]) {
+      const execution = harness.publishDownlink({
+        data: 'aabbcc',
+        port: 20,
+        requestId: `iam-${String(final)}`,
+      });
+      await harness.waitingForStatus(execution.executionArn);
+      const id = harness.acceptedIds().at(-1) ?? '';
+      await harness.pushStatus(id, 1);
+      await harness.pushStatus(id, final);
+      await harness.finished(execution.executionArn);
+    }
+    const waiting = harness.publishDownlink({ data: 'aabbcc', port: 20 });
+    await harness.waitingForStatus(waiting.executionArn);
+    await harness.timeOut(waiting.executionArn);
+    await harness.finished(waiting.executionArn);
+    await harness.finished(
+      harness.publishDownlink({ data: 'aabbcc', port: 20, requestId: 'iam-2' }).executionArn,
+    );
+    harness.orbiwan.respond(() => ({ status: 404, body: 'Node not found' }));
+    await harness.finished(harness.publishDownlink({ data: 'aabbcc', port: 20 }).executionArn);
+    harness.orbiwan.respond(acceptDownlinks(harness.statusAtOrbiwan));
+    await harness.finished(harness.publishDownlink('not json').executionArn);
+  });
+
+  afterAll(async () => {
+    await harness.close();
+  });
+
+  it('ran every function of the downlink path', () => {
+    expect([...seen.keys()].sort()).toEqual([...TASK_FUNCTIONS, 'DownlinkStatusFunction'].sort());
+  });
+
+  it.each([...TASK_FUNCTIONS, 'DownlinkStatusFunction'])(
+    "lets %s do everything it was seen to ask of AWS, on this stack's resources",
+    (id) => {
+      const deployed = harness.cloud.template;
+      const { policyOf: deployedPolicyOf } = templatePolicies(deployed, sampleStack());
+      const policy = deployedPolicyOf(id);
+      const environment = functionEnvironment(deployed, sampleStack(), id);
+      const secrets = Object.entries(environment)
+        .filter(([name]) => name.endsWith('_SECRET_ARN'))
+        .map(([, arn]) => arn);
+      const refused = [...(seen.get(id) ?? [])].filter((action) => {
+        if (action.startsWith('dynamodb:')) return !isAllowed(policy, action, TABLE);
+        if (action.startsWith('states:')) return !isAllowed(policy, action, '*');
+        if (action.startsWith('secretsmanager:'))
+          return !secrets.some((secret) => isAllowed(policy, action, secret));
+        if (action === 'iot:Publish')
+          return [...(published.get(id) ?? [])].some(
+            (topic) => !isAllowed(policy, action, topicArn(topic)),
+          );
+        return true;
+      });
+      expect(refused).toEqual([]);
+      // Each one the policies allow on purpose (EXPECTED_ACTIONS above).
+      for (const action of seen.get(id) ?? [])
+        expect(EXPECTED_ACTIONS[id], action).toContain(action);
+    },
+  );
+
+  it("was seen to publish on the device's status topic only", () => {
+    for (const [id, topics] of published)
+      expect([...topics], id).toEqual([`${HARNESS_PREFIX}/${HARNESS_DEVICE}/downlink/status`]);
   });
 });

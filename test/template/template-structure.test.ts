@@ -29,6 +29,20 @@ const SAM_ATTRIBUTES: Record<string, string[]> = {
   'AWS::Serverless::SimpleTable': ['Arn'],
 };
 
+/**
+ * SAM's references to what it generates for a function with AutoPublishAlias: `!Ref
+ * Function.Alias` (the alias) and `!Ref Function.Version` (the version it points at).
+ */
+function isSamGenerated(target: string): boolean {
+  const [id = '', generated] = target.split('.');
+  const resource = resources[id];
+  return (
+    (generated === 'Alias' || generated === 'Version') &&
+    resource?.Type === 'AWS::Serverless::Function' &&
+    typeof resource.Properties?.AutoPublishAlias === 'string'
+  );
+}
+
 type Reference = { kind: 'Ref' | 'GetAtt'; target: string; attribute?: string; at: string };
 
 function references(value: unknown, at: string, found: Reference[] = []): Reference[] {
@@ -99,6 +113,19 @@ describe('Template: structure', () => {
     expect(problems).toEqual([]);
   });
 
+  it('bounds every parameter on both sides: a range or a list for numbers, a pattern or a list for text', () => {
+    const unbounded = Object.entries(parameters)
+      .filter(([, parameter]) =>
+        parameter.AllowedValues !== undefined
+          ? false
+          : parameter.Type === 'Number'
+            ? parameter.MinValue === undefined || parameter.MaxValue === undefined
+            : parameter.AllowedPattern === undefined,
+      )
+      .map(([name]) => name);
+    expect(unbounded).toEqual([]);
+  });
+
   it('uses only resource types CloudFormation or SAM knows', () => {
     const unknown = Object.entries(resources)
       .filter(
@@ -162,7 +189,8 @@ describe('Template: structure', () => {
         if (
           !(target in parameters) &&
           !(target in resources) &&
-          !PSEUDO_PARAMETERS.includes(target)
+          !PSEUDO_PARAMETERS.includes(target) &&
+          !isSamGenerated(target)
         ) {
           problems.push(`${at}: Ref ${target} does not exist`);
         }
@@ -240,6 +268,20 @@ describe('Template: structure', () => {
       ([, output]) => !output.Description,
     );
     expect(undescribed.map(([name]) => name)).toEqual([]);
+  });
+
+  it("knows SAM's alias references only for functions that publish one", () => {
+    const [withAlias] = Object.entries(resources).filter(
+      ([, resource]) => resource.Properties?.AutoPublishAlias !== undefined,
+    );
+    const [withoutAlias] = Object.entries(resources).filter(
+      ([, resource]) =>
+        resource.Type === 'AWS::Serverless::Function' &&
+        resource.Properties?.AutoPublishAlias === undefined,
+    );
+    expect(isSamGenerated(`${withAlias?.[0] ?? ''}.Alias`)).toBe(true);
+    expect(isSamGenerated(`${withoutAlias?.[0] ?? ''}.Alias`)).toBe(false);
+    expect(isSamGenerated(`${withAlias?.[0] ?? ''}.Other`)).toBe(false);
   });
 
   it('notices a broken reference (the check itself works)', () => {

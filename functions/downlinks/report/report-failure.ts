@@ -19,10 +19,13 @@ export interface Failure {
   Cause?: string;
 }
 
-/** What the Report* states pass: the request as it came, with the error the send task ended in. */
+/**
+ * What the Report* states pass: the request as it came, with the error the send task ended in
+ * (and, for ReportTimeout, the rule's timeout and the error of the check that could not run).
+ */
 export interface ReportInput {
-  outcome: 'invalid' | 'rejected' | 'error';
-  request: RuleInput & { failure: Failure };
+  outcome: 'invalid' | 'rejected' | 'error' | 'timed_out';
+  request: RuleInput & { failure: Failure; timeoutSeconds?: number; checkFailure?: Failure };
   /** $$.Execution.Name: the downlink's correlation id in its statuses, logs and traces. */
   correlationId: string;
 }
@@ -37,6 +40,7 @@ const FINAL_STATE_BY_OUTCOME = {
   invalid: 'invalid',
   rejected: 'rejected',
   error: 'failed',
+  timed_out: 'timed_out',
 } as const satisfies Record<ReportInput['outcome'], FinalState>;
 
 // Only a request that breaks the contract ended `invalid`, and only OrbiWAN's refusals (and a
@@ -50,20 +54,26 @@ function finalStateOfFailure(outcome: ReportInput['outcome'], code: DownlinkErro
 export interface ReportResult {
   topic: string;
   code: DownlinkErrorCode;
+  /** What the status says went wrong: the failed execution's cause. */
+  message: string;
 }
 
 /**
  * States ReportInvalidDownlink, ReportRejection and ReportError: every way the send task can fail
  * ends here, so that the request always ends with a status message saying why. A valid request is
- * answered on its device's status topic, an invalid one on its own topic + /status.
+ * answered on its device's status topic, an invalid one on its own topic + /status. And state
+ * ReportTimeout, the last resort when the timeout's check could not run at all.
  */
 export async function reportFailure(
   { outcome, request, correlationId }: ReportInput,
   deps: ReportDeps,
 ): Promise<ReportResult> {
   const { failure } = request;
-  const code = errorCodeFor(failure.Error);
-  const message = failureMessage(failure, code);
+  const timedOut = outcome === 'timed_out';
+  const code = timedOut ? 'TIMED_OUT' : errorCodeFor(failure.Error);
+  const message = timedOut
+    ? `OrbiWAN reported no final status within ${String(request.timeoutSeconds ?? '?')} s, and the connector could not ask it (${request.checkFailure?.Error ?? 'unknown error'})`
+    : failureMessage(failure, code);
   const about = await aboutRequest(request, correlationId, deps);
   await deps.publish({
     topic: about.topic,
@@ -72,7 +82,7 @@ export async function reportFailure(
       id: about.downlinkId,
       requestId: about.requestId,
       transmissionStatus: undefined,
-      state: 'error',
+      state: timedOut ? 'timed_out' : 'error',
       error: { code, message },
       correlationId,
     }),
@@ -87,7 +97,7 @@ export async function reportFailure(
     devEui: about.devEui,
     requestId: about.requestId,
   });
-  return { topic: about.topic, code };
+  return { topic: about.topic, code, message };
 }
 
 /** Where to answer, and what identifies the downlink: its OrbiWAN id too, if it was queued. */

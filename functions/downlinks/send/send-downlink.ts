@@ -38,7 +38,11 @@ import { retrying } from '../retrying.js';
 import { stateMachineTask } from '../state-machine-task.js';
 import { settleUnrecorded } from '../status-intake.js';
 import { statusPublisher } from '../status-publisher.js';
-import { PUBLISHER_LEASE_MS, statusPublishing } from '../status-publishing.js';
+import {
+  PUBLISHER_LEASE_MS,
+  statusPublishing,
+  type StatusPublishing,
+} from '../status-publishing.js';
 import { stepFunctionsCompletion, type CompleteTask } from '../task-completion.js';
 
 /** What state SendDownlink passes (invoked with .waitForTaskToken). */
@@ -130,11 +134,10 @@ export async function sendDownlink(
       retryUntil: deadline - POST_NEEDS_MS - ORBIWAN_TIMEOUT_MS,
     });
   } catch (error) {
-    await lease.release().catch((releaseError: unknown) => {
-      logger.warn('could not give the device back; its lease lapses by itself', {
-        error: releaseError,
-      });
-    });
+    // Statuses left with the device during a POST that failed are settled all the same: else
+    // nothing would ever publish them.
+    const publishing = statusPublishing({ ...deps, topicPrefix: deps.defaults.topicPrefix });
+    await settleDeferred(deps.records, publishing, downlink.devEui, await giveBack(lease));
     throw error;
   }
   emitMetric(
@@ -195,7 +198,7 @@ async function afterPost(
   if (accepted.status === 'rejected')
     logger.error('could not publish the accepted status', { error: accepted.reason as unknown });
   if (posted.status === 'rejected')
-    logger.error('could not keep OrbiWAN\'s id with the request; a timeout cannot ask OrbiWAN', {
+    logger.error("could not keep OrbiWAN's id with the request; a timeout cannot ask OrbiWAN", {
       error: posted.reason as unknown,
     });
 
@@ -233,14 +236,30 @@ async function afterPost(
     });
     if (ended !== undefined) outcome = 'ended';
   }
-  for (const other of (await giveBack(lease)).filter((deferred) => deferred !== id)) {
-    await settleUnrecorded(deps.records, publishing, downlink.devEui, other).catch(
-      (error: unknown) => {
-        logger.error('could not settle a status left with the device', { error, other });
-      },
-    );
-  }
+  // Without OrbiWAN's id kept with the claim, a retry of this execution could not tell that it
+  // posted: the lease stays ours until it lapses, which a retry reads as "may have posted".
+  const deferred = await giveBack(posted.status === 'fulfilled' ? lease : undefined);
+  await settleDeferred(
+    deps.records,
+    publishing,
+    downlink.devEui,
+    deferred.filter((other) => other !== id),
+  );
   return outcome;
+}
+
+/** Statuses left with the device while this task held it, of downlinks it does not follow. */
+async function settleDeferred(
+  records: DownlinkRecords,
+  publishing: StatusPublishing,
+  devEui: string,
+  deferred: string[],
+): Promise<void> {
+  for (const other of deferred) {
+    await settleUnrecorded(records, publishing, devEui, other).catch((error: unknown) => {
+      logger.error('could not settle a status left with the device', { error, other });
+    });
+  }
 }
 
 function validRequest(request: RuleInput, defaults: DownlinkDefaults): Downlink {

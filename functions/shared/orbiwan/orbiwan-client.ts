@@ -151,7 +151,7 @@ export function createOrbiwanClient({
     if (response.status !== 401 || !auth.rejected()) return response;
     if (now() > retryUntil)
       throw new OrbiwanNotReachedError(
-        'OrbiWAN refused the connector\'s token (401), and there is no time left to log in again; nothing was queued',
+        "OrbiWAN refused the connector's token (401), and there is no time left to log in again; nothing was queued",
       );
     return send(method, url, body, contentType);
   }
