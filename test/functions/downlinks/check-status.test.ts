@@ -1,153 +1,297 @@
-import {
-  ConditionalCheckFailedException,
-  GetItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   checkStatusHandlerFromEnv,
   type CheckInput,
 } from '../../../functions/downlinks/check/check-status.js';
+import { downlinkRecords } from '../../../functions/downlinks/downlink-record.js';
+import { requestClaims } from '../../../functions/downlinks/request-claims.js';
+import { statusPublisher } from '../../../functions/downlinks/status-publisher.js';
+import {
+  PUBLISHER_LEASE_MS,
+  statusPublishing,
+} from '../../../functions/downlinks/status-publishing.js';
 import { sampleEvent } from '../../helpers/api-events.js';
 import {
-  mockAws,
+  ORBIWAN_CREDENTIALS_SECRET_ARN,
   orbiwanFunctionEnv,
   publishedMessages,
-  resetAws,
 } from '../../helpers/aws-mocks.js';
+import { ORBIWAN_USER } from '../../helpers/downlink-harness.js';
 import { startFakeHttpServer, type FakeHttpServer } from '../../helpers/fake-http-server.js';
 import { lambdaContext } from '../../helpers/lambda-context.js';
-import { captureLogs } from '../../helpers/logs.js';
+import { captureLogs, type CapturedLogs } from '../../helpers/logs.js';
+import {
+  DEV_EUI,
+  DOWNLINK_ID,
+  PREFIX,
+  RETENTION_SECONDS,
+  STATUS_TOPIC,
+  downlinksEnded,
+  orbiwanDownlink,
+  reportOf,
+  statesPublished,
+} from './downlink-fixtures.js';
+import { startDownlinksTable, type DownlinksTable } from './downlinks-table.js';
 
-// CheckStatusAtOrbiwan: what the connector does when a downlink's status pushes were lost.
+// CheckDownlinkStatusFunction, once a downlink's wait timed out: it asks OrbiWAN, publishes what
+// the application has not seen, and ends the downlink. Against a fake OrbiWAN and a real
+// (in-memory) downlinks table, reached through AWS_ENDPOINT_URL_DYNAMODB; IoT Core mocked.
 
-const aws = mockAws();
-const ID = '18014398509481985';
-const atOrbiwan = (transmissionStatus: number) =>
-  `{"id":${ID},"fcnt":57,"port":20,"transmissionStatus":${String(transmissionStatus)},"session_id":"s-1"}`;
-const sample = sampleEvent(
-  'check-downlink-status',
-  'acknowledged-meanwhile',
-) as unknown as CheckInput;
-
+const iot = mockClient(IoTDataPlaneClient);
+const secrets = mockClient(SecretsManagerClient);
+let table: DownlinksTable;
 let orbiwan: FakeHttpServer;
+let logs: CapturedLogs;
+/** What OrbiWAN answers when asked for the downlink: its transmissionStatus. */
+let atOrbiwan: number;
 
 beforeAll(async () => {
+  table = await startDownlinksTable();
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = table.endpoint;
   orbiwan = await startFakeHttpServer();
 });
 
 afterAll(async () => {
+  delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
   await orbiwan.close();
+  await table.close();
 });
 
-beforeEach(() => {
-  resetAws(aws, { orbiwanCredentials: { username: 'u', password: 'p' } });
-  aws.dynamo.on(UpdateItemCommand).resolves({ Attributes: { requestId: { S: 'order-42' } } });
-  aws.dynamo.on(GetItemCommand).resolves({ Item: { requestId: { S: 'order-42' } } });
+beforeEach(async () => {
+  await table.clear();
+  iot.reset();
+  iot.on(PublishCommand).resolves({});
+  secrets.reset();
+  secrets
+    .on(GetSecretValueCommand, { SecretId: ORBIWAN_CREDENTIALS_SECRET_ARN })
+    .resolves({ SecretString: JSON.stringify(ORBIWAN_USER) });
   orbiwan.requests.length = 0;
-  orbiwan.respond(() => ({ status: 200, body: atOrbiwan(2) }));
-  captureLogs();
+  atOrbiwan = 0;
+  orbiwan.respond(() => ({ status: 200, body: orbiwanDownlink(DOWNLINK_ID, atOrbiwan) }));
+  logs = captureLogs();
 });
 
-function check(input: CheckInput) {
-  return checkStatusHandlerFromEnv(orbiwanFunctionEnv(orbiwan.url))(input, lambdaContext);
+const sample = (name: string) =>
+  sampleEvent('check-downlink-status', name) as unknown as CheckInput;
+const INPUT = sample('acknowledged-meanwhile');
+const CORRELATION_ID = INPUT.correlationId;
+const WAITED = 'OrbiWAN reported no final status within 3600 s';
+
+/** The task as the template wires it. */
+const check = (input = INPUT) =>
+  checkStatusHandlerFromEnv(
+    orbiwanFunctionEnv(orbiwan.url, {
+      TOPIC_PREFIX: PREFIX,
+      DOWNLINKS_TABLE_NAME: table.tableName,
+      DOWNLINK_CONFIRMED_DEFAULT: 'true',
+      DOWNLINK_MODE_DEFAULT: 'enqueue_on_busy',
+    }),
+  )(input, lambdaContext);
+
+const records = () =>
+  downlinkRecords({
+    client: table.client,
+    tableName: table.tableName,
+    retentionSeconds: RETENTION_SECONDS,
+    publisherLeaseMs: PUBLISHER_LEASE_MS,
+  });
+
+/** What the send task left: its claim with OrbiWAN's id, and the downlink's record. */
+async function sentDownlink(): Promise<void> {
+  const request = { devEui: DEV_EUI, requestId: 'order-42', execution: CORRELATION_ID };
+  const claims = requestClaims({
+    client: table.client,
+    tableName: table.tableName,
+    windowMs: 86_400_000,
+    retentionSeconds: RETENTION_SECONDS,
+  });
+  await claims.claim(request);
+  await claims.notePosted(request, {
+    downlinkId: DOWNLINK_ID,
+    reply: orbiwanDownlink(DOWNLINK_ID, 0),
+  });
+  await records().recordPost(DEV_EUI, DOWNLINK_ID, {
+    execution: CORRELATION_ID,
+    taskToken: 'the-task-token',
+    requestId: 'order-42',
+    confirmed: true,
+    accepted: { state: 'accepted', at: '2026-12-04T12:00:00.000Z' },
+  });
 }
 
-const published = () => publishedMessages(aws.iot);
+/** OrbiWAN's answer to the GET, as the application gets it. */
+const fromOrbiwan = (transmissionStatus: number, state: string) =>
+  `${orbiwanDownlink(DOWNLINK_ID, transmissionStatus).slice(0, -1)},"DevEUI":"${DEV_EUI}","requestId":"order-42","state":"${state}","correlationId":"${CORRELATION_ID}"}`;
 
-describe('CheckStatusAtOrbiwan', () => {
-  it('asks OrbiWAN for the downlink, records a final status and publishes it as a push would be', async () => {
-    await expect(check(sample)).resolves.toEqual({ id: ID, transmissionStatus: 2, final: true });
+const timedOut = (transmissionStatus: number, message: string) =>
+  `{"id":${DOWNLINK_ID},"DevEUI":"${DEV_EUI}","requestId":"order-42","transmissionStatus":${String(transmissionStatus)},"state":"timed_out","error":{"code":"TIMED_OUT","message":"${message}"},"correlationId":"${CORRELATION_ID}"}`;
+
+const texts = () => publishedMessages(iot).map(({ text }) => text);
+
+describe('Handler: CheckStatusAtOrbiwan', () => {
+  it('asks OrbiWAN for the downlink with a GET, with its credentials', async () => {
+    await sentDownlink();
+
+    await check();
 
     expect(orbiwan.requests.map(({ method, path }) => `${method} ${path}`)).toEqual([
-      `GET /rest/nodes/70b3d57ed0001a2b/payloads/dl/${ID}`,
+      `GET /rest/nodes/${DEV_EUI}/payloads/dl/${DOWNLINK_ID}`,
     ]);
     expect(orbiwan.requests[0]?.headers.authorization).toBe(
-      `Basic ${Buffer.from('u:p').toString('base64')}`,
+      `Basic ${Buffer.from(`${ORBIWAN_USER.username}:${ORBIWAN_USER.password}`).toString('base64')}`,
     );
-    const [update] = aws.dynamo.commandCalls(UpdateItemCommand);
-    expect(update?.args[0].input).toMatchObject({
-      Key: { devEui: { S: '70b3d57ed0001a2b' }, downlinkId: { S: ID } },
-      ConditionExpression: 'attribute_not_exists(statusRank) OR statusRank < :rank',
+  });
+
+  it('publishes a final status OrbiWAN reports, once, and ends the downlink with it', async () => {
+    await sentDownlink();
+    atOrbiwan = 2;
+
+    const result = await check();
+
+    expect(publishedMessages(iot)).toMatchObject([
+      { topic: STATUS_TOPIC, qos: 1, text: fromOrbiwan(2, 'acknowledged') },
+    ]);
+    const outcome = {
+      finalState: 'acknowledged',
+      devEui: DEV_EUI,
+      downlinkId: DOWNLINK_ID,
+      requestId: 'order-42',
+      statuses: [
+        { state: 'accepted', at: '2026-12-04T12:00:00.000Z' },
+        { state: 'acknowledged', at: expect.any(String) },
+      ],
+    };
+    expect(result).toEqual({
+      outcome,
+      failure: { Error: '', Cause: expect.any(String) },
     });
-    // OrbiWAN's reply byte for byte (its 64-bit id intact), with who and what added.
-    expect(published()).toMatchObject([
-      {
-        topic: 'orbiwan/lorawan/70b3d57ed0001a2b/downlink/status',
-        qos: 1,
-        text: `${atOrbiwan(2).slice(0, -1)},"DevEUI":"70b3d57ed0001a2b","requestId":"order-42","state":"acknowledged","correlationId":"downlink_1a2b3c55-1b7d-4a57-9c3e-2d5f8e9a0b1c"}`,
-      },
-    ]);
-  });
+    expect(JSON.parse(result.failure.Cause)).toEqual(outcome);
+    expect(downlinksEnded(logs)).toEqual(['acknowledged']);
 
-  it('says a status is not final when the downlink has not got that far', async () => {
-    orbiwan.respond(() => ({ status: 200, body: atOrbiwan(1) }));
-    // Sent is final for an unconfirmed downlink only.
-    await expect(check(sample)).resolves.toEqual({ id: ID, transmissionStatus: 1, final: false });
-    await expect(
-      check({ ...sample, downlink: { ...sample.downlink, confirmed: false } }),
-    ).resolves.toEqual({ id: ID, transmissionStatus: 1, final: true });
-  });
-
-  it('publishes nothing when OrbiWAN says no more than the execution knew', async () => {
-    orbiwan.respond(() => ({ status: 200, body: atOrbiwan(0) }));
-    await expect(check({ ...sample, orbiwan: { id: ID, transmissionStatus: 0 } })).resolves.toEqual(
-      { id: ID, transmissionStatus: 0, final: false },
-    );
-    expect(published()).toEqual([]);
-  });
-
-  it('ends with a status pushed meanwhile, without publishing it a second time', async () => {
-    // The push was recorded (and published by the status function) just as the wait timed out.
-    orbiwan.respond(() => ({ status: 200, body: atOrbiwan(1) }));
-    aws.dynamo
-      .on(UpdateItemCommand)
-      .rejects(new ConditionalCheckFailedException({ message: 'newer', $metadata: {} }));
-    aws.dynamo.on(GetItemCommand).resolves({ Item: { lastStatus: { N: '3' } } });
-
-    await expect(check(sample)).resolves.toEqual({ id: ID, transmissionStatus: 3, final: true });
-    expect(published()).toEqual([]);
-  });
-
-  it('publishes before recording: after a failed publish, the retry still publishes the status', async () => {
-    aws.iot.on(PublishCommand).rejectsOnce(new Error('IoT Core down')).resolves({});
-
-    await expect(check(sample)).rejects.toMatchObject({ name: 'DependencyError' });
-    expect(aws.dynamo.commandCalls(UpdateItemCommand)).toEqual([]);
-    await expect(check(sample)).resolves.toEqual({ id: ID, transmissionStatus: 2, final: true });
-
-    // The same status, offered twice: IoT Core refused the first.
-    const acknowledged = expect.objectContaining({ transmissionStatus: 2, state: 'acknowledged' });
-    expect(published().map(({ text }) => JSON.parse(text) as unknown)).toEqual([
-      acknowledged,
-      acknowledged,
-    ]);
-    expect(aws.dynamo.commandCalls(UpdateItemCommand)).toHaveLength(1);
+    // Retried by the state machine: the same ending, nothing published again.
+    await expect(check()).resolves.toMatchObject({ outcome: { finalState: 'acknowledged' } });
+    expect(publishedMessages(iot)).toHaveLength(1);
+    expect(downlinksEnded(logs)).toEqual(['acknowledged']);
   });
 
   it.each([
-    [404, 'OrbiwanRejectedError'],
-    [500, 'OrbiwanUnavailableError'],
-    [429, 'OrbiwanNotReachedError'],
+    [3, 'not_acknowledged', 'NotAcknowledged'],
+    [4, 'transmission_error', 'TransmissionError'],
+    [5, 'cancelled', 'Cancelled'],
   ])(
-    'fails with a typed error, changing nothing, when OrbiWAN answers %i',
-    async (status, name) => {
-      orbiwan.respond(() => ({ status, body: 'no', headers: { 'content-type': 'text/plain' } }));
-      await expect(check(sample)).rejects.toMatchObject({ name });
-      expect(aws.dynamo.commandCalls(UpdateItemCommand)).toEqual([]);
-      expect(published()).toEqual([]);
+    'ends with the failure the state machine names, when OrbiWAN reports %i',
+    async (status, finalState, error) => {
+      await sentDownlink();
+      atOrbiwan = status;
+
+      await expect(check()).resolves.toMatchObject({
+        outcome: { finalState },
+        failure: { Error: error },
+      });
     },
   );
 
-  it.each([
-    ['not JSON', 'oops'],
-    ['without a status', `{"id":${ID}}`],
-    ['with a status out of range', atOrbiwan(9)],
-  ])('fails, changing nothing, when OrbiWAN answers %s', async (_, body) => {
-    orbiwan.respond(() => ({ status: 200, body }));
-    await expect(check(sample)).rejects.toMatchObject({ name: 'OrbiwanUnavailableError' });
-    expect(aws.dynamo.commandCalls(UpdateItemCommand)).toEqual([]);
-    expect(published()).toEqual([]);
+  it('ends timed_out after publishing a status OrbiWAN reports that is not final', async () => {
+    await sentDownlink();
+    atOrbiwan = 1;
+
+    const { outcome, failure } = await check();
+
+    expect(texts()).toEqual([fromOrbiwan(1, 'sent'), timedOut(1, `${WAITED}, nor when asked`)]);
+    expect(outcome).toMatchObject({ finalState: 'timed_out' });
+    expect(outcome.statuses.map(({ state }) => state)).toEqual(['accepted', 'sent', 'timed_out']);
+    expect(failure.Error).toBe('TimedOut');
+    expect(downlinksEnded(logs)).toEqual(['timed_out']);
+  });
+
+  it('ends timed_out, saying OrbiWAN could not be asked, after publishing statuses reported but never published', async () => {
+    await sentDownlink();
+    // The status function recorded sent, but IoT Core refused its publish.
+    await records().recordReport(DEV_EUI, DOWNLINK_ID, reportOf(DOWNLINK_ID, 1));
+    orbiwan.respond(() => ({ status: 503, body: 'maintenance' }));
+
+    const { outcome } = await check();
+
+    // A GET changes nothing at OrbiWAN: asked again while it could not answer.
+    expect(orbiwan.requests.length).toBeGreaterThan(1);
+    const [sent, ending] = publishedMessages(iot);
+    expect(statesPublished(iot)).toEqual(['sent', 'timed_out']);
+    expect(sent?.text).toContain('"requestId":"order-42"');
+    expect(JSON.parse(ending?.text ?? '')).toMatchObject({
+      transmissionStatus: 1,
+      error: {
+        code: 'TIMED_OUT',
+        message: `${WAITED}, and OrbiWAN could not be asked: OrbiWAN failed to show downlink ${DOWNLINK_ID} (503): maintenance`,
+      },
+    });
+    expect(outcome).toMatchObject({ finalState: 'timed_out', downlinkId: DOWNLINK_ID });
+  });
+
+  it('ends timed_out, asking once, when OrbiWAN does not know the downlink', async () => {
+    await sentDownlink();
+    orbiwan.respond(() => ({ status: 404, body: 'Downlink not found' }));
+
+    await expect(check()).resolves.toMatchObject({ outcome: { finalState: 'timed_out' } });
+
+    expect(orbiwan.requests).toHaveLength(1);
+    expect(JSON.parse(texts()[0] ?? '')).toMatchObject({
+      error: { message: expect.stringContaining('could not be asked: OrbiWAN has no downlink') },
+    });
+  });
+
+  it('returns the ending of a downlink that ended meanwhile, publishing nothing', async () => {
+    await sentDownlink();
+    await records().recordReport(DEV_EUI, DOWNLINK_ID, reportOf(DOWNLINK_ID, 2));
+    await statusPublishing({
+      records: records(),
+      publish: statusPublisher(new IoTDataPlaneClient({})),
+      complete: undefined,
+      topicPrefix: PREFIX,
+    }).publishPending(DEV_EUI, DOWNLINK_ID);
+    iot.resetHistory();
+    atOrbiwan = 2;
+
+    await expect(check()).resolves.toMatchObject({
+      outcome: {
+        finalState: 'acknowledged',
+        statuses: [{ state: 'accepted' }, { state: 'acknowledged' }],
+      },
+    });
+
+    expect(publishedMessages(iot)).toEqual([]);
+  });
+
+  it("ends timed_out without asking when the connector never learnt OrbiWAN's id", async () => {
+    const input = sample('unknown-downlink');
+
+    const result = await check(input);
+
+    expect(orbiwan.requests).toEqual([]);
+    expect(publishedMessages(iot)).toMatchObject([
+      {
+        topic: `${PREFIX}/0011223344556677/downlink/status`,
+        text: `{"DevEUI":"0011223344556677","state":"timed_out","error":{"code":"TIMED_OUT","message":"${WAITED}, and the connector does not know OrbiWAN's id for it"},"correlationId":"${input.correlationId}"}`,
+      },
+    ]);
+    expect(result).toMatchObject({
+      outcome: { finalState: 'timed_out', downlinkId: undefined, statuses: [] },
+      failure: { Error: 'TimedOut' },
+    });
+    expect(downlinksEnded(logs)).toEqual(['timed_out']);
+  });
+
+  it('fails, to be retried, when IoT Core refuses timed_out; the retry publishes it once', async () => {
+    await sentDownlink();
+    iot.on(PublishCommand).rejectsOnce(new Error('IoT Core unavailable')).resolves({});
+
+    await expect(check()).rejects.toMatchObject({ name: 'DependencyError' });
+    expect(downlinksEnded(logs)).toEqual([]);
+
+    await expect(check()).resolves.toMatchObject({ outcome: { finalState: 'timed_out' } });
+    expect(statesPublished(iot)).toEqual(['timed_out', 'timed_out']);
+    expect(downlinksEnded(logs)).toEqual(['timed_out']);
   });
 });
