@@ -30,7 +30,10 @@ export interface DeviceLeaseOptions {
 }
 
 export interface HeldLease {
-  /** Gives the device back; answers the ids of statuses deferred to the holder meanwhile. */
+  /**
+   * Gives the device back; answers the ids of statuses deferred to the holder meanwhile (and to a
+   * holder that died, whose lapsed lease this one replaced).
+   */
   release: () => Promise<string[]>;
 }
 
@@ -77,46 +80,55 @@ export function deviceLease({
           ReturnValues: 'ALL_OLD',
         }),
       );
-      return read.string(Attributes, 'owner') === owner ? 'mine' : 'acquired';
+      // A lapsed lease's deferred statuses: its holder died, they are the new holder's to settle.
+      const inherited = Attributes?.deferredIds?.SS ?? [];
+      return read.string(Attributes, 'owner') === owner
+        ? { outcome: 'mine' as const, inherited }
+        : { outcome: 'acquired' as const, inherited };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
     const { Item } = await client.send(
       new GetItemCommand({ TableName: tableName, Key: key(devEui), ConsistentRead: true }),
     );
-    return read.string(Item, 'owner') === owner ? 'mine' : 'busy';
+    return {
+      outcome: read.string(Item, 'owner') === owner ? ('mine' as const) : ('busy' as const),
+      inherited: [],
+    };
   }
 
-  function held(devEui: string, owner: string): HeldLease {
+  function held(devEui: string, owner: string, inherited: string[]): HeldLease {
     return {
-      release: async () => {
-        try {
-          const { Attributes } = await client.send(
-            new DeleteItemCommand({
-              TableName: tableName,
-              Key: key(devEui),
-              ConditionExpression: '#owner = :owner',
-              ExpressionAttributeNames: { '#owner': 'owner' },
-              ExpressionAttributeValues: { ':owner': stringValue(owner) },
-              ReturnValues: 'ALL_OLD',
-            }),
-          );
-          return Attributes?.deferredIds?.SS ?? [];
-        } catch (error) {
-          // Not ours any more: it lapsed and another took it (never while we lived).
-          if (error instanceof ConditionalCheckFailedException) return [];
-          throw error;
-        }
-      },
+      release: async () => [...inherited, ...(await releaseOwn(devEui, owner))],
     };
+  }
+
+  async function releaseOwn(devEui: string, owner: string): Promise<string[]> {
+    try {
+      const { Attributes } = await client.send(
+        new DeleteItemCommand({
+          TableName: tableName,
+          Key: key(devEui),
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': stringValue(owner) },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return Attributes?.deferredIds?.SS ?? [];
+    } catch (error) {
+      // Not ours any more: it lapsed and another took it (never while we lived).
+      if (error instanceof ConditionalCheckFailedException) return [];
+      throw error;
+    }
   }
 
   return {
     acquire: async (devEui, owner, { deadline, waitUntil }) => {
       for (;;) {
-        const outcome = await tryAcquire(devEui, owner, deadline);
+        const { outcome, inherited } = await tryAcquire(devEui, owner, deadline);
         if (outcome !== 'busy')
-          return { lease: held(devEui, owner), previousAttempt: outcome === 'mine' };
+          return { lease: held(devEui, owner, inherited), previousAttempt: outcome === 'mine' };
         if (now() >= waitUntil) {
           throw new DeviceLockedError(
             `another downlink to ${devEui} is being sent to OrbiWAN; OrbiWAN takes one at a time`,
@@ -132,7 +144,8 @@ export function deviceLease({
             TableName: tableName,
             Key: key(devEui),
             UpdateExpression: 'ADD deferredIds :ids',
-            ConditionExpression: 'leaseUntil > :now',
+            // Held until leaseUntil, inclusive, as acquire sees it.
+            ConditionExpression: 'leaseUntil >= :now',
             ExpressionAttributeValues: { ':ids': { SS: [downlinkId] }, ':now': numberValue(now()) },
           }),
         );

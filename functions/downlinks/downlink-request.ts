@@ -85,9 +85,13 @@ export function parseDownlink(input: RuleInput, defaults: DownlinkDefaults): Dow
       .join('; ');
     const bounded =
       summary.length > MAX_SUMMARY_CHARACTERS
-        ? `${summary.slice(0, MAX_SUMMARY_CHARACTERS)}... (${issues.length} problems)`
+        ? `${summary.slice(0, MAX_SUMMARY_CHARACTERS)}...`
         : summary;
-    throw new InvalidDownlinkError(`not a valid downlink: ${bounded}`, issues.slice(0, 20));
+    // The issues go to the logs: as bounded as the message, whatever the request held.
+    const logged = issues
+      .slice(0, 20)
+      .map(({ path, message }) => ({ path: path.slice(0, 200), message: message.slice(0, 200) }));
+    throw new InvalidDownlinkError(`not a valid downlink: ${bounded}`, logged);
   }
   const { data, port, confirmed, mode, fcnt, requestId } = request.value;
   return {

@@ -1,3 +1,4 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logger } from '../shared/logger.js';
@@ -114,7 +115,8 @@ export function statusPublishing({
             ended: finalState,
           }),
         lockLapses,
-        { now },
+        // The lock was lost (it lapsed): marking cannot succeed any more.
+        { now, retryable: (error) => !(error instanceof ConditionalCheckFailedException) },
       );
     try {
       for (const report of view.reports.filter((candidate) => candidate.rank > rank)) {
@@ -146,8 +148,9 @@ export function statusPublishing({
     if (finalState !== undefined) {
       countDownlinkEnded(finalState);
       await endExecution(after, finalState);
-      // Reported, but after what ended it (a later rank of an unconfirmed downlink): stale.
-      for (const report of view.reports.filter((candidate) => candidate.rank > rank))
+      // Reported, but after what ended it (a later rank of an unconfirmed downlink), until the
+      // mark: stale. What is recorded after the mark sees the end and is published stale there.
+      for (const report of after.reports.filter((candidate) => candidate.rank > rank))
         await publishReport(after, report, true);
     }
     return { finalState, view: after };

@@ -82,8 +82,12 @@ describe('Tracing in Lambda', () => {
     captureLogs();
     const { reportFailureHandlerFromEnv } =
       await import('../../functions/downlinks/report/report-failure.js');
-    const report = reportFailureHandlerFromEnv({ TOPIC_PREFIX: 'orbiwan/lorawan' });
-    const input = sampleEvent('report-downlink-failure', 'timed-out') as unknown as ReportInput;
+    const report = reportFailureHandlerFromEnv({
+      TOPIC_PREFIX: 'orbiwan/lorawan',
+      DOWNLINKS_TABLE_NAME: 'downlinks',
+      DOWNLINK_TIMEOUT_SECONDS: '3600',
+    });
+    const input = sampleEvent('report-downlink-failure', 'invalid') as unknown as ReportInput;
     const traced = nextSubsegment();
 
     await report({ ...input, correlationId: 'downlink_6f0c2a8e-1b7d' }, lambdaContext);

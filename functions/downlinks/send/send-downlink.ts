@@ -306,7 +306,7 @@ async function beforePost<T>(what: string, step: () => Promise<T>): Promise<T> {
     throw new DependencyError(
       'DEPENDENCY_FAILED',
       `could not ${what} (${name}); nothing was sent`,
-      name.includes('Throttl'),
+      /Throttl|ProvisionedThroughput/.test(name),
       { cause: error },
     );
   }

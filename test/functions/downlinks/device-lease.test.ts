@@ -94,6 +94,22 @@ describe('deviceLease', () => {
     expect(await leaseItem()).toBeUndefined();
   });
 
+  it('hands the statuses left with a holder that died to the one that takes its lapsed lease', async () => {
+    let time = 2_000_000;
+    const clock = () => time;
+    await leases(clock).acquire(DEV_EUI, 'execution-died', { deadline: time, waitUntil: time });
+    await expect(leases(clock).defer(DEV_EUI, '18014398509481999')).resolves.toBe(true);
+
+    time += LEASE_MARGIN_MS + 1;
+    const { lease } = await leases(clock).acquire(DEV_EUI, 'execution-next', {
+      deadline: time + 10_000,
+      waitUntil: time,
+    });
+    await expect(leases(clock).defer(DEV_EUI, '18014398509482000')).resolves.toBe(true);
+
+    await expect(lease.release()).resolves.toEqual(['18014398509481999', '18014398509482000']);
+  });
+
   it('holds a lease until its deadline plus LEASE_MARGIN_MS, then lets another take it', async () => {
     let time = 1_000_000;
     const clock = () => time;
@@ -105,9 +121,11 @@ describe('deviceLease', () => {
     await expect(
       leases(clock).acquire(DEV_EUI, 'execution-b', { deadline: time + 10_000, waitUntil: time }),
     ).rejects.toBeInstanceOf(DeviceLockedError);
-    await expect(leases(clock).defer(DEV_EUI, '18014398509481985')).resolves.toBe(false);
+    // Held until leaseUntil inclusive, for defer as for acquire.
+    await expect(leases(clock).defer(DEV_EUI, '18014398509481985')).resolves.toBe(true);
 
     time = leaseUntil + 1;
+    await expect(leases(clock).defer(DEV_EUI, '18014398509481986')).resolves.toBe(false);
     await expect(
       leases(clock).acquire(DEV_EUI, 'execution-b', { deadline: time + 10_000, waitUntil: time }),
     ).resolves.toMatchObject({ previousAttempt: false });
