@@ -86,16 +86,16 @@ async function deliverStatus(
   body: JsonBody,
   publish: Publish,
 ): Promise<void> {
-  if (body.raw.length > MAX_STATUS_BYTES)
-    throw new PayloadTooLargeError(
-      `the body is ${body.raw.length} bytes; a downlink status is at most ${MAX_STATUS_BYTES}`,
-    );
   const downlinkId = rawOrbiwanId(body.raw.toString('utf8')) ?? '';
   if (!ORBIWAN_ID.test(downlinkId))
     throw new InvalidInputError(
       'INVALID_NOTIFICATION',
       "not a valid downlink_status notification: id: expected OrbiWAN's downlink id, an integer of up to 20 digits",
       [{ path: 'id', message: 'expected an integer of up to 20 digits' }],
+    );
+  if (body.raw.length > MAX_STATUS_BYTES)
+    throw new PayloadTooLargeError(
+      `the body is ${body.raw.length} bytes; a downlink status is at most ${MAX_STATUS_BYTES}`,
     );
   logger.appendKeys({ downlinkId });
   const { transmissionStatus } = body.json as { transmissionStatus: number };
