@@ -99,8 +99,31 @@ export async function sendDownlink(
     execution: input.correlationId,
   };
 
-  const claim = await beforePost('record the request', () => deps.claims.claim(request));
+  // The claim and the device's lease are taken at once: one DynamoDB round trip less on the way
+  // to OrbiWAN, where an application's answer to an early uplink races the receive window.
+  const [claimed, taken] = await Promise.allSettled([
+    beforePost('record the request', () => deps.claims.claim(request)),
+    beforePost('log in to OrbiWAN', () => deps.orbiwan.logIn()).then(() =>
+      beforePost('take the device', () =>
+        deps.lease.acquire(downlink.devEui, input.correlationId, {
+          deadline: deadline + DEADLINE_MARGIN_MS,
+          waitUntil: Math.min(now() + DEVICE_WAIT_MS, deadline - POST_NEEDS_MS),
+        }),
+      ),
+    ),
+  ]);
+  const heldLease = taken.status === 'fulfilled' ? taken.value.lease : undefined;
+  const settleLease = async () => {
+    const publishing = statusPublishing({ ...deps, topicPrefix: deps.defaults.topicPrefix });
+    await settleDeferred(deps.records, publishing, downlink.devEui, await giveBack(heldLease));
+  };
+  if (claimed.status === 'rejected') {
+    await settleLease();
+    throw claimed.reason;
+  }
+  const claim = claimed.value;
   if (claim.kind === 'duplicate') {
+    await settleLease();
     throw new DuplicateRequestError(
       `requestId "${downlink.requestId ?? ''}" was sent to ${downlink.devEui} by ${claim.of} within the window: this request is that downlink`,
     );
@@ -110,16 +133,10 @@ export async function sendDownlink(
       downlinkId: claim.downlinkId,
     });
     const reply = Buffer.from(claim.reply ?? `{"id":${claim.downlinkId}}`);
-    return afterPost(input, deps, downlink, { id: claim.downlinkId, reply }, undefined, deadline);
+    return afterPost(input, deps, downlink, { id: claim.downlinkId, reply }, heldLease, deadline);
   }
-
-  await beforePost('log in to OrbiWAN', () => deps.orbiwan.logIn());
-  const { lease, previousAttempt } = await beforePost('take the device', () =>
-    deps.lease.acquire(downlink.devEui, input.correlationId, {
-      deadline: deadline + DEADLINE_MARGIN_MS,
-      waitUntil: Math.min(now() + DEVICE_WAIT_MS, deadline - POST_NEEDS_MS),
-    }),
-  );
+  if (taken.status === 'rejected') throw taken.reason;
+  const { lease, previousAttempt } = taken.value;
   let enqueued: EnqueuedDownlink;
   try {
     if (previousAttempt)
@@ -136,8 +153,7 @@ export async function sendDownlink(
   } catch (error) {
     // Statuses left with the device during a POST that failed are settled all the same: else
     // nothing would ever publish them.
-    const publishing = statusPublishing({ ...deps, topicPrefix: deps.defaults.topicPrefix });
-    await settleDeferred(deps.records, publishing, downlink.devEui, await giveBack(lease));
+    await settleLease();
     throw error;
   }
   emitMetric(
