@@ -34,7 +34,7 @@ import {
   reportOf,
   statesPublished,
 } from './downlink-fixtures.js';
-import { startDownlinksTable, type DownlinksTable } from './downlinks-table.js';
+import { useDownlinksTable } from './downlinks-table.js';
 
 // CheckDownlinkStatusFunction, once a downlink's wait timed out: it asks OrbiWAN, publishes what
 // the application has not seen, and ends the downlink. Against a fake OrbiWAN and a real
@@ -42,26 +42,21 @@ import { startDownlinksTable, type DownlinksTable } from './downlinks-table.js';
 
 const iot = mockClient(IoTDataPlaneClient);
 const secrets = mockClient(SecretsManagerClient);
-let table: DownlinksTable;
+const table = useDownlinksTable({ forFunctions: true });
 let orbiwan: FakeHttpServer;
 let logs: CapturedLogs;
 /** What OrbiWAN answers when asked for the downlink: its transmissionStatus. */
 let atOrbiwan: number;
 
 beforeAll(async () => {
-  table = await startDownlinksTable();
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = table.endpoint;
   orbiwan = await startFakeHttpServer();
 });
 
 afterAll(async () => {
-  delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
   await orbiwan.close();
-  await table.close();
 });
 
-beforeEach(async () => {
-  await table.clear();
+beforeEach(() => {
   iot.reset();
   iot.on(PublishCommand).resolves({});
   secrets.reset();

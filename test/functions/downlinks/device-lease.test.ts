@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   LEASE_MARGIN_MS,
   deviceLease,
@@ -7,23 +7,11 @@ import {
 import { DeviceLockedError } from '../../../functions/downlinks/downlink-errors.js';
 import { LEASE_ITEM } from '../../../functions/downlinks/downlink-table.js';
 import { DEV_EUI } from './downlink-fixtures.js';
-import { startDownlinksTable, type DownlinksTable } from './downlinks-table.js';
+import { useDownlinksTable } from './downlinks-table.js';
 
 // The device's POST lease, on a real (in-memory) table: its conditions are DynamoDB's to judge.
 
-let table: DownlinksTable;
-
-beforeAll(async () => {
-  table = await startDownlinksTable();
-});
-
-afterAll(async () => {
-  await table.close();
-});
-
-beforeEach(async () => {
-  await table.clear();
-});
+const table = useDownlinksTable();
 
 /** A lease client with its own clock (real time unless told). */
 function leases(now: () => number = Date.now): DeviceLease {

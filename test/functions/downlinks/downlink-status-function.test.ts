@@ -3,7 +3,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { deviceLease } from '../../../functions/downlinks/device-lease.js';
 import {
   downlinkRecords,
@@ -35,7 +35,7 @@ import {
   pushedStatus,
   statesPublished,
 } from './downlink-fixtures.js';
-import { startDownlinksTable, type DownlinksTable } from './downlinks-table.js';
+import { useDownlinksTable } from './downlinks-table.js';
 
 // DownlinkStatusFunction as the template wires it, on a real (in-memory) downlinks table: the
 // function's own DynamoDB client reaches it through AWS_ENDPOINT_URL_DYNAMODB. IoT Core, Step
@@ -44,20 +44,9 @@ import { startDownlinksTable, type DownlinksTable } from './downlinks-table.js';
 const iot = mockClient(IoTDataPlaneClient);
 const sfn = mockClient(SFNClient);
 const secrets = mockClient(SecretsManagerClient);
-let table: DownlinksTable;
+const table = useDownlinksTable({ forFunctions: true });
 
-beforeAll(async () => {
-  table = await startDownlinksTable();
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = table.endpoint;
-});
-
-afterAll(async () => {
-  delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
-  await table.close();
-});
-
-beforeEach(async () => {
-  await table.clear();
+beforeEach(() => {
   for (const mock of [iot, sfn, secrets]) mock.reset();
   iot.on(PublishCommand).resolves({});
   sfn.on(SendTaskSuccessCommand).resolves({});

@@ -7,6 +7,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { createTemplateTables } from '../../../local/aws/dynamodb.js';
 import { loadTemplate } from '../../../local/template/sam-template.js';
 import { sampleStack } from '../../helpers/sample-stack.js';
@@ -100,4 +101,43 @@ export function withFaults(
     return error === undefined ? client.send(command) : Promise.reject(error);
   };
   return { send } as unknown as DynamoDBClient;
+}
+
+/**
+ * The downlinks table of a test file: started before its tests, emptied before each, closed after.
+ * With `forFunctions`, the functions' own DynamoDB client reaches it too (AWS_ENDPOINT_URL_DYNAMODB).
+ * What it returns stands for the table once started.
+ */
+export function useDownlinksTable({ forFunctions = false } = {}): DownlinksTable {
+  let table: DownlinksTable | undefined;
+  const started = () => {
+    if (table === undefined) throw new Error('the downlinks table is used before its tests start');
+    return table;
+  };
+  beforeAll(async () => {
+    table = await startDownlinksTable();
+    if (forFunctions) process.env.AWS_ENDPOINT_URL_DYNAMODB = table.endpoint;
+  });
+  afterAll(async () => {
+    if (forFunctions) delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
+    await table?.close();
+  });
+  beforeEach(async () => {
+    await table?.clear();
+  });
+  return {
+    get endpoint() {
+      return started().endpoint;
+    },
+    get client() {
+      return started().client;
+    },
+    get tableName() {
+      return started().tableName;
+    },
+    item: (devEui, itemKey) => started().item(devEui, itemKey),
+    items: () => started().items(),
+    clear: () => started().clear(),
+    close: () => started().close(),
+  };
 }

@@ -1,6 +1,6 @@
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   reportFailureHandlerFromEnv,
   type ReportInput,
@@ -20,28 +20,17 @@ import {
   orbiwanDownlink,
   ruleInput,
 } from './downlink-fixtures.js';
-import { startDownlinksTable, type DownlinksTable } from './downlinks-table.js';
+import { useDownlinksTable } from './downlinks-table.js';
 
 // ReportInvalidDownlink, ReportRejection and ReportError: every way the send task fails ends with
 // a status saying why. The claims table is real (in-memory), reached through
 // AWS_ENDPOINT_URL_DYNAMODB; IoT Core mocked.
 
 const iot = mockClient(IoTDataPlaneClient);
-let table: DownlinksTable;
+const table = useDownlinksTable({ forFunctions: true });
 let logs: CapturedLogs;
 
-beforeAll(async () => {
-  table = await startDownlinksTable();
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = table.endpoint;
-});
-
-afterAll(async () => {
-  delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
-  await table.close();
-});
-
-beforeEach(async () => {
-  await table.clear();
+beforeEach(() => {
   iot.reset();
   iot.on(PublishCommand).resolves({});
   logs = captureLogs();

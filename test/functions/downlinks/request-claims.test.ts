@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requestItem, executionItem } from '../../../functions/downlinks/downlink-table.js';
 import {
   requestClaims,
@@ -7,26 +7,14 @@ import {
   type RequestRef,
 } from '../../../functions/downlinks/request-claims.js';
 import { DEV_EUI, DOWNLINK_ID, RETENTION_SECONDS, orbiwanDownlink } from './downlink-fixtures.js';
-import { startDownlinksTable, type DownlinksTable } from './downlinks-table.js';
+import { useDownlinksTable } from './downlinks-table.js';
 
 // Claims on requestIds, on a real (in-memory) table: its conditions are DynamoDB's to judge.
 
 const WINDOW_MS = 600_000;
 const REPLY = orbiwanDownlink(DOWNLINK_ID, 0);
 
-let table: DownlinksTable;
-
-beforeAll(async () => {
-  table = await startDownlinksTable();
-});
-
-afterAll(async () => {
-  await table.close();
-});
-
-beforeEach(async () => {
-  await table.clear();
-});
+const table = useDownlinksTable();
 
 function claims(now: () => number = Date.now): RequestClaims {
   return requestClaims({

@@ -51,7 +51,7 @@ import {
   pushedStatus,
   statesPublished,
 } from './downlink-fixtures.js';
-import { startDownlinksTable, withFaults, type DownlinksTable } from './downlinks-table.js';
+import { useDownlinksTable, withFaults } from './downlinks-table.js';
 
 // SendDownlinkFunction, the one task between the IoT rule and OrbiWAN: against a fake OrbiWAN and
 // a real (in-memory) downlinks table, which the function's own DynamoDB client reaches through
@@ -60,7 +60,7 @@ import { startDownlinksTable, withFaults, type DownlinksTable } from './downlink
 const iot = mockClient(IoTDataPlaneClient);
 const sfn = mockClient(SFNClient);
 const secrets = mockClient(SecretsManagerClient);
-let table: DownlinksTable;
+const table = useDownlinksTable({ forFunctions: true });
 let orbiwan: FakeHttpServer;
 let accepted: AcceptingOrbiwan;
 
@@ -73,19 +73,14 @@ const withTimeLeft = (ms: number): Context => ({
 const FRESH = withTimeLeft(40_000);
 
 beforeAll(async () => {
-  table = await startDownlinksTable();
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = table.endpoint;
   orbiwan = await startFakeHttpServer();
 });
 
 afterAll(async () => {
-  delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
   await orbiwan.close();
-  await table.close();
 });
 
-beforeEach(async () => {
-  await table.clear();
+beforeEach(() => {
   for (const mock of [iot, sfn, secrets]) mock.reset();
   iot.on(PublishCommand).resolves({});
   sfn.on(SendTaskSuccessCommand).resolves({});

@@ -6,7 +6,7 @@ import {
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   downlinkRecords,
   type DownlinkRecords,
@@ -34,7 +34,7 @@ import {
   reportOf,
   statesPublished,
 } from './downlink-fixtures.js';
-import { startDownlinksTable, type DownlinksTable } from './downlinks-table.js';
+import { useDownlinksTable } from './downlinks-table.js';
 
 // Where a downlink's POST, OrbiWAN's statuses and their publishing meet (downlink-record.ts), and
 // the one publisher (status-publishing.ts), on a real (in-memory) table; IoT Core and Step
@@ -42,19 +42,10 @@ import { startDownlinksTable, type DownlinksTable } from './downlinks-table.js';
 
 const iot = mockClient(IoTDataPlaneClient);
 const sfn = mockClient(SFNClient);
-let table: DownlinksTable;
+const table = useDownlinksTable();
 let logs: CapturedLogs;
 
-beforeAll(async () => {
-  table = await startDownlinksTable();
-});
-
-afterAll(async () => {
-  await table.close();
-});
-
-beforeEach(async () => {
-  await table.clear();
+beforeEach(() => {
   iot.reset();
   iot.on(PublishCommand).resolves({});
   sfn.reset();
