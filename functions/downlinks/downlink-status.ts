@@ -55,7 +55,7 @@ const FINAL_STATE_BY_STATUS: Partial<Record<number, FinalState>> = {
 /**
  * The final state a status ends a downlink in, if it does: 2..5 always, 1 (sent) an unconfirmed
  * one. Whether the downlink was sent confirmed may not be known yet (a status that beat the POST's
- * record): then only 2..5 do. The state machine's EvaluateStatus says the same (a test holds them
+ * record): then only 2..5 do. The state machine's EndAfterCheck says the same (a test holds them
  * together).
  */
 export function finalStateOf(
@@ -66,11 +66,6 @@ export function finalStateOf(
   return lifecycleRank(transmissionStatus) === 2
     ? FINAL_STATE_BY_STATUS[transmissionStatus]
     : undefined;
-}
-
-/** Whether a status ends the downlink's lifecycle. */
-export function isFinalStatus(transmissionStatus: number, confirmed: boolean): boolean {
-  return finalStateOf(transmissionStatus, confirmed) !== undefined;
 }
 
 /**
@@ -88,19 +83,16 @@ type CorrelationId = string | undefined;
 
 /**
  * OrbiWAN's status body as received, plus requestId, state, stale when it adds nothing new, and
- * the downlink's correlationId; and its DevEUI when given, for a body that lacks it (OrbiWAN's
- * reply to a GET of the downlink).
+ * the downlink's correlationId.
  */
 export function republishedStatus(
   body: Uint8Array,
   {
-    devEui,
     transmissionStatus,
     requestId,
     stale,
     correlationId,
   }: {
-    devEui?: string;
     transmissionStatus: number;
     requestId: string | undefined;
     stale: boolean;
@@ -108,7 +100,6 @@ export function republishedStatus(
   },
 ): Buffer {
   return withMembers(body, {
-    DevEUI: devEui,
     requestId,
     state: transmissionState(transmissionStatus),
     ...(stale ? { stale: true } : {}),

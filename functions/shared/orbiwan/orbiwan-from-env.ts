@@ -7,8 +7,9 @@ import { createOrbiwanClient, type OrbiwanClient } from './orbiwan-client.js';
 import { parseOrbiwanCredentials } from './orbiwan-credentials.js';
 import { withOrbiwanMetrics } from './orbiwan-metrics.js';
 
-// Both well inside the send function's timeout: a token request and a POST each take at most
-// TIMEOUT_MS, with the device lock's wait between them (template.yaml: SendToOrbiwanFunction).
+// A token request and a POST each take at most TIMEOUT_MS: the send task keeps what a POST needs
+// before it starts one (functions/downlinks/send/send-downlink.ts), within its function's timeout
+// (template.yaml: SendDownlinkFunction).
 export const ORBIWAN_CONNECT_TIMEOUT_MS = 2_000;
 export const ORBIWAN_TIMEOUT_MS = 6_000;
 
