@@ -29,17 +29,22 @@ export class DuplicateRequestError extends Error {
 
 /**
  * OrbiWAN queued the downlink, but the connector could not record it (DynamoDB failed past every
- * retry): it cannot follow it. Reported as INTERNAL_ERROR with OrbiWAN's id, never as something to
- * send again.
+ * retry, or the send task ran out of time): it cannot follow it. Reported as INTERNAL_ERROR with
+ * OrbiWAN's id, never as something to send again. The id travels in the message, which is all of
+ * an error that reaches the next state (queuedIdOf reads it back).
  */
 export class DownlinkNotRecordedError extends Error {
   override name = 'DownlinkNotRecordedError';
-  constructor(
-    message: string,
-    readonly downlinkId: string,
-  ) {
-    super(message);
+  constructor(readonly downlinkId: string) {
+    super(
+      `OrbiWAN queued the downlink (id ${downlinkId}), but the connector could not record it to follow it; do not send it again`,
+    );
   }
+}
+
+/** The OrbiWAN id a DownlinkNotRecordedError's message carries. */
+export function queuedIdOf(message: string): string | undefined {
+  return /^OrbiWAN queued the downlink \(id (\d{1,20})\)/.exec(message)?.[1];
 }
 
 /** The stable error codes apps see in `error.code` of a connector-made status. */

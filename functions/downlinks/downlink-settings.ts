@@ -18,8 +18,15 @@ export function downlinkDefaultsFromEnv(env: NodeJS.ProcessEnv): {
 export const REQUEST_ID_WINDOW_SECONDS_RANGE = { min: 60, max: 2_592_000 };
 
 /**
+ * How long after the wait an execution may still read its claim: the send task's retries, the
+ * timeout's check and its retries (minutes, statemachines/downlink.asl.json), and the reports.
+ */
+const AFTER_THE_WAIT_SECONDS = 3_600;
+
+/**
  * How long, in ms, a requestId stays one downlink for its device: the window the template sets,
- * and never less than the downlink's own wait, so a claim outlives the execution that holds it.
+ * and never less than the downlink's own wait and what may follow it, so a claim outlives the
+ * execution that holds it.
  */
 export function requestIdWindowMsFromEnv(env: NodeJS.ProcessEnv): number {
   const window = requireIntegerEnv(
@@ -27,5 +34,5 @@ export function requestIdWindowMsFromEnv(env: NodeJS.ProcessEnv): number {
     REQUEST_ID_WINDOW_SECONDS_RANGE,
     env,
   );
-  return Math.max(window, downlinkTimeoutSecondsFromEnv(env) + 300) * 1000;
+  return Math.max(window, downlinkTimeoutSecondsFromEnv(env) + AFTER_THE_WAIT_SECONDS) * 1000;
 }

@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { logger } from '../shared/logger.js';
-import { observedHandler } from '../shared/observability.js';
+import { boundByDeadline, observedHandler } from '../shared/observability.js';
 
 /** What the state machine adds to every task's input. */
 interface TaskInput {
@@ -17,9 +17,9 @@ export function stateMachineTask<Input extends TaskInput, Result>(
   logKeysOf?: (input: Input) => Record<string, string | undefined>,
 ) {
   return observedHandler<Input, Result>((input) => input.correlationId).handler(
-    (input, context) => {
+    boundByDeadline((input, context) => {
       if (logKeysOf !== undefined) logger.appendKeys(logKeysOf(input));
       return work(input, context);
-    },
+    }),
   );
 }

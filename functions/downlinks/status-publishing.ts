@@ -61,6 +61,8 @@ export interface StatusPublishing {
     downlinkId: string,
     reason: string,
   ) => Promise<{ finalState: FinalState | undefined; view: DownlinkView }>;
+  /** Ends the send task waiting on the view's token with how the downlink ended, if it has. */
+  endExecution: (view: DownlinkView) => Promise<void>;
   /** A status the application has seen already, or one after the end: published flagged stale. */
   publishStale: (view: DownlinkView, report: Report) => Promise<void>;
   /** A status of a downlink the connector did not send: as OrbiWAN sent it, with its state. */
@@ -200,6 +202,10 @@ export function statusPublishing({
         // Another publisher is at work; it is done in milliseconds, or its lock lapses.
         await sleep(100 + Math.random() * 100);
       }
+    },
+
+    endExecution: async (view) => {
+      if (view.ended !== undefined) await endExecution(view, view.ended);
     },
 
     publishStale: (view, report) => publishReport(view, report, true),

@@ -12,7 +12,7 @@ import { jsonErrorResponses } from '../shared/http/json-error-responses.js';
 import { requireBearerToken } from '../shared/http/require-bearer-token.js';
 import { logger } from '../shared/logger.js';
 import { METRIC, MetricUnit, emitMetric } from '../shared/metrics.js';
-import { observedHandler } from '../shared/observability.js';
+import { boundByDeadline, observedHandler } from '../shared/observability.js';
 import {
   IOT_MAX_PAYLOAD_BYTES,
   countingFailures,
@@ -79,34 +79,36 @@ export function createNotificationHandler(
       }),
     )
     .use(requireBearerToken({ expectedToken: pushToken }))
-    .handler(async (event) => {
-      const body = readJsonBody(event, IOT_MAX_PAYLOAD_BYTES - (delivery?.addsAtMostBytes ?? 0));
-      const facts = validateNotification(definition, body.json);
-      if (facts.devEui !== undefined) logger.appendKeys({ devEui: facts.devEui });
-      const message = notificationMessage(definition, facts, body.raw, settings);
-      if (delivery === undefined) await publishCounted(message);
-      else await delivery.deliver(facts, body, publishCounted);
-      emitMetric(METRIC.notificationsPublished, MetricUnit.Count, 1, { notificationType });
-      // The connector's own share of a push's way, from API Gateway's arrival time.
-      const { timeEpoch } = event.requestContext;
-      if (Number.isFinite(timeEpoch))
-        emitMetric(
-          METRIC.pushToPublishLatency,
-          MetricUnit.Milliseconds,
-          Math.max(0, Date.now() - timeEpoch),
-          { notificationType },
-        );
-      logger.info('notification republished', {
-        topic: message.topic,
-        qos: message.qos,
-        bytes: message.payload.byteLength,
-      });
-      return {
-        statusCode: 200,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ published: message.topic }),
-      };
-    });
+    .handler(
+      boundByDeadline(async (event: APIGatewayProxyEventV2) => {
+        const body = readJsonBody(event, IOT_MAX_PAYLOAD_BYTES - (delivery?.addsAtMostBytes ?? 0));
+        const facts = validateNotification(definition, body.json);
+        if (facts.devEui !== undefined) logger.appendKeys({ devEui: facts.devEui });
+        const message = notificationMessage(definition, facts, body.raw, settings);
+        if (delivery === undefined) await publishCounted(message);
+        else await delivery.deliver(facts, body, publishCounted);
+        emitMetric(METRIC.notificationsPublished, MetricUnit.Count, 1, { notificationType });
+        // The connector's own share of a push's way, from API Gateway's arrival time.
+        const { timeEpoch } = event.requestContext;
+        if (Number.isFinite(timeEpoch))
+          emitMetric(
+            METRIC.pushToPublishLatency,
+            MetricUnit.Milliseconds,
+            Math.max(0, Date.now() - timeEpoch),
+            { notificationType },
+          );
+        logger.info('notification republished', {
+          topic: message.topic,
+          qos: message.qos,
+          bytes: message.payload.byteLength,
+        });
+        return {
+          statusCode: 200,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ published: message.topic }),
+        };
+      }),
+    );
 }
 
 /**

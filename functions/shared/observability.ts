@@ -1,6 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { withDeadline } from './clients/request-handler.js';
 import { logger } from './logger.js';
 import { tracer } from './tracer.js';
 
@@ -31,4 +33,22 @@ function correlationId<Event, Result>(
       tracer?.putAnnotation('correlationId', id);
     },
   };
+}
+
+/** Kept back from Lambda's deadline: time for the handler to report the error of a call cut short. */
+const CALLS_END_BEFORE_DEADLINE_MS = 500;
+
+/**
+ * The handler, with every AWS call it makes ended before its invocation runs out of time: a call
+ * that would outlast it fails (aborted) while the handler can still answer, rather than Lambda (or
+ * Middy's own timeout) stopping it mid-way.
+ */
+export function boundByDeadline<Event, Result>(
+  handler: (event: Event, context: Context) => Promise<Result>,
+): (event: Event, context: Context) => Promise<Result> {
+  return (event, context) =>
+    withDeadline(
+      Date.now() + context.getRemainingTimeInMillis() - CALLS_END_BEFORE_DEADLINE_MS,
+      () => handler(event, context),
+    );
 }

@@ -593,7 +593,7 @@ describe('JSON Schemas: downlink statuses the connector makes', () => {
     [
       'ReportError',
       VALID,
-      lambdaError(new DownlinkNotRecordedError('queued, not recorded', QUEUED_ID)),
+      lambdaError(new DownlinkNotRecordedError(QUEUED_ID)),
     ],
     ['ReportError', VALID, { Error: 'Lambda.Unknown', Cause: 'The cause could not be determined' }],
   ])('accepts what %s publishes for a request %s that failed %j', async (state, body, failure) => {

@@ -178,7 +178,7 @@ const TASK_ERRORS = {
   invalid: new InvalidDownlinkError('').name,
   locked: new DeviceLockedError('').name,
   duplicate: new DuplicateRequestError('').name,
-  notRecorded: new DownlinkNotRecordedError('', '1').name,
+  notRecorded: new DownlinkNotRecordedError('1').name,
   unknownDevice: new UnknownDeviceError('').name,
   busy: new DeviceBusyError('').name,
   rejected: new OrbiwanRejectedError('').name,
@@ -450,6 +450,8 @@ describe('State machine: downlink', () => {
       // whether it posted (it then follows that downlink, or fails OrbiwanUnavailableError).
       'Lambda.Unknown': 'the function died; the claim and the lease say what it did',
       'Sandbox.Timedout': 'the function timed out; the claim and the lease say what it did',
+      TimeoutError:
+        "Middy's timeout, just before Lambda's: the claim and the lease say what it did",
     };
     expect([...retried].sort()).toEqual(Object.keys(why).sort());
   });

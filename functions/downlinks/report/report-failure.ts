@@ -4,7 +4,7 @@ import { normaliseDevEui } from '../../shared/dev-eui.js';
 import { logger } from '../../shared/logger.js';
 import type { Publish } from '../../shared/publish.js';
 import { downlinkStatusTopic, topicPrefixFromEnv } from '../../shared/topics.js';
-import { errorCodeFor, type DownlinkErrorCode } from '../downlink-errors.js';
+import { errorCodeFor, queuedIdOf, type DownlinkErrorCode } from '../downlink-errors.js';
 import { countDownlinkEnded } from '../downlink-outcomes.js';
 import { deviceLevel, parseDownlink, requestIdOf, type RuleInput } from '../downlink-request.js';
 import { failureStatus, type FinalState } from '../downlink-status.js';
@@ -75,11 +75,13 @@ export async function reportFailure(
     ? `OrbiWAN reported no final status within ${String(request.timeoutSeconds ?? '?')} s, and the connector could not ask it (${request.checkFailure?.Error ?? 'unknown error'})`
     : failureMessage(failure, code);
   const about = await aboutRequest(request, correlationId, deps);
+  // Queued, but not recorded: the error itself says OrbiWAN's id, whatever the claim could keep.
+  const downlinkId = about.downlinkId ?? queuedIdOf(message);
   await deps.publish({
     topic: about.topic,
     payload: failureStatus({
       devEui: about.devEui,
-      id: about.downlinkId,
+      id: downlinkId,
       requestId: about.requestId,
       transmissionStatus: undefined,
       state: timedOut ? 'timed_out' : 'error',

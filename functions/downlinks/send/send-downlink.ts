@@ -112,7 +112,10 @@ export async function sendDownlink(
       ),
     ),
   ]);
-  const heldLease = taken.status === 'fulfilled' ? taken.value.lease : undefined;
+  // A lease an earlier attempt died holding stays until it lapses: it is how a retry knows that
+  // attempt may have posted, so only this attempt's own is given back early.
+  const heldLease =
+    taken.status === 'fulfilled' && !taken.value.previousAttempt ? taken.value.lease : undefined;
   const settleLease = async () => {
     const publishing = statusPublishing({ ...deps, topicPrefix: deps.defaults.topicPrefix });
     await settleDeferred(deps.records, publishing, downlink.devEui, await giveBack(heldLease));
@@ -133,7 +136,8 @@ export async function sendDownlink(
       downlinkId: claim.downlinkId,
     });
     const reply = Buffer.from(claim.reply ?? `{"id":${claim.downlinkId}}`);
-    return afterPost(input, deps, downlink, { id: claim.downlinkId, reply }, heldLease, deadline);
+    const followed = { id: claim.downlinkId, reply, followed: true };
+    return afterPost(input, deps, downlink, followed, heldLease, deadline);
   }
   if (taken.status === 'rejected') throw taken.reason;
   const { lease, previousAttempt } = taken.value;
@@ -166,20 +170,21 @@ export async function sendDownlink(
     fcnt: enqueued.fcnt,
     transmissionStatus: enqueued.transmissionStatus,
   });
-  return afterPost(input, deps, downlink, enqueued, lease, deadline);
+  return afterPost(input, deps, downlink, { ...enqueued, followed: false }, lease, deadline);
 }
 
 /**
  * OrbiWAN queued the downlink: tell the application (`accepted`), keep OrbiWAN's id with the
  * claim, and record the POST with the task token, in that order, so every status that follows
  * comes after `accepted` and carries the requestId. Statuses that came before the record are
- * published now; ids of other downlinks' statuses left with the lease are settled.
+ * published now; ids of other downlinks' statuses left with the lease are settled. `followed`:
+ * an earlier attempt of this execution posted it, and may have done some of this already.
  */
 async function afterPost(
   input: SendInput,
   deps: SendDeps,
   downlink: Downlink,
-  { id, reply }: { id: string; reply: Buffer },
+  { id, reply, followed }: { id: string; reply: Buffer; followed: boolean },
   lease: HeldLease | undefined,
   deadline: number,
 ): Promise<SendOutcome> {
@@ -190,6 +195,13 @@ async function afterPost(
     execution: input.correlationId,
   };
   const acceptedAt = new Date(now()).toISOString();
+  // An earlier attempt that recorded the POST had published `accepted` before: not again.
+  const announced =
+    followed &&
+    (await deps.records
+      .read(downlink.devEui, id)
+      .then((known) => known.execution !== undefined)
+      .catch(() => false));
   const [posted, accepted] = await Promise.allSettled([
     retrying(
       () => deps.claims.notePosted(request, { downlinkId: id, reply: reply.toString('utf8') }),
@@ -197,8 +209,9 @@ async function afterPost(
       { now },
     ),
     retrying(
-      () =>
-        deps.publish({
+      async () => {
+        if (announced) return;
+        await deps.publish({
           topic: downlink.statusTopic,
           payload: acceptedStatus(reply, {
             devEui: downlink.devEui,
@@ -206,7 +219,8 @@ async function afterPost(
             correlationId: input.correlationId,
           }),
           qos: 1,
-        }),
+        });
+      },
       deadline,
       { now },
     ),
@@ -235,15 +249,16 @@ async function afterPost(
   } catch (error) {
     await giveBack(lease);
     logger.error('could not record the downlink OrbiWAN queued', { error });
-    throw new DownlinkNotRecordedError(
-      `OrbiWAN queued the downlink (id ${id}), but the connector could not record it to follow it; do not send it again`,
-      id,
-    );
+    throw new DownlinkNotRecordedError(id);
   }
 
   const publishing = statusPublishing({ ...deps, topicPrefix: deps.defaults.topicPrefix });
   let outcome: SendOutcome = 'waiting';
-  if (view.reports.some((report) => report.rank > (view.publishedRank ?? 0))) {
+  if (view.ended !== undefined) {
+    // It ended while an earlier attempt waited on its token: this attempt's token ends now.
+    await publishing.endExecution(view);
+    outcome = 'ended';
+  } else if (view.reports.some((report) => report.rank > (view.publishedRank ?? 0))) {
     logger.info('statuses came before the downlink was recorded: publishing them');
     const ended = await publishing.publishPending(downlink.devEui, id).catch((error: unknown) => {
       // They stay recorded: the next status, or the timeout, publishes them.

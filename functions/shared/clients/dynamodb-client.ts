@@ -2,4 +2,4 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { traced } from '../tracer.js';
 import { requestHandler } from './request-handler.js';
 
-export const dynamoDbClient = traced(new DynamoDBClient({ requestHandler }));
+export const dynamoDbClient = traced(new DynamoDBClient({ requestHandler: requestHandler() }));

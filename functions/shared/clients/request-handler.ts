@@ -1,3 +1,36 @@
-// Every AWS SDK client of the connector uses these timeouts, so that a hanging call ends well
-// inside the function's own timeout with a clear error instead of a Lambda timeout.
-export const requestHandler = { connectionTimeout: 2_000, requestTimeout: 5_000 };
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+// Every AWS SDK client of the connector sends through this handler, so that no AWS call outlives
+// the work it is for: each attempt ends after its timeouts (an error, not a warning), and every
+// call made within `withDeadline` is aborted at that deadline. A function that runs out of time
+// then fails with a clear error of its own, before Lambda stops it mid-way.
+
+const deadlines = new AsyncLocalStorage<number>();
+
+/** Runs `work` with every AWS call it makes ended by `deadline` (ms since the epoch) at the latest. */
+export function withDeadline<T>(deadline: number, work: () => T): T {
+  return deadlines.run(deadline, work);
+}
+
+class DeadlineBoundHandler extends NodeHttpHandler {
+  override handle(...[request, options = {}]: Parameters<NodeHttpHandler['handle']>) {
+    const deadline = deadlines.getStore();
+    if (deadline === undefined) return super.handle(request, options);
+    const timeLeft = AbortSignal.timeout(Math.max(0, deadline - Date.now()));
+    const abortSignal =
+      options.abortSignal === undefined
+        ? timeLeft
+        : AbortSignal.any([options.abortSignal as AbortSignal, timeLeft]);
+    return super.handle(request, { ...options, abortSignal });
+  }
+}
+
+/** A handler for one client: connect within 2 s, each attempt answered within 5 s. */
+export function requestHandler(): NodeHttpHandler {
+  return new DeadlineBoundHandler({
+    connectionTimeout: 2_000,
+    requestTimeout: 5_000,
+    throwOnRequestTimeout: true,
+  });
+}
