@@ -110,7 +110,7 @@ async function deliverStatus(
   if (view.execution !== undefined) {
     // The downlink's own correlation id (its execution's name) beside this push's.
     logger.appendKeys({ requestId: view.requestId, downlinkCorrelationId: view.execution });
-    return publishCorrelated(deps.records, publishing, view, report, advanced);
+    return publishCorrelated(publishing, view, report);
   }
   if (view.orphan) return publishing.publishOrphan(device, report, !advanced);
   if (await deps.lease.defer(device, downlinkId)) {
@@ -143,7 +143,7 @@ export async function settleUnrecorded(
   }
   const view = await records.read(devEui, downlinkId);
   if (view.execution !== undefined) {
-    await publishCorrelated(records, publishing, view, own?.report, own?.advanced ?? false);
+    await publishCorrelated(publishing, view, own?.report);
     return;
   }
   // Another claimed it as not the connector's and republishes what it found; this one may be newer.
@@ -151,23 +151,17 @@ export async function settleUnrecorded(
 }
 
 async function publishCorrelated(
-  records: DownlinkRecords,
   publishing: StatusPublishing,
   view: DownlinkView,
   report: Report | undefined,
-  advanced: boolean,
 ): Promise<void> {
-  const seen = (current: DownlinkView, { rank }: Report) =>
-    current.ended !== undefined || rank <= (current.publishedRank ?? 0);
-  // One the application has seen (a repeat, or one that comes after a later one): flagged stale.
-  if (report !== undefined && seen(view, report)) await publishing.publishStale(view, report);
-  const ended = await publishing.publishPending(view.devEui, view.downlinkId);
-  if (ended !== undefined || report === undefined || !advanced || seen(view, report)) return;
-  // Nothing was left to publish: another publisher has it in hand, or the downlink ended (an
-  // unconfirmed one, at sent) before this status, which then comes after its end.
-  const after = await records.read(view.devEui, view.downlinkId);
-  if (after.ended !== undefined && report.rank > (after.publishedRank ?? 0))
-    await publishing.publishStale(after, report);
+  // One the application has seen (a repeat, or one that comes after a later one or after the
+  // end): flagged stale. Any other is published by whoever holds the lock, this function or
+  // another: in its next round, or stale once it ends the downlink (status-publishing.ts).
+  const seen =
+    report !== undefined && (view.ended !== undefined || report.rank <= (view.publishedRank ?? 0));
+  if (seen) await publishing.publishStale(view, report);
+  await publishing.publishPending(view.devEui, view.downlinkId);
 }
 
 export function downlinkStatusIntakeFromEnv(env: NodeJS.ProcessEnv): CustomDelivery {

@@ -25,9 +25,9 @@ import type { CompleteTask } from './task-completion.js';
 // publishes the final status is the one that ends the execution.
 
 /**
- * How long a publisher holds the lock: longer than any publisher lives (the send function's 40 s
- * timeout is the longest, template.yaml), so a living one never loses it; one that died frees it
- * after this.
+ * How long a publisher holds the lock: longer than the send and status functions live (40 s at
+ * most, template.yaml), so one that died frees it after this. A publisher that lives longer (the
+ * check, 90 s) stops trying to mark before the lock lapses (MARK_MARGIN_MS).
  */
 export const PUBLISHER_LEASE_MS = 45_000;
 
@@ -150,9 +150,7 @@ export function statusPublishing({
     if (finalState !== undefined) {
       countDownlinkEnded(finalState);
       await endExecution(after, finalState);
-      // Reported, but after what ended it (a later rank of an unconfirmed downlink), until the
-      // mark: stale. What is recorded after the mark sees the end and is published stale there.
-      for (const report of after.reports.filter((candidate) => candidate.rank > rank))
+      for (const report of after.reports.filter((candidate) => cameTooLate(candidate, view, rank)))
         await publishReport(after, report, true);
     }
     return { finalState, view: after };
@@ -213,6 +211,20 @@ export function statusPublishing({
     publishOrphan: (devEui, report, stale) =>
       publishReport({ devEui, requestId: undefined, execution: undefined }, report, stale),
   };
+}
+
+/**
+ * A status recorded by the time the publisher that ended the downlink marked it, and not published
+ * fresh: one after what ended it (a later rank of an unconfirmed downlink), or one recorded while
+ * the publisher held the lock, of any rank. The publisher that ends a downlink publishes them
+ * stale: those who recorded them found the lock taken and left them to it. What is recorded after
+ * the mark sees the end, and its recorder publishes it stale. Pending (rank 0) never counts:
+ * accepted said it, and its recorder publishes it stale.
+ */
+function cameTooLate(report: Report, taken: DownlinkView, endedAtRank: number): boolean {
+  if (report.rank === 0) return false;
+  const inHand = taken.reports.some((known) => known.rank === report.rank);
+  return report.rank > endedAtRank || !inHand;
 }
 
 /** `timed_out`, with the last transmissionStatus the application has seen (0: accepted). */

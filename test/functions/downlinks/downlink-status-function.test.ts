@@ -17,7 +17,10 @@ import { downlinkItem } from '../../../functions/downlinks/downlink-table.js';
 import { createHandler } from '../../../functions/downlinks/status/create-handler.js';
 import { downlinkStatusIntake } from '../../../functions/downlinks/status-intake.js';
 import { statusPublisher } from '../../../functions/downlinks/status-publisher.js';
-import { PUBLISHER_LEASE_MS } from '../../../functions/downlinks/status-publishing.js';
+import {
+  PUBLISHER_LEASE_MS,
+  statusPublishing,
+} from '../../../functions/downlinks/status-publishing.js';
 import { stepFunctionsCompletion } from '../../../functions/downlinks/task-completion.js';
 import { IOT_MAX_PAYLOAD_BYTES } from '../../../functions/shared/publish.js';
 import { SAMPLE_PUSH_TOKEN, bodyBytes, pushEvent, sampleEvent } from '../../helpers/api-events.js';
@@ -33,6 +36,7 @@ import {
   STATUS_TOPIC,
   TASK_TOKEN,
   pushedStatus,
+  reportOf,
   statesPublished,
 } from './downlink-fixtures.js';
 import { useDownlinksTable } from './downlinks-table.js';
@@ -311,46 +315,75 @@ describe('Handler: downlink status', () => {
 });
 
 describe('downlinkStatusIntake: a status racing another publisher', () => {
-  it('publishes stale a status recorded while another publisher ended the downlink at sent', async () => {
-    await recordPost({ confirmed: false });
-    await records().recordReport(DEV_EUI, DOWNLINK_ID, {
-      rank: 1,
-      transmissionStatus: 1,
-      body: pushedStatus(DOWNLINK_ID, 1),
-    });
-    // Another status function took the lock with sent in hand...
-    await records().takePublisher(DEV_EUI, DOWNLINK_ID, 'other-publisher', { always: false });
+  /**
+   * Another status function's publisher takes the lock with `inHand` recorded, and holds it while
+   * this intake records and delivers `pushed`; then it publishes and ends the downlink.
+   */
+  async function raceThePublisher({
+    confirmed,
+    inHand,
+    pushed,
+  }: {
+    confirmed: boolean;
+    inHand: number;
+    pushed: number;
+  }) {
+    await recordPost({ confirmed });
+    await records().recordReport(DEV_EUI, DOWNLINK_ID, reportOf(DOWNLINK_ID, inHand));
     const base = records();
-    const racing: DownlinkRecords = {
+    let took: () => void = () => undefined;
+    const taken = new Promise<void>((resolve) => (took = resolve));
+    let letGo: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    const holding: DownlinkRecords = {
       ...base,
       takePublisher: async (...args) => {
         const view = await base.takePublisher(...args);
-        // ...and ends the downlink (delivered) just after this one found the lock taken.
-        if (view === undefined)
-          await base.markPublished(DEV_EUI, DOWNLINK_ID, 'other-publisher', {
-            rank: 1,
-            entries: [{ state: 'sent', at: '2026-12-04T12:00:01.000Z' }],
-            ended: 'delivered',
-          });
+        took();
+        await held;
         return view;
       },
     };
+    const other = statusPublishing({
+      records: holding,
+      publish: statusPublisher(new IoTDataPlaneClient({})),
+      complete: stepFunctionsCompletion(new SFNClient({})),
+      topicPrefix: PREFIX,
+    }).publishPending(DEV_EUI, DOWNLINK_ID);
+    await taken;
+
     const intake = downlinkStatusIntake({
-      records: racing,
+      records: records(),
       lease: deviceLease({ client: table.client, tableName: table.tableName }),
       complete: stepFunctionsCompletion(new SFNClient({})),
       topicPrefix: PREFIX,
     });
-    const body = pushedStatus(DOWNLINK_ID, 2);
-
+    const body = pushedStatus(DOWNLINK_ID, pushed);
     await intake.deliver(
       { devEui: DEV_EUI },
       { raw: Buffer.from(body), json: JSON.parse(body) },
       statusPublisher(new IoTDataPlaneClient({})),
     );
+    // This intake found the lock taken: nothing of its own went out yet.
+    expect(publishedMessages(iot)).toEqual([]);
 
-    expect(texts()).toEqual([republished(body, 'acknowledged', ',"stale":true')]);
-    expect(sfn.calls()).toEqual([]);
+    letGo();
+    await other;
+  }
+
+  it('leaves a later status to the publisher that ends the downlink at sent: published stale', async () => {
+    await raceThePublisher({ confirmed: false, inHand: 1, pushed: 2 });
+
+    expect(statesPublished(iot)).toEqual(['sent', 'acknowledged (stale)']);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+  });
+
+  it('leaves an earlier status to the publisher that ends the downlink: published stale, not lost', async () => {
+    await raceThePublisher({ confirmed: true, inHand: 2, pushed: 1 });
+
+    expect(statesPublished(iot)).toEqual(['acknowledged', 'sent (stale)']);
+    expect(texts()[1]).toBe(republished(pushedStatus(DOWNLINK_ID, 1), 'sent', ',"stale":true'));
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
   });
 });
 
