@@ -136,12 +136,13 @@ export async function startDownlinkHarness(
   ) =>
     new Promise<HistoryEvent>((resolve) => {
       const check = () => {
-        const found = cloud.stepFunctions.describeExecution(executionArn).history.filter(matches)[
-          occurrence - 1
-        ];
-        if (found === undefined) return;
+        const { history, status } = cloud.stepFunctions.describeExecution(executionArn);
+        const found = history.filter(matches)[occurrence - 1];
+        if (found !== undefined) resolve(found);
+        // A finished execution has no more events: stop listening (else, once the local Step
+        // Functions forgets it, every later event would ask for it in vain).
+        else if (status === 'RUNNING') return;
         listeners.delete(check);
-        resolve(found);
       };
       listeners.add(check);
       check();
@@ -169,7 +170,10 @@ export async function startDownlinkHarness(
     publishDownlink: (payload, topic = `${PREFIX}/${DEV_EUI}/downlink`) => {
       const bytes = Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
       const [execution] = cloud.applyTopicRules({ topic, payload: bytes, clientId: 'test-app' });
-      if (execution === undefined) throw new Error(`no execution started for ${topic}`);
+      if (execution === undefined)
+        throw new Error(
+          `no execution started for ${topic}: ${cloud.deadLetters.at(-1)?.error ?? 'no rule matched'}`,
+        );
       return execution;
     },
     pushStatus: async (id, transmissionStatus, devEui = DEV_EUI) => {
