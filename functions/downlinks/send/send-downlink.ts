@@ -118,7 +118,12 @@ export async function sendDownlink(
     taken.status === 'fulfilled' && !taken.value.previousAttempt ? taken.value.lease : undefined;
   const settleLease = async () => {
     const publishing = statusPublishing({ ...deps, topicPrefix: deps.defaults.topicPrefix });
-    await settleDeferred(deps.records, publishing, downlink.devEui, await giveBack(heldLease));
+    await settleDeferred(
+      deps.records,
+      publishing,
+      downlink.devEui,
+      await giveBack(heldLease, deadline, now),
+    );
   };
   if (claimed.status === 'rejected') {
     await settleLease();
@@ -247,7 +252,7 @@ async function afterPost(
       { now },
     );
   } catch (error) {
-    await giveBack(lease);
+    await giveBack(lease, deadline, now);
     logger.error('could not record the downlink OrbiWAN queued', { error });
     throw new DownlinkNotRecordedError(id);
   }
@@ -269,7 +274,7 @@ async function afterPost(
   }
   // Without OrbiWAN's id kept with the claim, a retry of this execution could not tell that it
   // posted: the lease stays ours until it lapses, which a retry reads as "may have posted".
-  const deferred = await giveBack(posted.status === 'fulfilled' ? lease : undefined);
+  const deferred = await giveBack(posted.status === 'fulfilled' ? lease : undefined, deadline, now);
   await settleDeferred(
     deps.records,
     publishing,
@@ -303,9 +308,18 @@ function validRequest(request: RuleInput, defaults: DownlinkDefaults): Downlink 
   }
 }
 
-async function giveBack(lease: HeldLease | undefined): Promise<string[]> {
+/**
+ * Gives the device back, trying again until the deadline: a lease left to lapse keeps every other
+ * downlink to the device waiting (DEVICE_BUSY) until its holder's deadline has passed.
+ */
+async function giveBack(
+  lease: HeldLease | undefined,
+  deadline: number,
+  now: () => number,
+): Promise<string[]> {
+  if (lease === undefined) return [];
   try {
-    return (await lease?.release()) ?? [];
+    return await retrying(() => lease.release(), deadline, { now });
   } catch (error) {
     logger.warn('could not give the device back; its lease lapses by itself', { error });
     return [];

@@ -1,4 +1,5 @@
 import {
+  DeleteItemCommand,
   InternalServerError,
   PutItemCommand,
   UpdateItemCommand,
@@ -529,6 +530,20 @@ describe('sendDownlink: DynamoDB failing', () => {
       claims.posted({ devEui: DEV_EUI, requestId: 'order-42', execution: input.correlationId }),
     ).resolves.toMatchObject({ downlinkId: id });
     expect(statesPublished(iot)).toEqual(['accepted']);
+    expect(await leaseItem()).toBeUndefined();
+  });
+
+  it('gives the device back when DynamoDB fails to delete its lease at first, so no other downlink waits for it to lapse', async () => {
+    let failures = 2;
+    const client = withFaults(table.client, (command) =>
+      command instanceof DeleteItemCommand && failures-- > 0 ? dynamoFailure() : undefined,
+    );
+
+    await expect(sendDownlink(sample('confirmed'), deps(client), deadline())).resolves.toBe(
+      'waiting',
+    );
+
+    expect(failures).toBe(-1);
     expect(await leaseItem()).toBeUndefined();
   });
 
