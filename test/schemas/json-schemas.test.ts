@@ -590,11 +590,7 @@ describe('JSON Schemas: downlink statuses the connector makes', () => {
     ['ReportRejection', VALID, lambdaError(new UnknownDeviceError('OrbiWAN: Node not found'))],
     ['ReportRejection', VALID, lambdaError(new DeviceLockedError('busy with other downlinks'))],
     ['ReportError', VALID, lambdaError(new OrbiwanUnavailableError('OrbiWAN answered 502'))],
-    [
-      'ReportError',
-      VALID,
-      lambdaError(new DownlinkNotRecordedError(QUEUED_ID)),
-    ],
+    ['ReportError', VALID, lambdaError(new DownlinkNotRecordedError(QUEUED_ID))],
     ['ReportError', VALID, { Error: 'Lambda.Unknown', Cause: 'The cause could not be determined' }],
   ])('accepts what %s publishes for a request %s that failed %j', async (state, body, failure) => {
     const published: MqttMessage[] = [];
