@@ -17,6 +17,9 @@ beforeAll(async () => {
   const uplink = template.Resources.UplinkFunction;
   // A one-second function, so a slow dependency outlasts it.
   if (uplink?.Properties !== undefined) uplink.Properties.Timeout = 1;
+  // A short one, but with room for a loaded machine: it must answer as it returned.
+  const location = template.Resources.LocationFunction;
+  if (location?.Properties !== undefined) location.Properties.Timeout = 2;
   const stack = sampleStack({}, template);
   cloud = await startLocalCloud({
     template,
@@ -31,6 +34,14 @@ afterAll(async () => {
 });
 
 describe('Local Lambda: Timeout', () => {
+  // First: the slow secret of the next test is still being fetched after its invocation failed.
+  it('answers an invocation within its Timeout as it returned', async () => {
+    const location = findFunction(cloud.functions, 'LocationFunction');
+    await expect(location?.invoke(sampleEvent('location', 'lora-location'))).resolves.toMatchObject(
+      { statusCode: 200 },
+    );
+  });
+
   it('fails an invocation that outlasts its Timeout with Sandbox.Timedout, at the deadline', async () => {
     cloud.faults.inject({ service: 'secrets-manager', effect: { delayMs: 1_500 }, times: 1 });
     const uplink = findFunction(cloud.functions, 'UplinkFunction');
@@ -45,12 +56,5 @@ describe('Local Lambda: Timeout', () => {
       message: 'Task timed out after 1.00 seconds',
     });
     expect(performance.now() - started).toBeLessThan(1_400);
-  });
-
-  it('answers an invocation within its Timeout as it returned', async () => {
-    const uplink = findFunction(cloud.functions, 'UplinkFunction');
-    await expect(
-      uplink?.invoke(sampleEvent('uplink', 'gateways-base64-payload')),
-    ).resolves.toMatchObject({ statusCode: 200 });
   });
 });
