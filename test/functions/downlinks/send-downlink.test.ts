@@ -484,6 +484,16 @@ describe('Handler: SendDownlink', () => {
 describe('sendDownlink: DynamoDB failing', () => {
   const deadline = () => Date.now() + 39_000;
 
+  /** A clock that, once OrbiWAN answered, runs to the deadline: one attempt, no time for another. */
+  const clockRunsOutOnceAnswered = () => {
+    let skew = 0;
+    accepted.meanwhile(() => {
+      skew = 60_000;
+      return Promise.resolve();
+    });
+    return () => Date.now() + skew;
+  };
+
   it.each([
     [
       'the claim',
@@ -549,25 +559,14 @@ describe('sendDownlink: DynamoDB failing', () => {
 
   it("keeps the device when OrbiWAN's id could not be kept with the claim, so a retry cannot post again", async () => {
     const input = sample('confirmed');
-    // Once OrbiWAN answered, the clock runs to the deadline: one attempt, no time for another.
-    let skew = 0;
-    accepted.meanwhile(() => {
-      skew = 60_000;
-      return Promise.resolve();
-    });
+    const now = clockRunsOutOnceAnswered();
     const client = withFaults(table.client, (command) =>
       command instanceof UpdateItemCommand && itemKeyOf(command) === requestItem('order-42')
         ? dynamoFailure()
         : undefined,
     );
 
-    await expect(
-      sendDownlink(
-        input,
-        deps(client, () => Date.now() + skew),
-        deadline(),
-      ),
-    ).resolves.toBe('waiting');
+    await expect(sendDownlink(input, deps(client, now), deadline())).resolves.toBe('waiting');
     expect((await leaseItem())?.owner).toEqual({ S: input.correlationId });
 
     // The state machine retries the task (its Lambda failed after): it must not post again.
@@ -579,23 +578,16 @@ describe('sendDownlink: DynamoDB failing', () => {
 
   it("throws DownlinkNotRecordedError naming OrbiWAN's id when the record keeps failing until the deadline", async () => {
     const input = sample('confirmed');
-    // Once OrbiWAN answered, the clock runs to the deadline: one attempt, no time for another.
-    let skew = 0;
-    accepted.meanwhile(() => {
-      skew = 60_000;
-      return Promise.resolve();
-    });
+    const now = clockRunsOutOnceAnswered();
     const client = withFaults(table.client, (command) =>
       command instanceof UpdateItemCommand && itemKeyOf(command).startsWith('downlink#')
         ? dynamoFailure()
         : undefined,
     );
 
-    const error = await sendDownlink(
-      input,
-      deps(client, () => Date.now() + skew),
-      deadline(),
-    ).catch((caught: unknown) => caught);
+    const error = await sendDownlink(input, deps(client, now), deadline()).catch(
+      (caught: unknown) => caught,
+    );
 
     const [id = ''] = accepted.ids();
     expect(error).toBeInstanceOf(DownlinkNotRecordedError);
