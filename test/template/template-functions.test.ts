@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REQUEST_ID_WINDOW_SECONDS_RANGE } from '../../functions/downlinks/downlink-settings.js';
 import { DOWNLINK_TIMEOUT_SECONDS_RANGE, keyOf } from '../../functions/downlinks/downlink-table.js';
@@ -16,6 +17,7 @@ import {
   httpApiRoutes,
   isRecord,
   loadTemplate,
+  parameterViolation,
   resourcesOfType,
 } from '../../local/template/sam-template.js';
 import { sampleStack } from '../helpers/sample-stack.js';
@@ -81,11 +83,14 @@ const READ_AT_FIRST_REQUEST: Record<string, string> = {
 };
 
 describe('Template: functions', () => {
-  it.each(functionIds)('%s runs on nodejs22.x, arm64', (id) => {
-    const properties = functionProperties(template, id);
-    expect(properties.Runtime).toBe('nodejs22.x');
-    expect(properties.Architectures).toEqual(['arm64']);
-  });
+  it.each(functionIds)(
+    '%s runs on nodejs24.x (Lambda supports nodejs22.x only until 2027-04-30), arm64',
+    (id) => {
+      const properties = functionProperties(template, id);
+      expect(properties.Runtime).toBe('nodejs24.x');
+      expect(properties.Architectures).toEqual(['arm64']);
+    },
+  );
 
   it.each(functionIds)(
     '%s is built by esbuild from an entry point that exists and matches its Handler',
@@ -141,6 +146,9 @@ describe('Template: functions', () => {
     const groups = configs.map((config) => config.LogGroup.Ref);
     expect(new Set(groups).size).toBe(functionIds.length);
     for (const config of configs) expect(config.LogFormat).toBe('JSON');
+    // Lambda filters JSON logs itself, at INFO unless told: LogLevel=DEBUG must reach it too.
+    for (const config of configs)
+      expect(config).toMatchObject({ ApplicationLogLevel: { Ref: 'LogLevel' } });
     for (const group of groups) {
       expect(template.Resources[group]?.Type, group).toBe('AWS::Logs::LogGroup');
       expect(template.Resources[group]?.Properties?.RetentionInDays, group).toEqual({
@@ -149,21 +157,27 @@ describe('Template: functions', () => {
     }
   });
 
-  it('accepts in the functions exactly the DownlinkTimeoutSeconds the template allows', () => {
-    expect(template.Parameters?.DownlinkTimeoutSeconds).toMatchObject({
-      Type: 'Number',
-      MinValue: DOWNLINK_TIMEOUT_SECONDS_RANGE.min,
-      MaxValue: DOWNLINK_TIMEOUT_SECONDS_RANGE.max,
-    });
-  });
-
-  it('accepts in the functions exactly the RequestIdWindowSeconds the template allows', () => {
-    expect(template.Parameters?.RequestIdWindowSeconds).toMatchObject({
-      Type: 'Number',
-      MinValue: REQUEST_ID_WINDOW_SECONDS_RANGE.min,
-      MaxValue: REQUEST_ID_WINDOW_SECONDS_RANGE.max,
-    });
-  });
+  it.each([
+    ['DownlinkTimeoutSeconds', DOWNLINK_TIMEOUT_SECONDS_RANGE],
+    ['RequestIdWindowSeconds', REQUEST_ID_WINDOW_SECONDS_RANGE],
+  ] as const)(
+    'accepts in the functions exactly the whole numbers of %s the template allows',
+    (name, range) => {
+      const parameter = template.Parameters?.[name];
+      if (parameter === undefined) throw new Error(`no parameter ${name}`);
+      const allowed = (value: string) => parameterViolation(parameter, value) === undefined;
+      for (const edge of [range.min - 1, range.min, range.max, range.max + 1]) {
+        expect(allowed(String(edge)), String(edge)).toBe(edge >= range.min && edge <= range.max);
+      }
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: range.max * 10 }), (seconds) => {
+          expect(allowed(String(seconds))).toBe(seconds >= range.min && seconds <= range.max);
+          expect(allowed(`${seconds}.5`)).toBe(false);
+          expect(allowed(`0${seconds}`)).toBe(false);
+        }),
+      );
+    },
+  );
 
   it.each(functionIds)(
     '%s is given every variable its code reads, and reads every variable it is given',

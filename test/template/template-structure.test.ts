@@ -113,6 +113,24 @@ describe('Template: structure', () => {
     expect(problems).toEqual([]);
   });
 
+  // CloudFormation takes 30.5 for a Number parameter, and Lambda, Step Functions and the functions'
+  // settings then refuse it at run time: a whole number is a String with a pattern, refused at deploy.
+  it('refuses a decimal for every whole-number parameter before anything is deployed', () => {
+    const DECIMALS_TAKEN: Record<string, string> = {
+      ApiThrottlingRateLimit: 'API Gateway takes a rate limit as a double',
+    };
+    const acceptingDecimals = Object.entries(parameters)
+      .filter(
+        ([name, parameter]) => /^\d+$/.test(String(parameter.Default)) && !(name in DECIMALS_TAKEN),
+      )
+      .filter(
+        ([, parameter]) =>
+          parameterViolation(parameter, `${String(parameter.Default)}.5`) === undefined,
+      )
+      .map(([name]) => name);
+    expect(acceptingDecimals).toEqual([]);
+  });
+
   it('bounds every parameter on both sides: a range or a list for numbers, a pattern or a list for text', () => {
     const unbounded = Object.entries(parameters)
       .filter(([, parameter]) =>
