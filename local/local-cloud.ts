@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { AwsEndpoint } from './aws/aws-endpoint.js';
 import { startAwsStandIns } from './aws/aws-stand-ins.js';
 import type { FaultInjector } from './aws/fault-injection.js';
@@ -12,7 +13,12 @@ import {
   type HistoryEvent,
 } from './stepfunctions/local-step-functions.js';
 import { resolveIntrinsics } from './template/intrinsics.js';
-import { readBesideTemplate, resourcesOfType, type CfnTemplate } from './template/sam-template.js';
+import {
+  definitionFileOf,
+  readBesideTemplate,
+  resourcesOfType,
+  type CfnTemplate,
+} from './template/sam-template.js';
 import { deployedTemplate, type LocalStack } from './template/stack.js';
 import type { UsageMeter } from './usage-meter.js';
 
@@ -26,8 +32,6 @@ export interface LocalCloudOptions {
   /** Secret values by ARN. */
   secrets: Record<string, string>;
   onPublish: OnPublish;
-  /** Reads definition files (DefinitionUri); by default from beside template.yaml. */
-  readDefinition?: (definitionUri: string) => string;
   port?: number;
   onExecutionEvent?: (execution: ExecutionRecord, event: HistoryEvent) => void;
   /** See LocalStepFunctionsOptions.retryDelayMs. */
@@ -69,10 +73,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     throw new Error(
       'a local cloud is already running in this process: its functions share their SDK clients',
     );
-  running = true;
-  const { stack, readDefinition = readBesideTemplate } = options;
+  const { stack } = options;
   // Only what CloudFormation would create: a resource whose Condition is false does not exist.
   const template = deployedTemplate(options.template, stack);
+  // Before anything starts, so that a stale definition leaves nothing running.
+  for (const [id] of resourcesOfType(template, 'AWS::Serverless::StateMachine')) {
+    inlineDefinition(template, id);
+  }
+  running = true;
 
   let functions: LocalFunction[] = [];
   const stepFunctions = new LocalStepFunctions({
@@ -102,7 +110,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
 
   functions = (await loadLocalFunctions(template, stack)).map((fn) => usage.countInvocations(fn));
-  const stateMachines = registerStateMachines(template, stack, stepFunctions, readDefinition);
+  const stateMachines = registerStateMachines(template, stack, stepFunctions);
   const { applyTopicRules, deadLetters } = topicRulesRunner(template, stack, stepFunctions);
 
   const close = async () => {
@@ -128,7 +136,6 @@ function registerStateMachines(
   template: CfnTemplate,
   stack: LocalStack,
   stepFunctions: LocalStepFunctions,
-  readDefinition: (definitionUri: string) => string,
 ): Record<string, string> {
   const stateMachines: Record<string, string> = {};
   for (const [id, machine] of resourcesOfType(template, 'AWS::Serverless::StateMachine')) {
@@ -137,7 +144,7 @@ function registerStateMachines(
       properties.DefinitionSubstitutions ?? {},
       stack,
     ) as Record<string, unknown>;
-    const definition = substitute(readDefinition(String(properties.DefinitionUri)), substitutions);
+    const definition = substitute(JSON.stringify(inlineDefinition(template, id)), substitutions);
     const name = stack.attributes[`${id}.Name`] ?? id;
     stateMachines[id] = stepFunctions.createStateMachine({ name, definition }).stateMachineArn;
   }
@@ -191,6 +198,21 @@ function topicRulesRunner(
 }
 
 /** DefinitionSubstitutions as Step Functions applies them: every ${Name} replaced, textually. */
+/**
+ * A state machine's Definition as deployed, once it is known to be its definition file's copy: a
+ * file edited without `npm run inline-definitions` would otherwise run here as it never would on AWS.
+ */
+function inlineDefinition(template: CfnTemplate, id: string): unknown {
+  const file = definitionFileOf(template, id);
+  const inline = template.Resources[id]?.Properties?.Definition;
+  if (!isDeepStrictEqual(inline, JSON.parse(readBesideTemplate(file)))) {
+    throw new Error(
+      `${id}: template.yaml's Definition is not ${file} as it is now; run npm run inline-definitions`,
+    );
+  }
+  return inline;
+}
+
 export function substitute(definition: string, substitutions: Record<string, unknown>): string {
   return definition.replace(/\$\{([A-Za-z0-9_]+)\}/g, (placeholder, name: string) =>
     name in substitutions ? String(substitutions[name]) : placeholder,

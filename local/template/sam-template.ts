@@ -43,12 +43,21 @@ export interface CfnTemplate {
   Outputs?: Record<string, { Description?: string; Value: unknown; Condition?: string }>;
 }
 
-// CodeUri and DefinitionUri are relative to the template, as `sam build` reads them.
+// CodeUri and definition files are relative to the template, as `sam build` reads them.
 const TEMPLATE_DIRECTORY = dirname(TEMPLATE_PATH);
 
-/** A file the template names by a path relative to itself (DefinitionUri, ...). */
+/** A file the template names by a path relative to itself (CodeUri, Metadata.DefinitionFile). */
 export function readBesideTemplate(relativePath: string): string {
   return readFileSync(join(TEMPLATE_DIRECTORY, relativePath), 'utf8');
+}
+
+/** The file a state machine's inline Definition is copied from (scripts/inline-definitions.ts). */
+export function definitionFileOf(template: CfnTemplate, stateMachineId: string): string {
+  const file = template.Resources[stateMachineId]?.Metadata?.DefinitionFile;
+  if (typeof file !== 'string') {
+    throw new Error(`${stateMachineId} names no Metadata.DefinitionFile in template.yaml`);
+  }
+  return file;
 }
 
 export function loadTemplate(path: string = TEMPLATE_PATH): CfnTemplate {

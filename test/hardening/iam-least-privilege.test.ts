@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -19,7 +17,6 @@ import { matchesTopicFilter, templateTopicRules } from '../../local/iot/topic-ru
 import { loadHandler } from '../../local/lambda/local-functions.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import {
-  TEMPLATE_PATH,
   functionProperties,
   httpApiRoutes,
   isRecord,
@@ -95,10 +92,9 @@ function policyDocuments(): Document[] {
 
 const documents = policyDocuments();
 
-/** statemachines/downlink.asl.json, as the template names it. */
+/** The downlink state machine's definition, as the template carries it. */
 function downlinkDefinition(): { States: Record<string, Record<string, unknown>> } {
-  const uri = String(template.Resources.DownlinkStateMachine?.Properties?.DefinitionUri);
-  return JSON.parse(readFileSync(join(dirname(TEMPLATE_PATH), uri), 'utf8')) as {
+  return template.Resources.DownlinkStateMachine?.Properties?.Definition as {
     States: Record<string, Record<string, unknown>>;
   };
 }

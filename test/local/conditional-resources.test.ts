@@ -20,7 +20,6 @@ beforeAll(async () => {
     stack,
     secrets: {},
     onPublish: () => undefined,
-    readDefinition: () => '{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}',
   });
 });
 

@@ -1,16 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { METRIC } from '../../functions/shared/metrics.js';
 import type { OrbiwanAuth } from '../../functions/shared/orbiwan/orbiwan-auth.js';
 import { createOrbiwanClient } from '../../functions/shared/orbiwan/orbiwan-client.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
-import {
-  TEMPLATE_PATH,
-  isRecord,
-  loadTemplate,
-  resourcesOfType,
-} from '../../local/template/sam-template.js';
+import { isRecord, loadTemplate, resourcesOfType } from '../../local/template/sam-template.js';
 import { sampleStack } from '../helpers/sample-stack.js';
 
 // Offline checks of what operators get: traces on every function, alarms on what needs a person,
@@ -203,12 +196,9 @@ describe('Template: observability', () => {
   });
 
   it("hands every task of the downlink state machine the execution's name as its correlation id", () => {
-    const definitionUri = String(
-      template.Resources.DownlinkStateMachine?.Properties?.DefinitionUri,
-    );
-    const definition = JSON.parse(
-      readFileSync(join(dirname(TEMPLATE_PATH), definitionUri), 'utf8'),
-    ) as { States: Record<string, { Type: string; Parameters?: { Payload?: unknown } }> };
+    const definition = template.Resources.DownlinkStateMachine?.Properties?.Definition as {
+      States: Record<string, { Type: string; Parameters?: { Payload?: unknown } }>;
+    };
     const tasks = Object.entries(definition.States).filter(([, state]) => state.Type === 'Task');
     expect(tasks.length).toBeGreaterThan(0);
     for (const [name, state] of tasks) {

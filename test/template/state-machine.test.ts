@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import {
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
@@ -33,10 +32,12 @@ import {
 } from '../../functions/shared/orbiwan/orbiwan-errors.js';
 import { ORBIWAN_TIMEOUT_MS } from '../../functions/shared/orbiwan/orbiwan-from-env.js';
 import { templateTopicRules } from '../../local/iot/topic-rules.js';
+import { inlineDefinitions } from '../../scripts/inline-definitions.js';
 import { substitute } from '../../local/local-cloud.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import {
   TEMPLATE_PATH,
+  definitionFileOf,
   functionProperties,
   parameterViolation,
   loadTemplate,
@@ -84,7 +85,8 @@ interface State {
 const template = loadTemplate();
 const stack = sampleStack();
 const machine = template.Resources.DownlinkStateMachine?.Properties ?? {};
-const text = readFileSync(join(dirname(TEMPLATE_PATH), String(machine.DefinitionUri)), 'utf8');
+// What deploys: the inline Definition, checked below to be statemachines/downlink.asl.json.
+const text = JSON.stringify(machine.Definition);
 const definition = JSON.parse(text) as { StartAt: string; States: Record<string, State> };
 const states = Object.entries(definition.States);
 const stateNamed = (name: string): State => {
@@ -226,9 +228,22 @@ describe('State machine: downlink', () => {
     expect(placeholders).toEqual(Object.keys(substitutions).sort());
   });
 
-  it('substitutes only resource identifiers and settings; integration ARNs stay literal', () => {
+  it('carries statemachines/downlink.asl.json inline, as the file is now (npm run inline-definitions)', async () => {
+    // SAR copies function code for the accounts that deploy it, not a DefinitionUri.
+    expect(machine.DefinitionUri).toBeUndefined();
+    expect(definitionFileOf(template, 'DownlinkStateMachine')).toBe(
+      'statemachines/downlink.asl.json',
+    );
+    const templateText = readFileSync(TEMPLATE_PATH, 'utf8');
+    expect(await inlineDefinitions(templateText)).toBe(templateText);
+  });
+
+  it("names the stack's partition in every integration ARN, so it deploys to aws-cn and aws-us-gov", () => {
+    expect(substitutions.Partition).toEqual({ Ref: 'AWS::Partition' });
     for (const [name, state] of tasks) {
-      expect(state.Resource, name).toMatch(/^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/);
+      expect(state.Resource, name).toMatch(
+        /^arn:\$\{Partition\}:states:::lambda:invoke(\.waitForTaskToken)?$/,
+      );
       expect(state.Parameters?.FunctionName, name).toMatch(/^\$\{[A-Za-z]+FunctionArn\}$/);
     }
   });
@@ -240,14 +255,16 @@ describe('State machine: downlink', () => {
       'ReportDownlinkFailureFunction',
       'SendDownlinkFunction',
     ]);
-    expect(Object.keys(substitutions).sort()).toEqual(invoked.map((id) => `${id}Arn`).sort());
-    for (const [name, value] of Object.entries(substitutions)) {
+    const { Partition, ...functionArns } = substitutions;
+    expect(Partition).toBeDefined();
+    expect(Object.keys(functionArns).sort()).toEqual(invoked.map((id) => `${id}Arn`).sort());
+    for (const [name, value] of Object.entries(functionArns)) {
       const id = name.replace(/Arn$/, '');
       // The function itself, or the alias SAM publishes for it.
       expect([{ 'Fn::GetAtt': [id, 'Arn'] }, { Ref: `${id}.Alias` }], name).toContainEqual(value);
     }
     const resolved = Object.values(
-      resolveIntrinsics(substitutions, stack) as Record<string, string>,
+      resolveIntrinsics(functionArns, stack) as Record<string, string>,
     );
     const { functions, policyOf } = templatePolicies(template, stack);
     const policy = policyOf('DownlinkStateMachine');
@@ -271,7 +288,7 @@ describe('State machine: downlink', () => {
     }
     expect(path).toEqual(['SendDownlink', 'Delivered']);
     expect(stateNamed('SendDownlink').Resource).toBe(
-      'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      'arn:${Partition}:states:::lambda:invoke.waitForTaskToken',
     );
     expect(stateNamed('Delivered').Type).toBe('Succeed');
   });

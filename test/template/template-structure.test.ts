@@ -113,6 +113,19 @@ describe('Template: structure', () => {
     expect(problems).toEqual([]);
   });
 
+  it("names no partition: every ARN takes the stack's, so it deploys to aws-cn and aws-us-gov too", () => {
+    const literal = (value: unknown): string[] =>
+      typeof value === 'string'
+        ? [...value.matchAll(/arn:aws:[^"'\s]*/g)].map(([arn]) => arn)
+        : Array.isArray(value)
+          ? value.flatMap(literal)
+          : isRecord(value)
+            ? Object.values(value).flatMap(literal)
+            : [];
+    expect(literal(resources)).toEqual([]);
+    expect(literal(template.Outputs)).toEqual([]);
+  });
+
   // CloudFormation takes 30.5 for a Number parameter, and Lambda, Step Functions and the functions'
   // settings then refuse it at run time: a whole number is a String with a pattern, refused at deploy.
   it('refuses a decimal for every whole-number parameter before anything is deployed', () => {
