@@ -12,16 +12,28 @@ export interface IntrinsicContext {
   conditions?: Record<string, boolean>;
 }
 
+// What `!Ref AWS::NoValue` leaves: no list item, no property (undefined where it is the whole value).
+const NO_VALUE = Symbol('AWS::NoValue');
+
 export function resolveIntrinsics(value: unknown, context: IntrinsicContext): unknown {
-  if (Array.isArray(value)) return value.map((item) => resolveIntrinsics(item, context));
+  const resolved = resolveValue(value, context);
+  return resolved === NO_VALUE ? undefined : resolved;
+}
+
+function resolveValue(value: unknown, context: IntrinsicContext): unknown {
+  if (Array.isArray(value)) {
+    return value.map((item) => resolveValue(item, context)).filter((item) => item !== NO_VALUE);
+  }
   if (!isRecord(value)) return value;
   const keys = Object.keys(value);
   const [key] = keys;
   if (keys.length === 1 && key !== undefined && (key === 'Ref' || key.startsWith('Fn::'))) {
-    return evaluate(key, value[key], context);
+    return value.Ref === 'AWS::NoValue' ? NO_VALUE : evaluate(key, value[key], context);
   }
   return Object.fromEntries(
-    Object.entries(value).map(([name, item]) => [name, resolveIntrinsics(item, context)]),
+    Object.entries(value)
+      .map(([name, item]) => [name, resolveValue(item, context)])
+      .filter(([, item]) => item !== NO_VALUE),
   );
 }
 
@@ -55,7 +67,7 @@ function evaluate(fn: string, argument: unknown, context: IntrinsicContext): unk
     }
     case 'Fn::If': {
       const [condition, whenTrue, whenFalse] = argument as [string, unknown, unknown];
-      return resolveIntrinsics(conditionOf(condition, context) ? whenTrue : whenFalse, context);
+      return resolveValue(conditionOf(condition, context) ? whenTrue : whenFalse, context);
     }
     default:
       throw new Error(`${fn} is not supported by the local template evaluator`);

@@ -1,6 +1,7 @@
 // A small IAM policy evaluator for the template checks: explicit Deny wins, then any Allow, else
-// implicit deny. Enough for identity policies with Action and Resource (with * and ? wildcards);
-// anything it does not model (NotAction, NotResource, Condition) is reported, never ignored.
+// implicit deny. Enough for identity policies with Action and Resource (with * and ? wildcards)
+// and StringEquals conditions on the request's context keys; anything it does not model
+// (NotAction, NotResource, other condition operators) is reported, never ignored.
 // templatePolicies gives the effective policy of each principal of the template, for
 // test/template/template-iam.test.ts and test/hardening/iam-least-privilege.test.ts alike.
 
@@ -18,14 +19,21 @@ export interface PolicyStatement {
   Effect: 'Allow' | 'Deny';
   Action: string | string[];
   Resource: string | string[];
+  Condition?: { StringEquals: Record<string, string | string[]> };
 }
+
+/** The request's condition context keys (kms:ViaService, ...). */
+export type RequestContext = Record<string, string>;
 
 export function toStatements(document: unknown): PolicyStatement[] {
   const statements = (document as { Statement?: unknown }).Statement;
   const list = Array.isArray(statements) ? statements : [statements];
   return list.map((statement) => {
     const { Effect, Action, Resource, ...rest } = statement as Record<string, unknown>;
-    const unsupported = Object.keys(rest).filter((key) => key !== 'Sid');
+    const { Condition, ...others } = rest;
+    if (Condition !== undefined && Object.keys(Condition as object).join() !== 'StringEquals')
+      throw new Error(`condition ${JSON.stringify(Condition)}: only StringEquals is modelled`);
+    const unsupported = Object.keys(others).filter((key) => key !== 'Sid');
     if (unsupported.length > 0)
       throw new Error(`statement uses ${unsupported.join(', ')}, which the checks do not model`);
     if (
@@ -43,10 +51,16 @@ export function isAllowed(
   statements: PolicyStatement[],
   action: string,
   resource: string,
+  context: RequestContext = {},
 ): boolean {
+  const conditionHolds = (statement: PolicyStatement) =>
+    Object.entries(statement.Condition?.StringEquals ?? {}).every(([key, values]) =>
+      list(values).includes(context[key] ?? ''),
+    );
   const applies = (statement: PolicyStatement) =>
     list(statement.Action).some((pattern) => wildcardMatch(pattern, action, true)) &&
-    list(statement.Resource).some((pattern) => wildcardMatch(pattern, resource, false));
+    list(statement.Resource).some((pattern) => wildcardMatch(pattern, resource, false)) &&
+    conditionHolds(statement);
   const matching = statements.filter(applies);
   if (matching.some((statement) => statement.Effect === 'Deny')) return false;
   return matching.some((statement) => statement.Effect === 'Allow');

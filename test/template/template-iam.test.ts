@@ -6,7 +6,7 @@ import {
 } from '../../functions/notifications/notification-types.js';
 import { functionEnvironment } from '../../local/lambda/function-environment.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
-import { loadTemplate } from '../../local/template/sam-template.js';
+import { loadTemplate, parameterViolation } from '../../local/template/sam-template.js';
 import {
   DEV_EUI as HARNESS_DEVICE,
   PREFIX as HARNESS_PREFIX,
@@ -20,6 +20,7 @@ import {
   isStarOnly,
   list,
   templatePolicies,
+  type RequestContext,
   toStatements,
 } from '../helpers/iam.js';
 import { captureLogs } from '../helpers/logs.js';
@@ -172,6 +173,41 @@ describe('Template: IAM', () => {
     expect(
       allowedBy('secretsmanager:GetSecretValue', PUSH_TOKEN.replace('PushTokenSecret', 'Other')),
     ).toEqual([]);
+  });
+
+  it('lets the functions that read the OrbiWAN credentials decrypt them with their own KMS key, through Secrets Manager only', () => {
+    const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const viaSecretsManager = { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' };
+    const decrypters = (parameters: Record<string, string>, context: RequestContext) => {
+      const own = templatePolicies(template, sampleStack(parameters));
+      return own.principals.filter((id) =>
+        isAllowed(own.policyOf(id), 'kms:Decrypt', KEY, context),
+      );
+    };
+
+    expect(decrypters({ OrbiwanCredentialsKmsKeyArn: KEY }, viaSecretsManager).sort()).toEqual([
+      'CheckDownlinkStatusFunction',
+      'PushModeFunction',
+      'SendDownlinkFunction',
+    ]);
+    expect(decrypters({ OrbiwanCredentialsKmsKeyArn: KEY }, {})).toEqual([]);
+    expect(decrypters({}, viaSecretsManager)).toEqual([]);
+  });
+
+  it('takes only a complete secret ARN, which IAM can match, and a KMS key by its key ARN', () => {
+    const parameters = template.Parameters ?? {};
+    const secret = parameters.OrbiwanCredentialsSecretArn;
+    const key = parameters.OrbiwanCredentialsKmsKeyArn;
+    if (secret === undefined || key === undefined) throw new Error('parameters missing');
+
+    expect(parameterViolation(secret, ORBIWAN_CREDENTIALS)).toBeUndefined();
+    expect(parameterViolation(secret, ORBIWAN_CREDENTIALS.replace(/-AbCdEf$/, ''))).toMatch(
+      /complete ARN/,
+    );
+    expect(parameterViolation(key, '')).toBeUndefined();
+    expect(
+      parameterViolation(key, 'arn:aws:kms:eu-west-1:123456789012:alias/orbiwan'),
+    ).toBeDefined();
   });
 
   it.each(['states:SendTaskSuccess', 'states:SendTaskFailure'])(
