@@ -29,6 +29,8 @@ export interface CfnResource {
   Metadata?: Record<string, unknown>;
   Condition?: string;
   DependsOn?: string | string[];
+  DeletionPolicy?: 'Delete' | 'Retain' | 'RetainExceptOnCreate' | 'Snapshot';
+  UpdateReplacePolicy?: 'Delete' | 'Retain' | 'Snapshot';
 }
 
 export interface CfnTemplate {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isRecord, loadTemplate, parameterViolation } from '../../local/template/sam-template.js';
@@ -124,6 +125,42 @@ describe('Template: structure', () => {
             : [];
     expect(literal(resources)).toEqual([]);
     expect(literal(template.Outputs)).toEqual([]);
+  });
+
+  it('says of every stateful resource what a stack deletion or a replacement keeps, and the README says what stays', () => {
+    // The types cfn-lint's I3011 asks this of, among those the template uses.
+    const STATEFUL = [
+      'AWS::DynamoDB::Table',
+      'AWS::KMS::Key',
+      'AWS::Logs::LogGroup',
+      'AWS::SecretsManager::Secret',
+      'AWS::SQS::Queue',
+    ];
+    const stateful = Object.entries(resources).filter(([, resource]) =>
+      STATEFUL.includes(resource.Type),
+    );
+    expect(stateful.length).toBeGreaterThan(0);
+    for (const [id, resource] of stateful) {
+      expect(resource.DeletionPolicy, id).toBeDefined();
+      expect(resource.UpdateReplacePolicy, id).toBeDefined();
+    }
+    const cleanUp = readFileSync(new URL('../../README.md', import.meta.url), 'utf8').split(
+      '## Clean up',
+    )[1];
+    for (const [id] of stateful.filter(([, resource]) => resource.DeletionPolicy === 'Retain')) {
+      expect(cleanUp?.split('\n## ')[0], id).toContain(id);
+    }
+  });
+
+  it('names the log groups AWS services deliver to under /aws/vendedlogs/, sparing the account-wide resource policy', () => {
+    const deliveredTo = ['DownlinkStateMachineLogGroup', 'PushApiAccessLogGroup'];
+    for (const id of deliveredTo) {
+      expect(resources[id]?.Properties?.LogGroupName, id).toEqual({
+        'Fn::Sub': expect.stringMatching(
+          /^\/aws\/vendedlogs\/[a-z]+\/\$\{AWS::StackName\}-[a-z-]+$/,
+        ),
+      });
+    }
   });
 
   // CloudFormation takes 30.5 for a Number parameter, and Lambda, Step Functions and the functions'
