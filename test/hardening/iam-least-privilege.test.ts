@@ -236,11 +236,33 @@ describe('Hardening: IAM least privilege', () => {
         !where.endsWith('.AssumeRolePolicyDocument') && statements.some(isTrustPolicy),
     );
 
-    it("let the account administer the alarm topic's key, and this account's alarms use it", () => {
-      expect(resourcePolicies.map(({ where }) => where)).toEqual([
+    const policyAt = (where: string) =>
+      resourcePolicies.find((policy) => policy.where === where)?.statements;
+
+    it("are only the alarm topic key's and the dead-letter queue's", () => {
+      expect(resourcePolicies.map(({ where }) => where).sort()).toEqual([
         'AlarmTopicKey.Properties.KeyPolicy',
+        'DownlinkDeadLetterQueuePolicy.Properties.PolicyDocument',
       ]);
-      expect(resourcePolicies[0]?.statements).toEqual([
+    });
+
+    it('let only the failed-executions rule send to the dead-letter queue, through EventBridge', () => {
+      expect(policyAt('DownlinkDeadLetterQueuePolicy.Properties.PolicyDocument')).toEqual([
+        {
+          Sid: 'FailedExecutionsFromTheRule',
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Resource: stack.attributes['DownlinkDeadLetterQueue.Arn'],
+          Condition: {
+            ArnEquals: { 'aws:SourceArn': stack.attributes['DownlinkExecutionsFailedRule.Arn'] },
+          },
+        },
+      ]);
+    });
+
+    it("let the account administer the alarm topic's key, and this account's alarms use it", () => {
+      expect(policyAt('AlarmTopicKey.Properties.KeyPolicy')).toEqual([
         {
           Sid: 'AccountAdministersTheKey',
           Effect: 'Allow',

@@ -190,6 +190,27 @@ describe('Downlink lifecycle', () => {
     },
   );
 
+  it('ends StatusNotPublished, which the dead-letter queue records, when the refusal cannot be published', async () => {
+    const removeFault = harness.cloud.faults.inject({
+      service: 'iot-data-plane',
+      operation: 'Publish',
+      effect: { error: 'InternalFailureException', status: 500 },
+    });
+    try {
+      const execution = harness.publishDownlink({ data: 'zz', port: 20 });
+      const done = await harness.finished(execution.executionArn);
+
+      expect(done).toMatchObject({ status: 'FAILED', error: 'StatusNotPublished' });
+      expect(harness.statesEntered(execution.executionArn)).toEqual([
+        'SendDownlink',
+        'ReportInvalidDownlink',
+        'StatusNotPublished',
+      ]);
+    } finally {
+      removeFault();
+    }
+  });
+
   it('refuses a downlink whose topic names no valid DevEUI, answering on that topic', async () => {
     const before = harness.posts().length;
     const execution = harness.publishDownlink(

@@ -4,6 +4,7 @@ import type { OrbiwanAuth } from '../../functions/shared/orbiwan/orbiwan-auth.js
 import { createOrbiwanClient } from '../../functions/shared/orbiwan/orbiwan-client.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import { isRecord, loadTemplate, resourcesOfType } from '../../local/template/sam-template.js';
+import { matchesEventPattern } from '../helpers/event-pattern.js';
 import { sampleStack } from '../helpers/sample-stack.js';
 
 // Offline checks of what operators get: traces on every function, alarms on what needs a person,
@@ -205,5 +206,64 @@ describe('Template: observability', () => {
       const payload = state.Parameters?.Payload;
       expect(isRecord(payload) && payload['correlationId.$'], name).toBe('$$.Execution.Name');
     }
+  });
+  describe('executions that fail without their final status', () => {
+    const rule = resolveIntrinsics(
+      template.Resources.DownlinkExecutionsFailedRule?.Properties,
+      stack,
+    ) as { EventPattern: unknown; Targets: { Arn: string }[] };
+    const definition = template.Resources.DownlinkStateMachine?.Properties?.Definition as {
+      States: Record<string, { Type: string; Error?: string; Catch?: { ErrorEquals: string[] }[] }>;
+    };
+    const statusChange = (error: string, status = 'FAILED', machine = STATE_MACHINE) => ({
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { stateMachineArn: machine, status, error, cause: '...' },
+    });
+    const STATE_MACHINE = stack.refs.DownlinkStateMachine ?? '';
+    // Every error an execution can end with after the connector published its ending: the
+    // fixed ones of the Fail states, and those its tasks are caught with (ErrorPath states).
+    const byDesign = [
+      ...new Set(
+        Object.values(definition.States).flatMap((state) => [
+          ...(state.Type === 'Fail' && state.Error !== undefined ? [state.Error] : []),
+          ...(state.Catch ?? []).flatMap((handler) => handler.ErrorEquals),
+        ]),
+      ),
+    ].filter((error) => error !== 'StatusNotPublished' && error !== 'States.ALL');
+
+    it('sends each one to the dead-letter queue, whose alarm fires', () => {
+      expect(rule.Targets.map((target) => target.Arn)).toEqual([
+        stack.attributes['DownlinkDeadLetterQueue.Arn'],
+      ]);
+      const alarm = alarms.find(({ id }) => id === 'DeadLetterQueueNotEmptyAlarm');
+      expect(alarm?.properties.Dimensions).toEqual([
+        { Name: 'QueueName', Value: stack.attributes['DownlinkDeadLetterQueue.QueueName'] },
+      ]);
+    });
+
+    it.each(['States.DataLimitExceeded', 'States.Runtime', 'StatusNotPublished'])(
+      'matches an execution failed with %s',
+      (error) => {
+        expect(matchesEventPattern(rule.EventPattern, statusChange(error))).toBe(true);
+      },
+    );
+
+    it('matches no downlink that ended as the connector reported, whatever its error', () => {
+      expect(byDesign).toEqual(expect.arrayContaining(['NotAcknowledged', 'DeviceBusyError']));
+      for (const error of byDesign.filter((name) => !name.startsWith('States.'))) {
+        expect(matchesEventPattern(rule.EventPattern, statusChange(error)), error).toBe(false);
+      }
+    });
+
+    it("matches no other state machine's execution, and no ending the other alarms watch", () => {
+      const other = STATE_MACHINE.replace(/:stateMachine:.*/, ':stateMachine:other');
+      expect(
+        matchesEventPattern(rule.EventPattern, statusChange('States.Runtime', 'FAILED', other)),
+      ).toBe(false);
+      expect(
+        matchesEventPattern(rule.EventPattern, statusChange('States.Timeout', 'TIMED_OUT')),
+      ).toBe(false);
+    });
   });
 });
