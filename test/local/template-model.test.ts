@@ -70,6 +70,19 @@ describe('resolveIntrinsics', () => {
       'Fn::GetAZs is not supported',
     );
   });
+  it('leaves out what AWS::NoValue stands for: a list item, a property, an If branch', () => {
+    expect(
+      resolveIntrinsics(
+        {
+          list: ['a', { Ref: 'AWS::NoValue' }, { 'Fn::If': ['On', { Ref: 'AWS::NoValue' }, 'b'] }],
+          gone: { 'Fn::If': ['On', { Ref: 'AWS::NoValue' }, 'kept'] },
+          kept: { 'Fn::If': ['On', 'kept', { Ref: 'AWS::NoValue' }] },
+        },
+        context,
+      ),
+    ).toEqual({ list: ['a'], kept: 'kept' });
+    expect(resolveIntrinsics({ Ref: 'AWS::NoValue' }, context)).toBeUndefined();
+  });
 });
 
 describe('functionProperties', () => {

@@ -5,7 +5,8 @@ import { isRecord, loadTemplate, parameterViolation } from '../../local/template
 
 // Checks any CloudFormation/SAM template must pass before `sam deploy` would even try: known
 // resource types and properties, references that resolve, described and constrained parameters.
-// The SAM resource types are checked in depth by `npm run check:sam-schema` (AWS's own schema).
+// The SAM resource types are checked in depth by cfn-lint, which runs AWS's SAM translator on them
+// (`npm run lint:template`, part of `npm test`).
 
 const template = loadTemplate();
 const resources = template.Resources;
