@@ -82,6 +82,12 @@ export const KEEP_FINISHED_EXECUTIONS = 1_000;
  */
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
+/**
+ * What StartExecution takes as a name: 1 to 80 characters, none of them white space, brackets,
+ * wildcards, control characters or any of " # % \ ^ | ~ ` $ & , ; : / (else InvalidName).
+ */
+const VALID_EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\p{Cc}]{1,80}$/u;
+
 /** What Step Functions' API accepts as an execution's input or a task's output, in characters. */
 const MAX_API_PAYLOAD_CHARACTERS = 262_144;
 
@@ -236,6 +242,8 @@ export class LocalStepFunctions {
     name?: string;
   }): ExecutionRecord {
     const machine = this.describeStateMachine(stateMachineArn);
+    if (!VALID_EXECUTION_NAME.test(name))
+      throw new AwsServiceError('InvalidName', 400, `Invalid Name: '${name}'`);
     const executionArn = `arn:aws:states:${this.options.region}:${this.options.accountId}:execution:${machine.name}:${name}`;
     if (this.executions.has(executionArn))
       throw new AwsServiceError(

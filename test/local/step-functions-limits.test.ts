@@ -266,6 +266,31 @@ describe("Local Step Functions: Step Functions' payload limit", () => {
     expect(engine.listExecutions(arns.Keep ?? '')).toHaveLength(before);
   });
 
+  it.each([
+    ['81 characters', 'a'.repeat(81)],
+    ['an empty name', ''],
+    ['a space', 'downlink 1'],
+    ['a colon', 'downlink:1'],
+    ['a slash', 'downlink/1'],
+    ['a control character', 'downlink\u0007'],
+  ])('refuses StartExecution named with %s (InvalidName), starting nothing', async (_, name) => {
+    const before = engine.listExecutions(arns.Keep ?? '').length;
+
+    await expect(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: arns.Keep, input: '{}', name })),
+    ).rejects.toMatchObject({ name: 'InvalidName' });
+    expect(engine.listExecutions(arns.Keep ?? '')).toHaveLength(before);
+  });
+
+  it('takes an 80-character name of letters, digits, - and _, as the IoT rule gives', async () => {
+    const name = `downlink_${'0123456789abcdef-'.repeat(4)}${'x'.repeat(3)}`.padEnd(80, '_');
+    expect(name).toHaveLength(80);
+
+    await expect(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: arns.Keep, input: '{}', name })),
+    ).resolves.toMatchObject({ executionArn: expect.stringMatching(new RegExp(`:${name}$`)) });
+  });
+
   it('refuses SendTaskSuccess with an output over 262,144 characters (ValidationException); the task still waits', async () => {
     const { executionArn, token } = await waiting('Wait');
     const output = JSON.stringify({ text: 'a'.repeat(MAX_API_PAYLOAD_CHARACTERS) });

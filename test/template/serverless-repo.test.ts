@@ -116,6 +116,43 @@ describe('Template: AWS::ServerlessRepo::Application', () => {
     expect(license).toMatch(/Apache License\s+Version 2\.0/);
     expect(String(application.ReadmeUrl)).toMatch(/\.md$/);
   });
+
+  // SAR asks whoever deploys an application to acknowledge what it creates: IAM roles and policies
+  // (CAPABILITY_IAM), and resource policies (CAPABILITY_RESOURCE_POLICY), including those SAM
+  // generates (a function's HttpApi event becomes an AWS::Lambda::Permission).
+  it('names in the README the capabilities a deploy from the repository needs', () => {
+    const types = new Set(Object.values(template.Resources).map((resource) => resource.Type));
+    const hasApiEvents = Object.values(template.Resources).some((resource) =>
+      Object.values((resource.Properties?.Events ?? {}) as Record<string, { Type: string }>).some(
+        (event) => event.Type === 'HttpApi',
+      ),
+    );
+    if (hasApiEvents) types.add('AWS::Lambda::Permission');
+    const IAM = [
+      'AWS::IAM::Role',
+      'AWS::IAM::ManagedPolicy',
+      'AWS::IAM::Policy',
+      'AWS::Serverless::Function',
+    ];
+    const RESOURCE_POLICIES = [
+      'AWS::Lambda::Permission',
+      'AWS::SQS::QueuePolicy',
+      'AWS::SNS::TopicPolicy',
+      'AWS::S3::BucketPolicy',
+      'AWS::Events::EventBusPolicy',
+    ];
+    const needed = [
+      ...(IAM.some((type) => types.has(type)) ? ['CAPABILITY_IAM'] : []),
+      ...(RESOURCE_POLICIES.some((type) => types.has(type)) ? ['CAPABILITY_RESOURCE_POLICY'] : []),
+    ];
+    expect(needed).toEqual(['CAPABILITY_IAM', 'CAPABILITY_RESOURCE_POLICY']);
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme
+      .split('### Publish to the Serverless Application Repository')[1]
+      ?.split('\n## ')[0];
+    for (const capability of needed) expect(section).toContain(capability);
+    expect(section).toContain('**The live check.**');
+  });
 });
 
 describe('scripts/publish-sar.mjs', () => {
