@@ -79,7 +79,7 @@ describe('npm start', () => {
     [
       "a template parameter outside the template's range",
       { DOWNLINK_TIMEOUT_SECONDS: '5' },
-      'DOWNLINK_TIMEOUT_SECONDS="5": must be at least 60',
+      'DOWNLINK_TIMEOUT_SECONDS="5": must be a whole number of seconds from 60 to 10368000 (120 days)',
     ],
   ])(
     'refuses %s with a message naming it, and exits',

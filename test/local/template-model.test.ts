@@ -190,16 +190,32 @@ describe("describeStack: template.yaml's downlink parameters", () => {
     describeStack(template, { parameters: { ...SAMPLE_PARAMETERS, ...parameters } });
 
   it.each([
-    ['DownlinkTimeoutSeconds', '59', 'a whole number of seconds from 60 to 10368000 (120 days)'],
+    [
+      'DownlinkTimeoutSeconds',
+      '59',
+      'must be a whole number of seconds from 60 to 10368000 (120 days)',
+    ],
     [
       'DownlinkTimeoutSeconds',
       '10368001',
-      'a whole number of seconds from 60 to 10368000 (120 days)',
+      'must be a whole number of seconds from 60 to 10368000 (120 days)',
     ],
-    ['DownlinkTimeoutSeconds', '30.5', 'a whole number of seconds from 60 to 10368000 (120 days)'],
-    ['RequestIdWindowSeconds', '59', 'a whole number of seconds from 60 to 2592000 (30 days)'],
-    ['RequestIdWindowSeconds', '2592001', 'a whole number of seconds from 60 to 2592000 (30 days)'],
-  ])('refuses %s %s, as CloudFormation would: it must be %s', (name, value, violation) => {
+    [
+      'DownlinkTimeoutSeconds',
+      '30.5',
+      'must be a whole number of seconds from 60 to 10368000 (120 days)',
+    ],
+    [
+      'RequestIdWindowSeconds',
+      '59',
+      'must be a whole number of seconds from 60 to 2592000 (30 days)',
+    ],
+    [
+      'RequestIdWindowSeconds',
+      '2592001',
+      'must be a whole number of seconds from 60 to 2592000 (30 days)',
+    ],
+  ])('refuses %s %s, as CloudFormation would: it %s', (name, value, violation) => {
     expect(() => deploy({ [name]: value })).toThrow(`parameter ${name} "${value}" ${violation}`);
   });
 
