@@ -109,7 +109,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   process.env.AWS_ACCESS_KEY_ID ??= 'local';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
 
-  functions = (await loadLocalFunctions(template, stack)).map((fn) => usage.countInvocations(fn));
+  functions = loadLocalFunctions(template, stack).map((fn) => usage.countInvocations(fn));
   const stateMachines = registerStateMachines(template, stack, stepFunctions);
   const { applyTopicRules, deadLetters } = topicRulesRunner(template, stack, stepFunctions);
 

@@ -1,3 +1,3 @@
-import { createHandler } from './create-handler.js';
+import { pushModeHandlerFromEnv } from './configure-push-mode.js';
 
-export const handler = createHandler(process.env);
+export const handler = pushModeHandlerFromEnv(process.env);

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { handlerLocation, resourcesOfType, type CfnTemplate } from '../template/sam-template.js';
 import type { LocalStack } from '../template/stack.js';
 import { functionEnvironment, functionName, timeoutSeconds } from './function-environment.js';
+import { HANDLER_FACTORIES } from './handler-factories.js';
 
-// Every function of the template, run in this process: its handler is built by the create-handler.ts
-// beside its entry point, with the environment template.yaml gives it, and invoked the way Lambda
-// would. The AWS SDK clients inside the handlers read AWS_ENDPOINT_URL_* from process.env, which the
+// Every function of the template, run in this process: its handler is built as its entry point
+// builds it (handler-factories.ts, by the template's Handler), with the environment template.yaml
+// gives it, and invoked the way Lambda would. The AWS SDK clients inside the handlers read AWS_ENDPOINT_URL_* from process.env, which the
 // caller points at the local stand-ins before loading.
 
 export interface LocalFunction {
@@ -38,36 +37,48 @@ export class LambdaFunctionError extends Error {
 export const LOCAL_CONCURRENCY = 32;
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
-type CreateHandler = (env: NodeJS.ProcessEnv) => Handler;
 
 /**
- * A function's handler as the template makes it: built by the create-handler.ts beside its entry
- * point, from its template environment (with `overrides`, for tests that change some of it).
+ * A function's handler as the template makes it: built by the factory its Handler's module uses,
+ * from its template environment (with `overrides`, for tests that change some of it).
  */
-export async function loadHandler(
+export function loadHandler(
   template: CfnTemplate,
   stack: LocalStack,
   functionId: string,
   overrides: Record<string, string> = {},
-): Promise<Handler> {
-  const { codeDirectory, module } = handlerLocation(template, functionId);
-  const factoryFile = join(codeDirectory, dirname(module), 'create-handler.ts');
-  const { createHandler } = (await import(pathToFileURL(factoryFile).href)) as {
-    createHandler: CreateHandler;
-  };
-  return createHandler({ ...functionEnvironment(template, stack, functionId), ...overrides });
+): Handler {
+  return handlerFactoryOf(
+    template,
+    functionId,
+  )({
+    ...functionEnvironment(template, stack, functionId),
+    ...overrides,
+  }) as Handler;
 }
 
-export async function loadLocalFunctions(
+/** The factory of a function's handler, found by its Handler's module; an error names a missing one. */
+export function handlerFactoryOf(
   template: CfnTemplate,
-  stack: LocalStack,
-): Promise<LocalFunction[]> {
+  functionId: string,
+): (env: NodeJS.ProcessEnv) => unknown {
+  const { module } = handlerLocation(template, functionId);
+  const factory = HANDLER_FACTORIES[module];
+  if (factory === undefined) {
+    throw new Error(
+      `${functionId}: no handler factory for ${module} in local/lambda/handler-factories.ts`,
+    );
+  }
+  return factory;
+}
+
+export function loadLocalFunctions(template: CfnTemplate, stack: LocalStack): LocalFunction[] {
   const functions: LocalFunction[] = [];
   const turn = semaphore(LOCAL_CONCURRENCY);
   for (const [id] of resourcesOfType(template, 'AWS::Serverless::Function')) {
     const environment = functionEnvironment(template, stack, id);
     const name = functionName(stack, id);
-    const handler = await loadHandler(template, stack, id);
+    const handler = loadHandler(template, stack, id);
     const timeoutMs = timeoutSeconds(template, id) * 1000;
     functions.push({
       id,

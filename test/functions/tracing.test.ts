@@ -59,8 +59,9 @@ afterAll(() => {
 describe('Tracing in Lambda', () => {
   it("traces a push's invocation, annotated with the HTTP request's id", async () => {
     captureLogs();
-    const { createHandler } = await import('../../functions/notifications/create-handler.js');
-    const handler = createHandler({
+    const { notificationHandlerFromEnv } =
+      await import('../../functions/notifications/notification-handler.js');
+    const handler = notificationHandlerFromEnv({
       TOPIC_PREFIX: 'orbiwan/lorawan',
       PUSH_TOKEN_SECRET_ARN,
       NOTIFICATION_TYPE: 'uplink',

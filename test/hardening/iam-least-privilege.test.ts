@@ -486,7 +486,7 @@ describe('Hardening: IAM least privilege', () => {
         event: APIGatewayProxyEventV2,
         context: Context,
       ) => Promise<APIGatewayProxyStructuredResultV2>;
-      const handlerOf = async () => (await loadHandler(template, stack, functionId)) as PushHandler;
+      const handlerOf = () => loadHandler(template, stack, functionId) as PushHandler;
 
       it.each([
         ['without an Authorization header', null],
@@ -495,7 +495,7 @@ describe('Hardening: IAM least privilege', () => {
         'refuses a request %s with 401 and asks nothing of AWS but the token',
         async (_, authorization) => {
           // Prepare
-          const handler = await handlerOf();
+          const handler = handlerOf();
           const event = pushEvent({ path: route?.path ?? '', body: '{}', authorization });
 
           // Act

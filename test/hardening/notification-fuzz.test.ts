@@ -8,8 +8,8 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { transmissionState } from '../../functions/downlinks/downlink-status.js';
-import { createHandler as createDownlinkStatusHandler } from '../../functions/downlinks/status/create-handler.js';
-import { createHandler as createNotificationHandler } from '../../functions/notifications/create-handler.js';
+import { downlinkStatusHandlerFromEnv as createDownlinkStatusHandler } from '../../functions/downlinks/status/downlink-status-function.js';
+import { notificationHandlerFromEnv as createNotificationHandler } from '../../functions/notifications/notification-handler.js';
 import type { NotificationHandler } from '../../functions/notifications/notification-handler.js';
 import {
   NOTIFICATION_DEFINITIONS,

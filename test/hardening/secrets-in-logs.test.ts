@@ -178,12 +178,12 @@ function fn(id: string): LocalFunction {
   return found;
 }
 
-/** A handler of a template function built from its create-handler.ts with another environment. */
-async function handlerWith<Input, Output>(
+/** A handler of a template function built as its entry point builds it, with another environment. */
+function handlerWith<Input, Output>(
   id: string,
   environment: Record<string, string>,
-): Promise<Handler<Input, Output>> {
-  return (await loadHandler(cloud.template, stack, id, environment)) as Handler<Input, Output>;
+): Handler<Input, Output> {
+  return loadHandler(cloud.template, stack, id, environment) as Handler<Input, Output>;
 }
 
 async function push(
@@ -291,7 +291,7 @@ async function scenariosThroughTheNotificationFunctions(): Promise<void> {
     iot.restore();
   }
   // The push token's secret cannot be read.
-  const unreadable = await handlerWith<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(
+  const unreadable = handlerWith<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(
     'UplinkFunction',
     {
       PUSH_TOKEN_SECRET_ARN: `${fn('UplinkFunction').environment.PUSH_TOKEN_SECRET_ARN ?? ''}-gone`,
@@ -396,10 +396,10 @@ async function scenariosWithBasicAuth(): Promise<void> {
 }
 
 async function scenariosWithOAuth2(): Promise<void> {
-  const send = await handlerWith<SendInput, unknown>('SendDownlinkFunction', {
+  const send = handlerWith<SendInput, unknown>('SendDownlinkFunction', {
     ORBIWAN_AUTH_MODE: 'oauth2',
   });
-  const check = await handlerWith<CheckInput, unknown>('CheckDownlinkStatusFunction', {
+  const check = handlerWith<CheckInput, unknown>('CheckDownlinkStatusFunction', {
     ORBIWAN_AUTH_MODE: 'oauth2',
   });
   const sendIt = (name: string, requestId: string) =>

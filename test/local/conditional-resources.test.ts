@@ -40,10 +40,10 @@ describe('Local stack: resources with a Condition', () => {
     expect(loaded).toContain('UplinkFunction');
   });
 
-  it('loads the push mode function, with its template environment, when it is true', async () => {
+  it('loads the push mode function, with its template environment, when it is true', () => {
     const stack = sampleStack({ ConfigureOrbiwanPushMode: 'true' });
 
-    const functions = await loadLocalFunctions(deployedTemplate(template, stack), stack);
+    const functions = loadLocalFunctions(deployedTemplate(template, stack), stack);
 
     expect(functions.find((fn) => fn.id === 'PushModeFunction')?.environment).toMatchObject({
       ORBIWAN_BASE_URL: stack.parameters.OrbiwanBaseUrl,

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REQUEST_ID_WINDOW_SECONDS_RANGE } from '../../functions/downlinks/downlink-settings.js';
@@ -10,6 +10,7 @@ import {
   NOTIFICATION_TYPES,
 } from '../../functions/notifications/notification-types.js';
 import { functionEnvironment } from '../../local/lambda/function-environment.js';
+import { handlerFactoryOf } from '../../local/lambda/local-functions.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import {
   functionProperties,
@@ -53,15 +54,11 @@ function ownVariablesOf(functionId: string): string[] {
 }
 
 /**
- * The variables a function's handler factory (the create-handler.ts beside its entry point, as
- * Lambda and the local stack build it) reads from the environment the template gives it.
+ * The variables a function's handler factory (the one its entry point calls, as Lambda and the
+ * local stack build it) reads from the environment the template gives it.
  */
-async function variablesReadBy(functionId: string): Promise<string[]> {
-  const { codeDirectory, module } = handlerLocation(template, functionId);
-  const factory = join(codeDirectory, dirname(module), 'create-handler.ts');
-  const { createHandler } = (await import(pathToFileURL(factory).href)) as {
-    createHandler: (env: NodeJS.ProcessEnv) => unknown;
-  };
+function variablesReadBy(functionId: string): string[] {
+  const createHandler = handlerFactoryOf(template, functionId);
   const read = new Set<string>();
   const env = new Proxy(functionEnvironment(template, sampleStack(), functionId), {
     get: (variables, name) => {
@@ -89,6 +86,17 @@ describe('Template: functions', () => {
       const properties = functionProperties(template, id);
       expect(properties.Runtime).toBe('nodejs24.x');
       expect(properties.Architectures).toEqual(['arm64']);
+    },
+  );
+
+  it.each(functionIds)(
+    "%s's entry point builds its handler with the factory the local stack uses",
+    (id) => {
+      const { codeDirectory, module } = handlerLocation(template, id);
+      const source = readFileSync(join(codeDirectory, `${module}.ts`), 'utf8');
+      expect(source).toContain(
+        `export const handler = ${handlerFactoryOf(template, id).name}(process.env);`,
+      );
     },
   );
 
@@ -181,8 +189,8 @@ describe('Template: functions', () => {
 
   it.each(functionIds)(
     '%s is given every variable its code reads, and reads every variable it is given',
-    async (id) => {
-      const read = await variablesReadBy(id);
+    (id) => {
+      const read = variablesReadBy(id);
       const given = Object.keys(environmentOf(id));
       expect(read.filter((name) => !given.includes(name))).toEqual([]);
       if (id in READ_AT_FIRST_REQUEST) return;

@@ -1,3 +1,3 @@
-import { createHandler } from './create-handler.js';
+import { checkStatusHandlerFromEnv } from './check-status.js';
 
-export const handler = createHandler(process.env);
+export const handler = checkStatusHandlerFromEnv(process.env);

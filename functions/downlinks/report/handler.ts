@@ -1,3 +1,3 @@
-import { createHandler } from './create-handler.js';
+import { reportFailureHandlerFromEnv } from './report-failure.js';
 
-export const handler = createHandler(process.env);
+export const handler = reportFailureHandlerFromEnv(process.env);

@@ -1,3 +1,3 @@
-import { createHandler } from './create-handler.js';
+import { sendDownlinkHandlerFromEnv } from './send-downlink.js';
 
-export const handler = createHandler(process.env);
+export const handler = sendDownlinkHandlerFromEnv(process.env);

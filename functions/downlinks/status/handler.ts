@@ -1,3 +1,3 @@
-import { createHandler } from './create-handler.js';
+import { downlinkStatusHandlerFromEnv } from './downlink-status-function.js';
 
-export const handler = createHandler(process.env);
+export const handler = downlinkStatusHandlerFromEnv(process.env);

@@ -14,7 +14,7 @@ import {
   republishedStatus,
 } from '../../../functions/downlinks/downlink-status.js';
 import { downlinkItem } from '../../../functions/downlinks/downlink-table.js';
-import { createHandler } from '../../../functions/downlinks/status/create-handler.js';
+import { downlinkStatusHandlerFromEnv as createHandler } from '../../../functions/downlinks/status/downlink-status-function.js';
 import { downlinkStatusIntake } from '../../../functions/downlinks/status-intake.js';
 import { statusPublisher } from '../../../functions/downlinks/status-publisher.js';
 import {

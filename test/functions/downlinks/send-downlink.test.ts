@@ -22,7 +22,7 @@ import {
   type SendDeps,
   type SendInput,
 } from '../../../functions/downlinks/send/send-downlink.js';
-import { createHandler as createStatusHandler } from '../../../functions/downlinks/status/create-handler.js';
+import { downlinkStatusHandlerFromEnv as createStatusHandler } from '../../../functions/downlinks/status/downlink-status-function.js';
 import { statusPublisher } from '../../../functions/downlinks/status-publisher.js';
 import { PUBLISHER_LEASE_MS } from '../../../functions/downlinks/status-publishing.js';
 import { stepFunctionsCompletion } from '../../../functions/downlinks/task-completion.js';

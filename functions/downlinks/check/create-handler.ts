@@ -1,1 +1,0 @@
-export { checkStatusHandlerFromEnv as createHandler } from './check-status.js';

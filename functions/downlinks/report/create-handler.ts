@@ -1,1 +1,0 @@
-export { reportFailureHandlerFromEnv as createHandler } from './report-failure.js';

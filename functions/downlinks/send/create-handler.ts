@@ -1,1 +1,0 @@
-export { sendDownlinkHandlerFromEnv as createHandler } from './send-downlink.js';

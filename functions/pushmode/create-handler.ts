@@ -1,1 +1,0 @@
-export { pushModeHandlerFromEnv as createHandler } from './configure-push-mode.js';
