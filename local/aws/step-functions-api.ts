@@ -30,10 +30,11 @@ export function stepFunctionsService(engine: LocalStepFunctions): AwsService {
       return { ...machine, status: 'ACTIVE', creationDate: seconds(machine.creationDate) };
     },
     StartExecution: (input) => {
+      const name = text(input, 'name');
       const execution = engine.startExecution({
         stateMachineArn: text(input, 'stateMachineArn') ?? '',
         input: text(input, 'input') ?? '{}',
-        ...(text(input, 'name') === undefined ? {} : { name: text(input, 'name') }),
+        ...(name === undefined ? {} : { name }),
       });
       return { executionArn: execution.executionArn, startDate: seconds(execution.startDate) };
     },

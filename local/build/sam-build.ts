@@ -69,7 +69,7 @@ export async function samBuild(
     minify: properties.Minify === undefined || properties.Minify === true,
     sourcemap: properties.Sourcemap === true,
     external: (properties.External as string[] | undefined) ?? [],
-    loader: pairs('Loader') as BuildOptions['loader'],
+    loader: pairs('Loader') as NonNullable<BuildOptions['loader']>,
     outExtension: pairs('OutExtension'),
     banner: pairs('Banner'),
     ...(typeof properties.MainFields === 'string'
