@@ -2,7 +2,7 @@ import type { BenchResult } from './run.js';
 import type { Comparison } from './parts/latency.js';
 import type { Summary } from './stats.js';
 
-// The bench's results as Markdown tables: what `npm run bench` prints and the README shows.
+// The bench's results as Markdown tables: what `npm run bench` prints and docs/performance.md shows.
 
 const ms = ({ median, p25, p75 }: Summary) =>
   `${median.toFixed(1)} (${p25.toFixed(1)}–${p75.toFixed(1)})`;

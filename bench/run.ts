@@ -201,21 +201,23 @@ function targetsOf(
   ];
 }
 
-const README = fileURLToPath(new URL('../README.md', import.meta.url));
-export const README_MARKERS = ['<!-- bench:start -->', '<!-- bench:end -->'] as const;
+/** The page that shows the bench results: `npm run bench` rewrites them there. */
+export const PERFORMANCE_DOC = fileURLToPath(new URL('../docs/performance.md', import.meta.url));
+export const BENCH_MARKERS = ['<!-- bench:start -->', '<!-- bench:end -->'] as const;
 
 /**
- * The README with its Performance figures (between the markers) replaced by the report, formatted
+ * The performance page with its figures (between the markers) replaced by the report, formatted
  * as `npm run lint` wants it.
  */
-export async function readmeWithReport(readme: string, report: string): Promise<string> {
-  const [start, end] = README_MARKERS;
-  const from = readme.indexOf(start);
-  const to = readme.indexOf(end);
-  if (from === -1 || to < from) throw new Error(`README.md lacks the ${start} ... ${end} markers`);
-  const text = `${readme.slice(0, from + start.length)}\n${report}\n${readme.slice(to)}`;
-  const options = await prettier.resolveConfig(README);
-  return prettier.format(text, { ...options, filepath: README });
+export async function docWithReport(doc: string, report: string): Promise<string> {
+  const [start, end] = BENCH_MARKERS;
+  const from = doc.indexOf(start);
+  const to = doc.indexOf(end);
+  if (from === -1 || to < from)
+    throw new Error(`docs/performance.md lacks the ${start} ... ${end} markers`);
+  const text = `${doc.slice(0, from + start.length)}\n${report}\n${doc.slice(to)}`;
+  const options = await prettier.resolveConfig(PERFORMANCE_DOC);
+  return prettier.format(text, { ...options, filepath: PERFORMANCE_DOC });
 }
 
 // Run as a command: npm run bench [-- --quick]
@@ -232,7 +234,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   console.log(report);
   console.error(`bench: results written to ${resultsFile}`);
   if (!quick) {
-    writeFileSync(README, await readmeWithReport(readFileSync(README, 'utf8'), report));
-    console.error('bench: README.md Performance figures updated');
+    writeFileSync(
+      PERFORMANCE_DOC,
+      await docWithReport(readFileSync(PERFORMANCE_DOC, 'utf8'), report),
+    );
+    console.error('bench: docs/performance.md figures updated');
   }
 }

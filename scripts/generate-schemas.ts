@@ -155,7 +155,7 @@ const failureStatus = describe(
 
 const downlinkStatusMessage = z.union([republishedStatus, acceptedStatus, failureStatus]);
 
-// The request's fields, as the README's table describes them.
+// The request's fields, as docs/downlinks.md's table describes them.
 const requestShape = downlinkRequestSchema.shape;
 describe(requestShape.data, 'The payload in hex, two digits per byte, 0 to 242 bytes.');
 describe(requestShape.port, 'LoRaWAN FPort, 1..223.');

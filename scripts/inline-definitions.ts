@@ -14,7 +14,7 @@ import {
 // Copies each state machine's definition file (its Metadata.DefinitionFile, the one file people
 // edit) into template.yaml as its inline Definition. Inline because the Serverless Application
 // Repository copies a function's code for the accounts that deploy the application, but not a
-// DefinitionUri: they would read it from the publisher's bucket and be refused (README: Publish
+// DefinitionUri: they would read it from the publisher's bucket and be refused (docs/deploy.md: Publish
 // to the Serverless Application Repository).
 //   npm run inline-definitions        (a test fails while the two differ)
 

@@ -1,9 +1,10 @@
-// Publishes the connector to the AWS Serverless Application Repository (README: Publish to the
-// Serverless Application Repository):
+// Publishes the connector to the AWS Serverless Application Repository (docs/deploy.md: Publish
+// to the Serverless Application Repository):
 //   SAR_BUCKET=<bucket> AWS_REGION=<region> npm run publish:sar [-- --template <template.yaml>]
 // It checks what it can first (the bucket and region are given, the template's
 // AWS::ServerlessRepo::Application metadata is ready), then runs, in the template's directory:
-//   sam build, sam package (the code, LICENSE and README.md go to SAR_BUCKET), sam publish.
+//   sam build, sam package (the code, LICENSE and the readme, docs/serverless-repo.md, go to
+//   SAR_BUCKET), sam publish.
 // Run with tsx (npm run publish:sar), which loads the TypeScript template model.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -33,8 +34,8 @@ const bucket = (process.env.SAR_BUCKET ?? '').trim();
 if (bucket === '')
   fail(
     'SAR_BUCKET is not set: name the S3 bucket that sam package uploads the code, LICENSE and ' +
-      'README.md to (in the region you publish to, with a bucket policy that lets ' +
-      'serverlessrepo.amazonaws.com read it)',
+      'the readme (docs/serverless-repo.md) to (in the region you publish to, with a bucket ' +
+      'policy that lets serverlessrepo.amazonaws.com read it)',
   );
 const region = (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? '').trim();
 if (region === '')
@@ -115,7 +116,8 @@ const arn = /arn:aws[a-z-]*:serverlessrepo:[a-z0-9-]+:\d{12}:applications\/[A-Za
 )?.[0];
 if (arn !== undefined) {
   console.log(
-    `\nQuick-create link (share the application with the deploying accounts first, README):\n` +
+    `\nQuick-create link (share the application with the deploying accounts first, ` +
+      `docs/deploy.md):\n` +
       `https://console.aws.amazon.com/lambda/home?region=${region}#/create/app?applicationId=${arn}`,
   );
 }

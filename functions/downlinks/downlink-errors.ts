@@ -3,7 +3,7 @@ import type { InputIssue } from '../shared/errors.js';
 // Errors of the downlink tasks. Their names are what the state machine matches in Retry and
 // Catch, and what a failed execution shows in the Step Functions console.
 
-/** The downlink request breaks the contract (README: Downlink request). */
+/** The downlink request breaks the contract (docs/downlinks.md: Request). */
 export class InvalidDownlinkError extends Error {
   override name = 'InvalidDownlinkError';
   constructor(

@@ -2,7 +2,7 @@ import { DEV_EUI_FORMS, normaliseDevEui } from '../shared/dev-eui.js';
 import * as z from 'zod/mini';
 import '../shared/zod.js';
 
-// Schemas of the notification bodies OrbiWAN documents (see shared ORBIWAN.md). They check the
+// Schemas of the notification bodies OrbiWAN documents (docs/orbiwan-api.md: Notification bodies). They check the
 // fields the connector and its subscribers rely on; unknown fields are allowed, because the body
 // is republished as received and OrbiWAN may add fields at any release. A field whose type the
 // documentation leaves open accepts a string or a number rather than guessing.

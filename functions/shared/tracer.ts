@@ -2,7 +2,7 @@ import type { Tracer } from '@aws-lambda-powertools/tracer';
 
 // X-Ray (template.yaml: Tracing: Active) through Powertools Tracer, loaded only where it traces:
 // in Lambda, with tracing on. The X-Ray SDK hooks every promise of the process once it is loaded
-// (README: Performance measures what that costs), so tests, the local stack and sam local invoke
+// (docs/performance.md measures what that costs), so tests, the local stack and sam local invoke
 // never load it.
 const tracing =
   process.env.AWS_EXECUTION_ENV !== undefined &&

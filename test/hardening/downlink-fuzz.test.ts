@@ -38,7 +38,7 @@ import { fuzzSettings } from '../helpers/fuzz-settings.js';
 import { lambdaContext } from '../helpers/lambda-context.js';
 import { captureLogs } from '../helpers/logs.js';
 
-// Property-based bad input for the downlink path: generated requests (README "Request") and
+// Property-based bad input for the downlink path: generated requests (docs/downlinks.md "Request") and
 // topics. Thousands are parsed as the send task parses them, which must accept every valid one;
 // thousands of invalid ones go through the send task's handler, which must refuse each with
 // InvalidDownlinkError naming each problem, before it touches anything; a few hundred invalid ones
@@ -56,7 +56,7 @@ const MODES = ['enqueue_on_busy', 'fail_on_busy', 'replace_on_busy'] as const;
 const KNOWN_FIELDS = new Set(['data', 'port', 'confirmed', 'mode', 'fcnt', 'requestId']);
 
 // ---------------------------------------------------------------------------------------------
-// Topics: `{prefix}/{deveui}/downlink`, the DevEUI in any of OrbiWAN's forms (README "Topics").
+// Topics: `{prefix}/{deveui}/downlink`, the DevEUI in any of OrbiWAN's forms (docs/integration.md "Topics").
 
 /** Whether a topic is `{prefix}/{deveui}/downlink` with a DevEUI in one of OrbiWAN's forms. */
 function isValidTopic(topic: string): boolean {

@@ -69,7 +69,7 @@ const { parameters: FUZZ, testTimeoutMs: TEST_TIMEOUT_MS } = fuzzSettings('notif
 const aws = mockAws();
 
 const PREFIX = 'orbiwan/lorawan';
-/** AWS IoT Core's message limit, which the README promises to enforce with a 413. */
+/** AWS IoT Core's message limit, which docs/integration.md promises to enforce with a 413. */
 const LIMIT = 128 * 1024;
 
 // ---------------------------------------------------------------------------------------------
@@ -89,7 +89,7 @@ const deepObject = (maxDepth: number) =>
 const deepValue = fc.oneof(deepArray(30_000), deepObject(15_000));
 
 // ---------------------------------------------------------------------------------------------
-// The documented fields (README "Replies to OrbiWAN", notification-schemas.ts), each kind with a
+// The documented fields (docs/integration.md "Replies to OrbiWAN", notification-schemas.ts), each kind with a
 // generator of values it accepts and one of values it refuses.
 
 interface FieldKind {
@@ -234,7 +234,7 @@ const gatewaysKind: FieldKind = {
 type DevicePresence = 'required' | 'optional' | 'none';
 
 interface RouteSpec {
-  /** What follows `{prefix}/{deveui}/` (or `{prefix}/` without a device) in the topic (README table). */
+  /** What follows `{prefix}/{deveui}/` (or `{prefix}/` without a device) in the topic (docs/integration.md table). */
   topicSuffix: string;
   qos: 0 | 1;
   device: DevicePresence;
@@ -479,7 +479,7 @@ function validBody(route: RouteSpec): fc.Arbitrary<ValidBody> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bad bodies: what to send and the refusal the README promises for it.
+// Bad bodies: what to send and the refusal docs/integration.md promises for it.
 
 interface Refusal {
   status: 400 | 413;

@@ -83,7 +83,7 @@ export const notBoolean = fc.oneof(
 );
 
 // ---------------------------------------------------------------------------------------------
-// DevEUIs: OrbiWAN's forms (README "Topics"), and strings that are none of them.
+// DevEUIs: OrbiWAN's forms (docs/integration.md "Topics"), and strings that are none of them.
 
 /** OrbiWAN's forms of a DevEUI: 16 hex digits, optionally after 0x, or eight dashed pairs. */
 export const DEV_EUI_FORM = [/^(?:0x)?[0-9a-f]{16}$/i, /^[0-9a-f]{2}(?:-[0-9a-f]{2}){7}$/i];

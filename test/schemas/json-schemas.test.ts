@@ -41,11 +41,19 @@ import { captureLogs } from '../helpers/logs.js';
 
 // The JSON Schema files in schemas/ are what applications validate the connector's messages with.
 // They must be what the zod schemas say now (npm run schemas), accept every message the connector
-// publishes (sample events, README examples, statuses made by the real code), and refuse what the
+// publishes (sample events, the documentation's examples, statuses made by the real code), and refuse what the
 // functions refuse.
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+// The documentation: README.md, the front page, and the pages of docs/.
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((file) => file.endsWith('.md'))
+    .map((file) => `docs/${file}`),
+]
+  .map((file) => readFileSync(join(ROOT, file), 'utf8'))
+  .join('\n');
 const PREFIX = 'orbiwan/lorawan';
 const { parameters: FUZZ, testTimeoutMs: FUZZ_TIMEOUT_MS } = fuzzSettings('json-schemas', 300);
 
@@ -150,20 +158,20 @@ function republished(body: Buffer, requestId: string | undefined, stale: boolean
   );
 }
 
-/** The text of a README section, from its heading to the next heading. */
-function readmeSection(heading: string): string {
-  const start = README.indexOf(`\n${heading}\n`);
-  if (start === -1) throw new Error(`the README has no "${heading}"`);
-  const end = README.slice(start + heading.length + 2).search(/\n#{1,3} /);
-  return README.slice(start, end === -1 ? undefined : start + heading.length + 2 + end);
+/** The text of a documentation section, from its heading to the next heading. */
+function docsSection(heading: string): string {
+  const start = DOCS.indexOf(`\n${heading}\n`);
+  if (start === -1) throw new Error(`the documentation has no "${heading}"`);
+  const end = DOCS.slice(start + heading.length + 2).search(/\n#{1,3} /);
+  return DOCS.slice(start, end === -1 ? undefined : start + heading.length + 2 + end);
 }
 
 const jsonBlocks = (section: string) =>
   [...section.matchAll(/```json\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
 
 describe('JSON Schemas: the files in schemas/', () => {
-  it.each(committedFiles)('is linked from the README: %s', (file) => {
-    expect(README).toContain(`](schemas/${file})`);
+  it.each(committedFiles)('is linked from the documentation (docs/): %s', (file) => {
+    expect(DOCS).toContain(`](../schemas/${file})`);
   });
 
   it.each([...generated.keys()])(
@@ -398,11 +406,11 @@ describe('JSON Schemas: a JSON Schema verdict is the function verdict', () => {
 });
 
 describe('JSON Schemas: downlink request', () => {
-  it("accepts the README's request examples", () => {
+  it("accepts the documentation's request examples", () => {
     const examples = [
-      ...jsonBlocks(readmeSection('### Request')),
+      ...jsonBlocks(docsSection('## Request')),
       // Payloads of the shell examples: mosquitto_pub -m, curl -d, aws iot-data --payload.
-      ...[...README.matchAll(/'(\{"data"[^']*\})'/g)].map((match) => match[1] ?? ''),
+      ...[...DOCS.matchAll(/'(\{"data"[^']*\})'/g)].map((match) => match[1] ?? ''),
     ];
     expect(examples.length).toBeGreaterThanOrEqual(3);
     for (const example of examples) {
@@ -654,8 +662,8 @@ describe('JSON Schemas: downlink statuses the connector makes', () => {
     },
   );
 
-  it("accepts the README's status examples", () => {
-    const lines = jsonBlocks(readmeSection('### Status messages'))
+  it("accepts the documentation's status examples", () => {
+    const lines = jsonBlocks(docsSection('## Status messages'))
       .flatMap((block) => block.split('\n'))
       .filter((line) => line.trim() !== '');
     expect(lines.length).toBeGreaterThanOrEqual(3);

@@ -12,7 +12,7 @@ import type { RecordedRequest, Reply } from '../helpers/fake-http-server.js';
 // OrbiWAN's reply to each POST, each status OrbiWAN pushes (before, during or after its reply,
 // repeated, in any order), the application repeating a request, and each wait's timeout. Each run
 // adds at most one fault: an AWS service failing or slow, OrbiWAN refusing or failing the first
-// POST or the GET, or a push lost. Every run checks the contract (README: Delivery guarantees) on
+// POST or the GET, or a push lost. Every run checks the contract (docs/reliability.md: Delivery guarantees) on
 // what the application saw and on OrbiWAN's POSTs.
 //
 // EXPLORER_RUNS sets the number of runs (default 500). EXPLORER_SEED replays a run's scenarios; its

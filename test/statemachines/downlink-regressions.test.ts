@@ -30,7 +30,7 @@ import { lambdaContext } from '../helpers/lambda-context.js';
 import { captureLogs } from '../helpers/logs.js';
 
 // The nine defects found in lifecycle v1 (issue 10), each reproduced as it was found and held to
-// what the lifecycle promises now (README: Delivery guarantees). Each failed on lifecycle v1.
+// what the lifecycle promises now (docs/reliability.md: Delivery guarantees). Each failed on lifecycle v1.
 
 let harness: DownlinkHarness;
 

@@ -120,7 +120,7 @@ describe('Template: AWS::ServerlessRepo::Application', () => {
   // SAR asks whoever deploys an application to acknowledge what it creates: IAM roles and policies
   // (CAPABILITY_IAM), and resource policies (CAPABILITY_RESOURCE_POLICY), including those SAM
   // generates (a function's HttpApi event becomes an AWS::Lambda::Permission).
-  it('names in the README the capabilities a deploy from the repository needs', () => {
+  it('names in docs/deploy.md and docs/serverless-repo.md the capabilities a deploy from the repository needs', () => {
     const types = new Set(Object.values(template.Resources).map((resource) => resource.Type));
     const hasApiEvents = Object.values(template.Resources).some((resource) =>
       Object.values((resource.Properties?.Events ?? {}) as Record<string, { Type: string }>).some(
@@ -146,12 +146,14 @@ describe('Template: AWS::ServerlessRepo::Application', () => {
       ...(RESOURCE_POLICIES.some((type) => types.has(type)) ? ['CAPABILITY_RESOURCE_POLICY'] : []),
     ];
     expect(needed).toEqual(['CAPABILITY_IAM', 'CAPABILITY_RESOURCE_POLICY']);
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const section = readme
-      .split('### Publish to the Serverless Application Repository')[1]
-      ?.split('\n## ')[0];
+    const deploy = readFileSync(join(ROOT, 'docs/deploy.md'), 'utf8');
+    const section = deploy
+      .split(/^#{2,3} Publish to the Serverless Application Repository$/m)[1]
+      ?.split(/^#{1,2} /m)[0];
     for (const capability of needed) expect(section).toContain(capability);
     expect(section).toContain('**The live check.**');
+    const serverlessRepoReadme = readFileSync(join(ROOT, 'docs/serverless-repo.md'), 'utf8');
+    for (const capability of needed) expect(serverlessRepoReadme).toContain(capability);
   });
 });
 

@@ -27,7 +27,7 @@ const template = loadTemplate();
 const functionIds = resourcesOfType(template, 'AWS::Serverless::Function').map(([id]) => id);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-// OrbiWAN's callback paths (shared ORBIWAN.md, Push mode), each served for POST and PUT.
+// OrbiWAN's callback paths (docs/orbiwan-api.md, Push mode), each served for POST and PUT.
 const ORBIWAN_CALLBACK_PATHS = [
   '/rest/callback/payloads/ul_early',
   '/rest/callback/payloads/ul',

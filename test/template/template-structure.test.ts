@@ -128,7 +128,7 @@ describe('Template: structure', () => {
     expect(literal(template.Outputs)).toEqual([]);
   });
 
-  it('says of every stateful resource what a stack deletion or a replacement keeps, and the README says what stays', () => {
+  it('says of every stateful resource what a stack deletion or a replacement keeps, and docs/deploy.md says what stays', () => {
     // The types cfn-lint's I3011 asks this of, among those the template uses.
     const STATEFUL = [
       'AWS::DynamoDB::Table',
@@ -145,7 +145,7 @@ describe('Template: structure', () => {
       expect(resource.DeletionPolicy, id).toBeDefined();
       expect(resource.UpdateReplacePolicy, id).toBeDefined();
     }
-    const cleanUp = readFileSync(new URL('../../README.md', import.meta.url), 'utf8').split(
+    const cleanUp = readFileSync(new URL('../../docs/deploy.md', import.meta.url), 'utf8').split(
       '## Clean up',
     )[1];
     for (const [id] of stateful.filter(([, resource]) => resource.DeletionPolicy === 'Retain')) {

@@ -10,7 +10,7 @@ import type { SendInput } from '../../../functions/downlinks/send/send-downlink.
 import { sampleEvent } from '../../helpers/api-events.js';
 import { DEFAULTS, ruleInput } from './downlink-fixtures.js';
 
-// The downlink request contract (README: Downlink request), as SendDownlink checks it first.
+// The downlink request contract (docs/downlinks.md: Request), as SendDownlink checks it first.
 
 const sample = (name: string) =>
   (sampleEvent('send-downlink', name) as unknown as SendInput).request;
