@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import vitest from '@vitest/eslint-plugin';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -41,6 +42,12 @@ export default tseslint.config(
   {
     // Asymmetric matchers (expect.stringContaining, ...) are typed any by design.
     files: ['test/**'],
-    rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },
+    plugins: { vitest },
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      // A focused or skipped test leaves the rest of the suite unrun or unnoticed.
+      'vitest/no-focused-tests': 'error',
+      'vitest/no-disabled-tests': 'error',
+    },
   },
 );
