@@ -200,14 +200,14 @@ function topicRulesRunner(
 /** DefinitionSubstitutions as Step Functions applies them: every ${Name} replaced, textually. */
 /**
  * A state machine's Definition as deployed, once it is known to be its definition file's copy: a
- * file edited without `npm run inline-definitions` would otherwise run here as it never would on AWS.
+ * file edited without `npm run generate` would otherwise run here as it never would on AWS.
  */
 function inlineDefinition(template: CfnTemplate, id: string): unknown {
   const file = definitionFileOf(template, id);
   const inline = template.Resources[id]?.Properties?.Definition;
   if (!isDeepStrictEqual(inline, JSON.parse(readBesideTemplate(file)))) {
     throw new Error(
-      `${id}: template.yaml's Definition is not ${file} as it is now; run npm run inline-definitions`,
+      `${id}: template.yaml's Definition is not ${file} as it is now; run npm run generate`,
     );
   }
   return inline;

@@ -20,7 +20,7 @@ import {
 } from '../functions/notifications/notification-types.js';
 
 // JSON Schema files for every message the connector publishes and for the downlink request, made
-// from the zod schemas the functions validate with (`npm run schemas` writes schemas/; a test
+// from the zod schemas the functions validate with (`npm run generate` writes schemas/; a test
 // fails when the files and the zod schemas differ). What zod cannot say in JSON Schema (checks
 // written as code: the DevEUI forms, "DevEUI or deveui", no control characters in a requestId) is
 // added here as patterns, and test/schemas holds each one to the code it stands for.
@@ -184,53 +184,28 @@ interface MessageSchema {
   schema: z.core.$ZodType;
 }
 
-/** Whether a notification must name its device, as the functions' schemas check in code. */
-const DEVICE: Record<NotificationType, 'required' | 'optional' | 'none'> = {
-  uplink_early: 'required',
-  uplink: 'required',
-  downlink_status: 'required',
-  joininfo: 'required',
-  nodeinfo: 'required',
-  location: 'required',
-  status: 'required',
-  alarm: 'optional',
-  appchange: 'none',
-};
-
-const NOTIFICATION_TITLES: Record<NotificationType, string> = {
-  uplink_early: 'Early uplink',
-  uplink: 'Uplink',
-  downlink_status: 'Downlink status',
-  joininfo: 'Join',
-  nodeinfo: 'Device information',
-  location: 'Location',
-  status: 'Device status',
-  alarm: 'Alarm',
-  appchange: 'Application change',
-};
-
 function notificationMessage(type: Exclude<NotificationType, 'downlink_status'>): MessageSchema {
-  const { topicSuffix, pushSubscription, schema } = NOTIFICATION_DEFINITIONS[type];
+  const { topicSuffix, pushSubscription, schema, device, label } = NOTIFICATION_DEFINITIONS[type];
   const topic = {
     required: `{prefix}/{deveui}/${topicSuffix}`,
     optional: `{prefix}/{deveui}/${topicSuffix}, or {prefix}/${topicSuffix} when it names no device`,
     none: `{prefix}/${topicSuffix}`,
-  }[DEVICE[type]];
-  const device = {
+  }[device];
+  const naming = {
     required:
       " It names its device by `DevEUI` or the older `deveui`, in any of OrbiWAN's forms; both, if present, name the same device.",
     optional:
       " A device, if it names one, is named by `DevEUI` or the older `deveui`, in any of OrbiWAN's forms; both, if present, name the same device.",
     none: '',
-  }[DEVICE[type]];
+  }[device];
   const from =
     pushSubscription === undefined
       ? 'OrbiWAN pushes it (undocumented by OrbiWise)'
       : `OrbiWAN pushes it (push_subscription ${pushSubscription})`;
   return {
     name: type.replaceAll('_', '-'),
-    title: NOTIFICATION_TITLES[type],
-    description: `${from}; the connector publishes it byte for byte on ${topic}. Fields not listed here are allowed.${device}`,
+    title: `${label.charAt(0).toUpperCase()}${label.slice(1)}`,
+    description: `${from}; the connector publishes it byte for byte on ${topic}. Fields not listed here are allowed.${naming}`,
     schema,
   };
 }
@@ -260,7 +235,7 @@ export function schemaId(name: string): string {
 }
 
 const requiresDevice = new Set<z.core.$ZodType>(
-  NOTIFICATION_TYPES.filter((type) => DEVICE[type] === 'required').map(
+  NOTIFICATION_TYPES.filter((type) => NOTIFICATION_DEFINITIONS[type].device === 'required').map(
     (type) => NOTIFICATION_DEFINITIONS[type].schema,
   ),
 );
@@ -286,7 +261,7 @@ export function jsonSchemaOf({ name, title, description, schema }: MessageSchema
   return { $schema, $id: schemaId(name), title, description, ...rest };
 }
 
-/** Every schema file as `npm run schemas` writes it: file name to prettier-formatted text. */
+/** Every schema file as `npm run generate` writes it: file name to prettier-formatted text. */
 export async function generatedSchemaFiles(): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   for (const message of MESSAGE_SCHEMAS) {

@@ -16,7 +16,7 @@ import {
 // Repository copies a function's code for the accounts that deploy the application, but not a
 // DefinitionUri: they would read it from the publisher's bucket and be refused (docs/deploy.md: Publish
 // to the Serverless Application Repository).
-//   npm run inline-definitions        (a test fails while the two differ)
+//   npm run generate        (with every other generated file; a test fails while the two differ)
 
 /** template.yaml with every state machine's Definition block made from its definition file. */
 export async function inlineDefinitions(templateText: string): Promise<string> {

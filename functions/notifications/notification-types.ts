@@ -28,8 +28,14 @@ export interface NotificationDefinition {
   /** OrbiWAN's push_subscription topic, where OrbiWise documents one. */
   pushSubscription: string | undefined;
   schema: NotificationSchema;
+  /** What it is, in a few words (the docs' topic table). */
+  label: string;
+  /** Its function's Description in template.yaml. */
+  description: string;
   /** Published to `{prefix}/{deveui}/{topicSuffix}`, or `{prefix}/{topicSuffix}` without a device. */
   topicSuffix: string;
+  /** Whether its notifications name a device: always, sometimes (then either topic), or never. */
+  device: 'required' | 'optional' | 'none';
   qos: 0 | 1;
   /** Published with an MQTT message expiry (MESSAGE_EXPIRY_SECONDS): late is useless. */
   expires: boolean;
@@ -61,7 +67,11 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
     callbackPath: '/rest/callback/payloads/ul_early',
     pushSubscription: 'payloads_ul_early',
     schema: uplinkEarlySchema,
+    label: 'early uplink',
+    description:
+      'Republishes early uplinks (no radio metadata, sent before the receive windows close) to {prefix}/{deveui}/uplink_early.',
     topicSuffix: 'uplink_early',
+    device: 'required',
     qos: 0,
     expires: true,
   },
@@ -72,7 +82,10 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
     callbackPath: '/rest/callback/payloads/ul',
     pushSubscription: 'payloads_ul',
     schema: uplinkSchema,
+    label: 'uplink',
+    description: 'Republishes uplinks to {prefix}/{deveui}/uplink.',
     topicSuffix: 'uplink',
+    device: 'required',
     qos: 1,
     expires: false,
   },
@@ -83,7 +96,11 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
     callbackPath: '/rest/callback/payloads/dl',
     pushSubscription: 'payloads_dl',
     schema: downlinkStatusSchema,
+    label: 'downlink status',
+    description:
+      "Publishes downlink status changes to {prefix}/{deveui}/downlink/status with requestId and state, in lifecycle order, and ends the downlink's execution on the final one.",
     topicSuffix: DOWNLINK_STATUS_SUFFIX,
+    device: 'required',
     qos: 1,
     expires: false,
   },
@@ -94,7 +111,10 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
     callbackPath: '/rest/callback/joininfo',
     pushSubscription: 'joininfo',
     schema: joinInfoSchema,
+    label: 'join',
+    description: 'Republishes join notifications to {prefix}/{deveui}/joininfo.',
     topicSuffix: 'joininfo',
+    device: 'required',
     qos: 1,
     expires: false,
   },
@@ -105,7 +125,10 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
     callbackPath: '/rest/callback/nodeinfo',
     pushSubscription: 'nodeinfo',
     schema: nodeInfoSchema,
+    label: 'device information',
+    description: 'Republishes device information changes to {prefix}/{deveui}/nodeinfo.',
     topicSuffix: 'nodeinfo',
+    device: 'required',
     qos: 1,
     expires: false,
   },
@@ -116,7 +139,10 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
     callbackPath: '/rest/callback/location',
     pushSubscription: 'location',
     schema: locationSchema,
+    label: 'location',
+    description: 'Republishes network-computed locations to {prefix}/{deveui}/location.',
     topicSuffix: 'location',
+    device: 'required',
     qos: 1,
     expires: false,
   },
@@ -127,7 +153,10 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
     callbackPath: '/rest/callback/status',
     pushSubscription: 'status',
     schema: deviceStatusSchema,
+    label: 'device status',
+    description: 'Republishes device status answers (battery, margin) to {prefix}/{deveui}/status.',
     topicSuffix: 'status',
+    device: 'required',
     qos: 1,
     expires: false,
   },
@@ -138,7 +167,11 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
     callbackPath: '/rest/callback/alarm',
     pushSubscription: 'alarm',
     schema: alarmSchema,
+    label: 'alarm',
+    description:
+      'Republishes alarms to {prefix}/{deveui}/alarm, or {prefix}/alarm when no device is named.',
     topicSuffix: 'alarm',
+    device: 'optional',
     qos: 1,
     expires: false,
   },
@@ -149,7 +182,10 @@ export const NOTIFICATION_DEFINITIONS: Record<NotificationType, NotificationDefi
     callbackPath: '/rest/callback/appchange',
     pushSubscription: undefined,
     schema: appChangeSchema,
+    label: 'application change',
+    description: 'Republishes application changes to {prefix}/appchange.',
     topicSuffix: 'appchange',
+    device: 'none',
     qos: 1,
     expires: false,
   },

@@ -16,7 +16,7 @@ describe('Local stack: state machine definitions', () => {
     await expect(
       startLocalCloud({ template, stack: sampleStack(), secrets: {}, onPublish: () => undefined }),
     ).rejects.toThrow(
-      "DownlinkStateMachine: template.yaml's Definition is not statemachines/downlink.asl.json as it is now; run npm run inline-definitions",
+      "DownlinkStateMachine: template.yaml's Definition is not statemachines/downlink.asl.json as it is now; run npm run generate",
     );
   });
 });

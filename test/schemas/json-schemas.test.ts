@@ -40,7 +40,7 @@ import { fuzzSettings } from '../helpers/fuzz-settings.js';
 import { captureLogs } from '../helpers/logs.js';
 
 // The JSON Schema files in schemas/ are what applications validate the connector's messages with.
-// They must be what the zod schemas say now (npm run schemas), accept every message the connector
+// They must be what the zod schemas say now (npm run generate), accept every message the connector
 // publishes (sample events, the documentation's examples, statuses made by the real code), and refuse what the
 // functions refuse.
 
@@ -175,20 +175,20 @@ describe('JSON Schemas: the files in schemas/', () => {
   });
 
   it.each([...generated.keys()])(
-    '%s is what `npm run schemas` makes from the zod schemas now',
+    '%s is what `npm run generate` makes from the zod schemas now',
     (file) => {
       const text = committedFiles.includes(file)
         ? readFileSync(join(SCHEMAS_DIR, file), 'utf8')
         : '(missing)';
       expect(
         text,
-        `schemas/${file} differs from the zod schemas: run \`npm run schemas\` and commit schemas/`,
+        `schemas/${file} differs from the zod schemas: run \`npm run generate\` and commit schemas/`,
       ).toBe(generated.get(file));
     },
   );
 
   it('holds no schema the generator no longer makes', () => {
-    expect(committedFiles, 'stale files in schemas/: run `npm run schemas`').toEqual(
+    expect(committedFiles, 'stale files in schemas/: run `npm run generate`').toEqual(
       [...generated.keys()].sort(),
     );
   });

@@ -228,7 +228,7 @@ describe('State machine: downlink', () => {
     expect(placeholders).toEqual(Object.keys(substitutions).sort());
   });
 
-  it('carries statemachines/downlink.asl.json inline, as the file is now (npm run inline-definitions)', async () => {
+  it('carries statemachines/downlink.asl.json inline, as the file is now (npm run generate)', async () => {
     // SAR copies function code for the accounts that deploy it, not a DefinitionUri.
     expect(machine.DefinitionUri).toBeUndefined();
     expect(definitionFileOf(template, 'DownlinkStateMachine')).toBe(

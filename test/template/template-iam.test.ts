@@ -98,10 +98,10 @@ const TASK_FUNCTIONS = [
 ];
 
 function topicsOf(type: NotificationType): string[] {
-  const { topicSuffix } = NOTIFICATION_DEFINITIONS[type];
-  if (type === 'appchange') return [`${prefix}/${topicSuffix}`];
-  if (type === 'alarm') return [`${prefix}/${DEV_EUI}/alarm`, `${prefix}/alarm`];
-  return [`${prefix}/${DEV_EUI}/${topicSuffix}`];
+  const { topicSuffix, device } = NOTIFICATION_DEFINITIONS[type];
+  const perDevice = `${prefix}/${DEV_EUI}/${topicSuffix}`;
+  const perPrefix = `${prefix}/${topicSuffix}`;
+  return { required: [perDevice], optional: [perDevice, perPrefix], none: [perPrefix] }[device];
 }
 
 describe('Template: IAM', () => {
