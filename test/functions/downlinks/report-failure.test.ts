@@ -248,6 +248,42 @@ describe('Handler: ReportDownlinkFailure', () => {
     });
   });
 
+  it.each([
+    [
+      'a cause that is not a Lambda error',
+      { Error: 'UnknownDeviceError', Cause: 'no such device' },
+      'no such device',
+    ],
+    ['no cause at all', { Error: 'UnknownDeviceError' }, 'UnknownDeviceError'],
+  ])('tells the application %s as it came', async (_, failure, message) => {
+    const base = sample('rejected-device-locked');
+    const input: ReportInput = { ...base, request: { ...base.request, failure } };
+
+    await expect(report(input)).resolves.toMatchObject({ code: 'UNKNOWN_DEVICE' });
+
+    expect(published()).toMatchObject({ error: { code: 'UNKNOWN_DEVICE', message } });
+  });
+
+  it("still reports when OrbiWAN's id cannot be looked up, without it", async () => {
+    const withoutTable = reportFailureHandlerFromEnv({
+      TOPIC_PREFIX: PREFIX,
+      DOWNLINKS_TABLE_NAME: 'no-such-table',
+      DOWNLINK_TIMEOUT_SECONDS: '3600',
+    });
+
+    await expect(
+      withoutTable(sample('error-orbiwan-unavailable'), lambdaContext),
+    ).resolves.toMatchObject({ code: 'ORBIWAN_UNAVAILABLE' });
+
+    expect(published()).not.toHaveProperty('id');
+    expect(logs.entries()).toContainEqual(
+      expect.objectContaining({
+        level: 'WARN',
+        message: 'could not look up whether OrbiWAN queued the downlink',
+      }),
+    );
+  });
+
   it('counts as failed, not invalid, an invalid-path failure that is not INVALID_DOWNLINK', async () => {
     const base = sample('invalid');
     const input: ReportInput = {
