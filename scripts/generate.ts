@@ -6,6 +6,7 @@ import { SCHEMAS_DIR, generatedSchemaFiles } from './generate-schemas.js';
 import { inlineDefinitions } from './inline-definitions.js';
 import {
   withBuildMetadata,
+  withEventsTable,
   withNotificationFunctions,
   withTopicTable,
 } from './notification-functions.js';
@@ -17,6 +18,7 @@ import {
 //   template.yaml           the notification functions, every function's build Metadata, and each
 //                           state machine's inline Definition
 //   docs/integration.md     the topic table
+//   docs/local-stack.md     the table of sample events
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -29,15 +31,17 @@ export async function generatedFiles(): Promise<Map<string, string>> {
     'template.yaml',
     await inlineDefinitions(withBuildMetadata(withNotificationFunctions(template))),
   );
-  const integration = join(ROOT, 'docs/integration.md');
-  const options = await prettier.resolveConfig(integration);
-  files.set(
-    'docs/integration.md',
-    await prettier.format(withTopicTable(readFileSync(integration, 'utf8')), {
-      ...options,
-      filepath: integration,
-    }),
-  );
+  for (const [doc, withTable] of [
+    ['docs/integration.md', withTopicTable],
+    ['docs/local-stack.md', withEventsTable],
+  ] as const) {
+    const path = join(ROOT, doc);
+    const options = await prettier.resolveConfig(path);
+    files.set(
+      doc,
+      await prettier.format(withTable(readFileSync(path, 'utf8')), { ...options, filepath: path }),
+    );
+  }
   return files;
 }
 

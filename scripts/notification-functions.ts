@@ -16,6 +16,11 @@ export const FUNCTIONS_MARKERS = [
   '  # --- end of the generated notification functions ---',
 ] as const;
 
+export const EVENTS_TABLE_MARKERS = [
+  '<!-- sample-events:start -->',
+  '<!-- sample-events:end -->',
+] as const;
+
 export const TOPIC_TABLE_MARKERS = [
   '<!-- notification-topics:start -->',
   '<!-- notification-topics:end -->',
@@ -213,4 +218,23 @@ function replaceBetween(
   const to = text.indexOf(end, from);
   if (from === -1 || to === -1) throw new Error(`${file} lacks the markers ${start} ... ${end}`);
   return `${text.slice(0, from + start.length)}${content}${text.slice(to)}`;
+}
+
+// The functions besides the notification ones that have sample events, as docs/local-stack.md lists them.
+const OTHER_SAMPLE_EVENTS = [
+  "| `SendDownlinkFunction` | `events/send-downlink/` (the IoT rule's message as the state machine hands it on, with a task token) |",
+  '| `ReportDownlinkFailureFunction` | `events/report-downlink-failure/` |',
+  "| `PushModeFunction` | `events/pushmode/` (CloudFormation's custom resource requests; only deployed with `ConfigureOrbiwanPushMode=true`) |",
+];
+
+/** The sample events table of docs/local-stack.md: every notification function, then the others. */
+export function withEventsTable(docText: string): string {
+  const rows = NOTIFICATION_TYPES.map((type) => {
+    const { functionId } = NOTIFICATION_DEFINITIONS[type];
+    return `| \`${functionId}\` | \`events/${type.replaceAll('_', '-')}/\` |`;
+  });
+  const table = ['| function | events |', '| --- | --- |', ...rows, ...OTHER_SAMPLE_EVENTS].join(
+    '\n',
+  );
+  return replaceBetween(docText, EVENTS_TABLE_MARKERS, `\n\n${table}\n\n`, 'docs/local-stack.md');
 }
