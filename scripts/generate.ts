@@ -8,6 +8,7 @@ import {
   withBuildMetadata,
   withEventsTable,
   withNotificationFunctions,
+  withPushModeWiring,
   withTopicTable,
 } from './notification-functions.js';
 
@@ -15,8 +16,8 @@ import {
 // the notification table, a zod schema or a state machine definition (docs/development.md). A test
 // fails while any file differs from what this makes.
 //   schemas/*.schema.json   from the zod schemas
-//   template.yaml           the notification functions, every function's build Metadata, and each
-//                           state machine's inline Definition
+//   template.yaml           the notification functions and their push mode wiring, every
+//                           function's build Metadata, and each state machine's inline Definition
 //   docs/integration.md     the topic table
 //   docs/local-stack.md     the table of sample events
 
@@ -29,7 +30,9 @@ export async function generatedFiles(): Promise<Map<string, string>> {
   const template = readFileSync(join(ROOT, 'template.yaml'), 'utf8');
   files.set(
     'template.yaml',
-    await inlineDefinitions(withBuildMetadata(withNotificationFunctions(template))),
+    await inlineDefinitions(
+      withPushModeWiring(withBuildMetadata(withNotificationFunctions(template))),
+    ),
   );
   for (const [doc, withTable] of [
     ['docs/integration.md', withTopicTable],

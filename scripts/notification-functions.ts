@@ -238,3 +238,32 @@ export function withEventsTable(docText: string): string {
   );
   return replaceBetween(docText, EVENTS_TABLE_MARKERS, `\n\n${table}\n\n`, 'docs/local-stack.md');
 }
+
+/**
+ * The push mode wiring every type adds to template.yaml outside its function: the custom resource
+ * starts push mode only once every route's invoke permission exists, and PushModeStartBody
+ * subscribes OrbiWAN to every documented push_subscription.
+ */
+export function withPushModeWiring(templateText: string): string {
+  const permissions = NOTIFICATION_TYPES.flatMap((type) => {
+    const { functionId } = NOTIFICATION_DEFINITIONS[type];
+    return [`${functionId}PostPermission`, `${functionId}PutPermission`];
+  });
+  const subscriptions = NOTIFICATION_TYPES.flatMap(
+    (type) => NOTIFICATION_DEFINITIONS[type].pushSubscription ?? [],
+  ).join(',');
+  const dependsOn =
+    /( {4}DependsOn:\n {6}- PushApiApiGatewayDefaultStage\n)(?: {6}- \w+Permission\n)+/;
+  const subscription = /"push_subscription":"[^"]*"/;
+  if (!dependsOn.test(templateText) || !subscription.test(templateText)) {
+    throw new Error(
+      "template.yaml lacks the push mode custom resource's DependsOn or PushModeStartBody",
+    );
+  }
+  return templateText
+    .replace(
+      dependsOn,
+      (_, head: string) => `${head}${permissions.map((id) => `      - ${id}\n`).join('')}`,
+    )
+    .replace(subscription, `"push_subscription":"${subscriptions}"`);
+}

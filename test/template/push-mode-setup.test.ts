@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RESPONSE_RESERVE_MS } from '../../functions/pushmode/configure-push-mode.js';
 import { pushModeStartBody } from '../../functions/pushmode/push-mode-start.js';
 import { ORBIWAN_TIMEOUT_MS } from '../../functions/shared/orbiwan/orbiwan-from-env.js';
+import { NOTIFICATION_TYPES } from '../../functions/notifications/notification-types.js';
 import { resolveIntrinsics } from '../../local/template/intrinsics.js';
 import {
   functionProperties,
@@ -55,7 +56,8 @@ describe('Template: push mode setup', () => {
             return `${id}${event}Permission`;
           }),
     );
-    expect(permissions).toHaveLength(18);
+    // A POST and a PUT route for every notification type.
+    expect(permissions).toHaveLength(2 * NOTIFICATION_TYPES.length);
     expect(template.Resources.PushModeCustomResource?.DependsOn).toEqual([
       'PushApiApiGatewayDefaultStage',
       ...permissions,
