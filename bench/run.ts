@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as prettier from 'prettier';
+import { formatAs, replaceBetween } from '../scripts/generated-text.js';
 import { startBenchEnvironment } from './bench-environment.js';
 import { startBenchOrbiwan } from './bench-orbiwan.js';
 import { startConnectorProcess } from './connector-process.js';
@@ -210,14 +210,10 @@ export const BENCH_MARKERS = ['<!-- bench:start -->', '<!-- bench:end -->'] as c
  * as `npm run lint` wants it.
  */
 export async function docWithReport(doc: string, report: string): Promise<string> {
-  const [start, end] = BENCH_MARKERS;
-  const from = doc.indexOf(start);
-  const to = doc.indexOf(end);
-  if (from === -1 || to < from)
-    throw new Error(`docs/performance.md lacks the ${start} ... ${end} markers`);
-  const text = `${doc.slice(0, from + start.length)}\n${report}\n${doc.slice(to)}`;
-  const options = await prettier.resolveConfig(PERFORMANCE_DOC);
-  return prettier.format(text, { ...options, filepath: PERFORMANCE_DOC });
+  return formatAs(
+    PERFORMANCE_DOC,
+    replaceBetween(doc, BENCH_MARKERS, `\n${report}\n`, 'docs/performance.md'),
+  );
 }
 
 // Run as a command: npm run bench [-- --quick]

@@ -1,8 +1,8 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as prettier from 'prettier';
 import * as z from 'zod/mini';
+import { formatAs } from './generated-text.js';
 import type { DownlinkErrorCode } from '../functions/downlinks/downlink-errors.js';
 import { downlinkRequestSchema } from '../functions/downlinks/downlink-request.js';
 import {
@@ -266,12 +266,7 @@ export async function generatedSchemaFiles(): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   for (const message of MESSAGE_SCHEMAS) {
     const file = `${message.name}.schema.json`;
-    const options = await prettier.resolveConfig(join(SCHEMAS_DIR, file));
-    const text = await prettier.format(JSON.stringify(jsonSchemaOf(message)), {
-      ...options,
-      filepath: join(SCHEMAS_DIR, file),
-    });
-    files.set(file, text);
+    files.set(file, await formatAs(join(SCHEMAS_DIR, file), JSON.stringify(jsonSchemaOf(message))));
   }
   return files;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as prettier from 'prettier';
+import { formatAs } from './generated-text.js';
 import { SCHEMAS_DIR, generatedSchemaFiles } from './generate-schemas.js';
 import { inlineDefinitions } from './inline-definitions.js';
 import {
@@ -39,11 +39,7 @@ export async function generatedFiles(): Promise<Map<string, string>> {
     ['docs/local-stack.md', withEventsTable],
   ] as const) {
     const path = join(ROOT, doc);
-    const options = await prettier.resolveConfig(path);
-    files.set(
-      doc,
-      await prettier.format(withTable(readFileSync(path, 'utf8')), { ...options, filepath: path }),
-    );
+    files.set(doc, await formatAs(path, withTable(readFileSync(path, 'utf8'))));
   }
   return files;
 }

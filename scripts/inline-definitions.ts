@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as prettier from 'prettier';
 import { stringify } from 'yaml';
+import { formatAs } from './generated-text.js';
 import {
   TEMPLATE_PATH,
   definitionFileOf,
@@ -24,8 +24,7 @@ export async function inlineDefinitions(templateText: string): Promise<string> {
   for (const [id] of resourcesOfType(loadTemplate(), 'AWS::Serverless::StateMachine')) {
     text = replaceDefinition(text, id, readBesideTemplate(definitionFileOf(loadTemplate(), id)));
   }
-  const options = await prettier.resolveConfig(TEMPLATE_PATH);
-  return prettier.format(text, { ...options, filepath: TEMPLATE_PATH });
+  return formatAs(TEMPLATE_PATH, text);
 }
 
 // The block from `      Definition:` to the next property of the same resource.

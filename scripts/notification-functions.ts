@@ -4,6 +4,7 @@ import {
   type NotificationDefinition,
   type NotificationType,
 } from '../functions/notifications/notification-types.js';
+import { replaceBetween } from './generated-text.js';
 
 // template.yaml's nine notification functions, their log groups and routes, and the topic table of
 // docs/integration.md, made from the one table of notification types
@@ -206,18 +207,6 @@ export function withTopicTable(docText: string): string {
     '| downlink request (your application) | none: MQTT | `{prefix}/{deveui}/downlink`, by you | as you publish it | [`downlink-request`](../schemas/downlink-request.schema.json) |',
   ].join('\n');
   return replaceBetween(docText, TOPIC_TABLE_MARKERS, `\n\n${table}\n\n`, 'docs/integration.md');
-}
-
-function replaceBetween(
-  text: string,
-  [start, end]: readonly [string, string],
-  content: string,
-  file: string,
-): string {
-  const from = text.indexOf(start);
-  const to = text.indexOf(end, from);
-  if (from === -1 || to === -1) throw new Error(`${file} lacks the markers ${start} ... ${end}`);
-  return `${text.slice(0, from + start.length)}${content}${text.slice(to)}`;
 }
 
 // The functions besides the notification ones that have sample events, as docs/local-stack.md lists them.

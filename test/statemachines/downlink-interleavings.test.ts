@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { transmissionState } from '../../functions/downlinks/downlink-status.js';
 import type { Fault } from '../../local/aws/fault-injection.js';
 import type { ExecutionRecord } from '../../local/stepfunctions/local-step-functions.js';
 import { PREFIX, startDownlinkHarness, type DownlinkHarness } from '../helpers/downlink-harness.js';
@@ -377,14 +378,6 @@ const RESEND_CODES = new Set([
   'ORBIWAN_REJECTED',
 ]);
 const RANK: Record<string, number> = { accepted: 0, pending: 0, sent: 1 };
-const STATE_OF_STATUS = [
-  'pending',
-  'sent',
-  'acknowledged',
-  'not_acknowledged',
-  'error',
-  'cancelled',
-];
 
 interface Status {
   state: string;
@@ -480,7 +473,7 @@ function checkContract(scenario: Scenario, { devEui, log, executions }: Played):
         isFinalStatus(status, plan.confirmed),
       );
       if (answeredFinal !== undefined)
-        expect(final.state, context).toBe(STATE_OF_STATUS[answeredFinal]);
+        expect(final.state, context).toBe(transmissionState(answeredFinal));
     }
 
     // P5: a downlink OrbiWAN queued never ends in a code that invites sending it again; an
