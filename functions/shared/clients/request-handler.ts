@@ -13,11 +13,18 @@ export function withDeadline<T>(deadline: number, work: () => T): T {
   return deadlines.run(deadline, work);
 }
 
+const CONNECTION_TIMEOUT_MS = 2_000;
+const REQUEST_TIMEOUT_MS = 5_000;
+
 class DeadlineBoundHandler extends NodeHttpHandler {
   override handle(...[request, options = {}]: Parameters<NodeHttpHandler['handle']>) {
     const deadline = deadlines.getStore();
-    if (deadline === undefined) return super.handle(request, options);
-    const timeLeft = AbortSignal.timeout(Math.max(0, deadline - Date.now()));
+    const left = deadline === undefined ? Infinity : deadline - Date.now();
+    // An attempt that its own timeouts end before the deadline needs no timer of its own: the
+    // usual case, and the only one on a push's path (a timer per call, each living to the deadline,
+    // would cost every uplink).
+    if (left > CONNECTION_TIMEOUT_MS + REQUEST_TIMEOUT_MS) return super.handle(request, options);
+    const timeLeft = AbortSignal.timeout(Math.max(0, left));
     const abortSignal =
       options.abortSignal === undefined
         ? timeLeft
@@ -29,8 +36,8 @@ class DeadlineBoundHandler extends NodeHttpHandler {
 /** A handler for one client: connect within 2 s, each attempt answered within 5 s. */
 export function requestHandler(): NodeHttpHandler {
   return new DeadlineBoundHandler({
-    connectionTimeout: 2_000,
-    requestTimeout: 5_000,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     throwOnRequestTimeout: true,
   });
 }
