@@ -47,4 +47,12 @@ export const METRIC = {
   orbiwanCallLatency: 'OrbiwanCallLatency',
   /** A call to OrbiWAN that failed: refused, unreachable, or an error status (dimension operation). */
   orbiwanErrors: 'OrbiwanErrors',
+  /** The time one uplink took to decode, its codec loaded or not (device-state function). */
+  decodeDuration: 'DecodeDuration',
+  /** An uplink whose codec reported errors, threw, ran too long or returned garbage. */
+  decodeErrors: 'DecodeErrors',
+  /** A device shadow updated with what a message said. */
+  shadowUpdates: 'ShadowUpdates',
+  /** A message older than what the device's shadow holds: nothing written. */
+  shadowStaleSkips: 'ShadowStaleSkips',
 } as const;

@@ -91,6 +91,11 @@ export interface OrbiwanClient {
   ) => Promise<EnqueuedDownlink>;
   /** Asks OrbiWAN where a downlink stands: for when its status pushes were lost. */
   downlinkAtOrbiwan: (devEui: string, id: string) => Promise<DownlinkAtOrbiwan>;
+  /**
+   * The name of the device's device profile, or undefined when it has none: GET
+   * /rest/nodes/{DevEUI}?all=true for its device_profile_uuid, then GET /rest/device-profiles/{uuid}.
+   */
+  deviceProfileName: (devEui: string) => Promise<string | undefined>;
   /** PUT /rest/pushmode/start: from now on OrbiWAN pushes to the body's host. */
   startPushMode: (body: PushModeStart) => Promise<void>;
   /** PUT /rest/pushmode/stop: OrbiWAN pushes no more. */
@@ -173,6 +178,21 @@ export function createOrbiwanClient({
     downlinkAtOrbiwan: async (devEui, id) => {
       const url = new URL(`${baseUrl}/rest/nodes/${devEui}/payloads/dl/${id}`);
       return downlinkAtOrbiwan(await sendWithFreshTokenOn401('GET', url), devEui, id);
+    },
+    deviceProfileName: async (devEui) => {
+      const node = new URL(`${baseUrl}/rest/nodes/${devEui}`);
+      node.searchParams.set('all', 'true');
+      const { device_profile_uuid: uuid } = readReply(
+        await sendWithFreshTokenOn401('GET', node),
+        `device ${devEui}`,
+      );
+      if (typeof uuid !== 'string' || uuid === '') return undefined;
+      const profile = new URL(`${baseUrl}/rest/device-profiles/${encodeURIComponent(uuid)}`);
+      const { profile_name: name } = readReply(
+        await sendWithFreshTokenOn401('GET', profile),
+        `device profile ${uuid}`,
+      );
+      return typeof name === 'string' ? name : undefined;
     },
     // Starting again replaces the target: both calls may be repeated safely.
     startPushMode: async (body) => {
@@ -264,6 +284,17 @@ function downlinkAtOrbiwan(response: HttpResponse, devEui: string, id: string): 
       `OrbiWAN's downlink ${id} has no transmissionStatus 0..5: ${excerpt(text)}`,
     );
   return { id, transmissionStatus, reply: body };
+}
+
+/** The JSON object a GET answered with. */
+function readReply(response: HttpResponse, what: string): Record<string, unknown> {
+  if (response.status !== 200)
+    throw orbiwanError(response, {
+      throttled: `OrbiWAN throttled the request for ${what}`,
+      refused: `OrbiWAN refused to show ${what} (${response.status})`,
+      failed: `OrbiWAN failed to show ${what} (${response.status})`,
+    });
+  return successReply(response.body.toString('utf8'), `OrbiWAN's ${what}`);
 }
 
 function pushModeReply(response: HttpResponse, action: 'start' | 'stop'): void {

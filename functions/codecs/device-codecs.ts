@@ -1,0 +1,142 @@
+import { cached } from '../shared/cached.js';
+import { logger } from '../shared/logger.js';
+import { attachmentFor } from './codec-attachments.js';
+import {
+  CodecLoadError,
+  DEFAULT_CODEC_LIMITS,
+  SandboxedCodec,
+  type CodecLimits,
+} from './codec-sandbox.js';
+import type { CodecStore, StoredCodec } from './codec-store.js';
+import {
+  decodedUplink,
+  encodedDownlink,
+  type DecodedUplink,
+  type EncodedDownlink,
+} from './ts013.js';
+
+// The codec each device's payloads go through, as the store says, with what is costly kept per
+// container: the attachments and codec items for a minute (an operator's change takes effect
+// within it), a loaded codec for as long as its source is unchanged.
+
+/** How long an attachment or codec change may take to reach a running function. */
+export const CODEC_CHANGES_TAKE_EFFECT_MS = 60_000;
+
+export interface DeviceCodecsDeps {
+  store: CodecStore;
+  /** The device's OrbiWAN device profile name, for profile attachments. */
+  profileOf: (devEui: string) => Promise<string | undefined>;
+  limits?: CodecLimits;
+  now?: () => number;
+}
+
+export interface Coded<Result> {
+  /** The codec's name. */
+  codec: string;
+  result: Result;
+}
+
+type Loaded = { sha256: string; codec: SandboxedCodec } | { sha256: string; error: string };
+
+export class DeviceCodecs {
+  private readonly attachments: () => ReturnType<CodecStore['attachments']>;
+  private readonly items = new Map<string, () => Promise<StoredCodec | undefined>>();
+  private readonly loaded = new Map<string, { sha256: string; loading: Promise<Loaded> }>();
+
+  constructor(private readonly deps: DeviceCodecsDeps) {
+    this.attachments = cached(
+      () => deps.store.attachments(),
+      CODEC_CHANGES_TAKE_EFFECT_MS,
+      deps.now,
+    );
+  }
+
+  /** The device's uplink decoded, or undefined when no codec is attached for its port. */
+  async decodeUplink(
+    devEui: string,
+    input: { bytes: number[]; fPort: number; recvTime: string },
+  ): Promise<Coded<DecodedUplink> | undefined> {
+    const codec = await this.codecFor(devEui, input.fPort);
+    if (codec === undefined) return undefined;
+    const result =
+      'error' in codec.loaded
+        ? { warnings: [], errors: [codec.loaded.error] }
+        : decodedUplink(codec.loaded.codec.call('decodeUplink', input));
+    return { codec: codec.name, result };
+  }
+
+  /** A downlink's object encoded, or undefined when no codec is attached for the port. */
+  async encodeDownlink(
+    devEui: string,
+    input: { data: unknown; fPort: number | undefined },
+  ): Promise<Coded<EncodedDownlink> | undefined> {
+    const codec = await this.codecFor(devEui, input.fPort);
+    if (codec === undefined) return undefined;
+    const result =
+      'error' in codec.loaded
+        ? { bytes: [], fPort: undefined, warnings: [], errors: [codec.loaded.error] }
+        : encodedDownlink(
+            codec.loaded.codec.call('encodeDownlink', {
+              data: input.data,
+              ...(input.fPort === undefined ? {} : { fPort: input.fPort }),
+            }),
+          );
+    return { codec: codec.name, result };
+  }
+
+  private async codecFor(devEui: string, fPort: number | undefined) {
+    const attachment = await attachmentFor(
+      await this.attachments(),
+      { devEui, profile: () => this.deps.profileOf(devEui) },
+      fPort,
+    );
+    if (attachment === undefined) return undefined;
+    const name = attachment.codec;
+    const stored = await this.item(name);
+    if (stored === undefined)
+      return { name, loaded: { sha256: '', error: `codec ${name} is attached but not stored` } };
+    return { name, loaded: await this.load(stored) };
+  }
+
+  private item(name: string): Promise<StoredCodec | undefined> {
+    let item = this.items.get(name);
+    if (item === undefined) {
+      item = cached(() => this.deps.store.codec(name), CODEC_CHANGES_TAKE_EFFECT_MS, this.deps.now);
+      this.items.set(name, item);
+    }
+    return item();
+  }
+
+  /**
+   * The codec loaded once per source (concurrent callers share the load); a source that does not
+   * load is not tried again either, until it is replaced.
+   */
+  private async load({ name, source, sha256 }: StoredCodec): Promise<Loaded> {
+    const current = this.loaded.get(name);
+    if (current?.sha256 === sha256) return current.loading;
+    const loading = SandboxedCodec.load(source, this.deps.limits ?? DEFAULT_CODEC_LIMITS).then(
+      (codec): Loaded => ({ sha256, codec }),
+      (error: unknown): Loaded => {
+        if (!(error instanceof CodecLoadError)) throw error;
+        logger.warn('codec does not load', { codec: name, error: error.message });
+        return { sha256, error: `codec ${name}: ${error.message}` };
+      },
+    );
+    this.loaded.set(name, { sha256, loading });
+    // The replaced codec's runtime is freed; a call in flight on it has already returned (calls
+    // are synchronous).
+    if (current !== undefined)
+      void current.loading.then(
+        (old) => {
+          if ('codec' in old) old.codec.dispose();
+        },
+        () => undefined,
+      );
+    try {
+      return await loading;
+    } catch (error) {
+      this.loaded.delete(name);
+      throw error;
+    }
+  }
+}

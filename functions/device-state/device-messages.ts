@@ -1,0 +1,147 @@
+import { normaliseDevEui } from '../shared/dev-eui.js';
+import { InvalidInputError } from '../shared/errors.js';
+import { rawOrbiwanId } from '../shared/raw-json.js';
+import { DOWNLINK_STATUS_SUFFIX } from '../shared/topics.js';
+import { eventTime, isRecord, type SectionValue, type ShadowSection } from './shadow-sections.js';
+
+// What the device-state function receives: a message the connector itself published on a device's
+// topic, as the IoT rule's SELECT hands it on (template.yaml: DeviceState*Rule), and what each
+// kind of message says about the device's state.
+
+/** The rule's SELECT: `encode(*, 'base64') AS payload, topic() AS topic, timestamp() AS receivedAt`. */
+export interface DeviceStateEvent {
+  payload: string;
+  topic: string;
+  receivedAt: number;
+}
+
+/** The topics the rules pass on, after `{prefix}/{devEui}/`. */
+export const DEVICE_STATE_SUFFIXES = [
+  'uplink',
+  'location',
+  'status',
+  'joininfo',
+  'nodeinfo',
+  DOWNLINK_STATUS_SUFFIX,
+] as const;
+
+export type DeviceStateSuffix = (typeof DEVICE_STATE_SUFFIXES)[number];
+
+export interface DeviceMessage {
+  devEui: string;
+  suffix: DeviceStateSuffix;
+  /** The message as published (OrbiWAN's JSON text, which may hold 64-bit ids). */
+  text: string;
+  body: Record<string, unknown>;
+  receivedAt: number;
+}
+
+/** The message a rule passed on; a malformed one (nothing the connector publishes) is refused. */
+export function deviceMessage(event: unknown, topicPrefix: string): DeviceMessage {
+  const refuse = (message: string) => new InvalidInputError('INVALID_EVENT', message);
+  if (!isRecord(event) || typeof event.payload !== 'string' || typeof event.topic !== 'string')
+    throw refuse('expected {payload, topic, receivedAt} from the IoT rule');
+  const start = `${topicPrefix}/`;
+  if (!event.topic.startsWith(start))
+    throw refuse(`topic ${event.topic} is not under ${topicPrefix}`);
+  const [device = '', ...rest] = event.topic.slice(start.length).split('/');
+  const suffix = DEVICE_STATE_SUFFIXES.find((known) => known === rest.join('/'));
+  const devEui = normaliseDevEui(device);
+  if (suffix === undefined || devEui === undefined)
+    throw refuse(`topic ${event.topic} is not a device topic the device state follows`);
+  const text = Buffer.from(event.payload, 'base64').toString('utf8');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw refuse(`the message on ${event.topic} is not JSON`);
+  }
+  if (!isRecord(body)) throw refuse(`the message on ${event.topic} is not a JSON object`);
+  const receivedAt = typeof event.receivedAt === 'number' ? event.receivedAt : Date.now();
+  return { devEui, suffix, text, body, receivedAt };
+}
+
+/** An uplink's facts, with its payload's bytes (the push's data format: Base64 or hex). */
+export interface UplinkFacts {
+  id: string | undefined;
+  fcnt: number;
+  port: number;
+  time: string;
+  bytes: Buffer;
+}
+
+export function uplinkFacts(
+  { body, text, receivedAt }: DeviceMessage,
+  dataFormat: 'base64' | 'hex',
+): UplinkFacts {
+  const { fcnt, port, dataFrame } = body;
+  if (typeof fcnt !== 'number' || typeof port !== 'number' || typeof dataFrame !== 'string')
+    throw new InvalidInputError('INVALID_EVENT', 'the uplink has no fcnt, port or dataFrame');
+  return {
+    id: rawOrbiwanId(text),
+    fcnt,
+    port,
+    time: eventTime(body.timestamp, receivedAt),
+    bytes: Buffer.from(dataFrame, dataFormat),
+  };
+}
+
+/** What the message says about the device, as the shadow's section it updates. */
+export function shadowSection(
+  message: DeviceMessage,
+  uplink: UplinkFacts | undefined,
+): ShadowSection {
+  const { body, receivedAt } = message;
+  const pick = (...names: string[]) =>
+    Object.fromEntries(
+      names.filter((name) => body[name] !== undefined).map((name) => [name, body[name]]),
+    );
+  const section = (name: ShadowSection['name'], value: SectionValue): ShadowSection => ({
+    name,
+    value,
+  });
+  switch (message.suffix) {
+    case 'uplink': {
+      const { id, fcnt, port, time } = uplink ?? uplinkFacts(message, 'base64');
+      return section('uplink', {
+        time,
+        fcnt,
+        port,
+        ...(id === undefined ? {} : { id }),
+        ...pick('rssi', 'snr'),
+      });
+    }
+    case 'location':
+      return section('location', {
+        time: eventTime(body.loraloc_time, receivedAt),
+        ...pick('latitude', 'longitude', 'altitude'),
+      });
+    case 'status':
+      return section('battery', {
+        time: eventTime(body.timestamp_status, receivedAt),
+        ...pick('battery_status', 'margin_status'),
+      });
+    case 'joininfo':
+      return section('join', {
+        time: eventTime(undefined, receivedAt),
+        ...pick('join_status', 'appeui'),
+      });
+    case 'nodeinfo':
+      return section('device', {
+        time: eventTime(undefined, receivedAt),
+        ...pick(
+          'device_status',
+          'device_class',
+          'registration_status',
+          'last_reception',
+          'dl_fcnt',
+        ),
+      });
+    default: // DOWNLINK_STATUS_SUFFIX
+      return section('downlink', {
+        time: eventTime(undefined, receivedAt),
+        ...pick('requestId', 'state', 'transmissionStatus', 'correlationId'),
+        ...(rawOrbiwanId(message.text) === undefined ? {} : { id: rawOrbiwanId(message.text) }),
+      });
+  }
+}
