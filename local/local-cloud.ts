@@ -4,7 +4,12 @@ import type { AwsEndpoint } from './aws/aws-endpoint.js';
 import { startAwsStandIns } from './aws/aws-stand-ins.js';
 import type { FaultInjector } from './aws/fault-injection.js';
 import type { OnPublish } from './aws/iot-data-plane.js';
-import { matchesTopicFilter, templateTopicRules, type MqttMessage } from './iot/topic-rules.js';
+import {
+  matchesTopicFilter,
+  templateTopicRules,
+  type MqttMessage,
+  type TopicRule,
+} from './iot/topic-rules.js';
 import { awsEndpointVariables } from './lambda/function-environment.js';
 import { findFunction, loadLocalFunctions, type LocalFunction } from './lambda/local-functions.js';
 import {
@@ -60,6 +65,11 @@ export interface LocalCloud {
   stateMachines: Record<string, string>;
   /** Runs the template's IoT rules for a message published on MQTT; returns the executions started. */
   applyTopicRules: (message: MqttMessage) => ExecutionRecord[];
+  /**
+   * Resolves once every function the rules invoked asynchronously has ended (with its retries),
+   * those it invokes meanwhile included: for tests that wait for what the rules caused.
+   */
+  rulesSettled: () => Promise<void>;
   deadLetters: DeadLetter[];
   close: () => Promise<void>;
 }
@@ -111,7 +121,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
   functions = loadLocalFunctions(template, stack).map((fn) => usage.countInvocations(fn));
   const stateMachines = registerStateMachines(template, stack, stepFunctions);
-  const { applyTopicRules, deadLetters } = topicRulesRunner(template, stack, stepFunctions);
+  const { applyTopicRules, rulesSettled, deadLetters } = topicRulesRunner(
+    template,
+    stack,
+    stepFunctions,
+    functions,
+  );
 
   const close = async () => {
     await endpoint.close();
@@ -126,6 +141,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stepFunctions,
     stateMachines,
     applyTopicRules,
+    rulesSettled,
     deadLetters,
     close,
   };
@@ -152,50 +168,93 @@ function registerStateMachines(
 }
 
 /**
- * The template's IoT rules over the registered state machines. Each action's state machine is
- * looked up by name once, here; an unknown name keeps the ARN '', which Step Functions refuses,
- * so the message goes to the rule's error action as on AWS.
+ * The template's IoT rules over the registered state machines and functions. Each action's state
+ * machine is looked up by name once, here; an unknown name keeps the ARN '', which Step Functions
+ * refuses, so the message goes to the rule's error action as on AWS. A function is invoked
+ * asynchronously, as Lambda does for IoT: the rule hands the event on and is done; a failed
+ * invocation is tried twice more (the function's EventInvokeConfig), then dead-lettered.
  */
 function topicRulesRunner(
   template: CfnTemplate,
   stack: LocalStack,
   stepFunctions: LocalStepFunctions,
-): Pick<LocalCloud, 'applyTopicRules' | 'deadLetters'> {
+  functions: LocalFunction[],
+): Pick<LocalCloud, 'applyTopicRules' | 'rulesSettled' | 'deadLetters'> {
   const arnByName = new Map(
     stepFunctions.listStateMachines().map((machine) => [machine.name, machine.stateMachineArn]),
   );
-  const rules = templateTopicRules(template, stack).map((rule) => ({
-    ...rule,
-    targets: rule.actions.map((action) => ({
-      stateMachineArn: arnByName.get(action.stateMachineName) ?? '',
-      namePrefix: action.executionNamePrefix === undefined ? '' : `${action.executionNamePrefix}_`,
-    })),
-  }));
+  const rules = templateTopicRules(template, stack);
   const deadLetters: DeadLetter[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const deadLetter = (rule: TopicRule, message: MqttMessage, error: unknown) => {
+    if (rule.errorAction === undefined) return;
+    deadLetters.push({
+      queueUrl: rule.errorAction.queueUrl,
+      ruleId: rule.id,
+      message,
+      error: String(error),
+    });
+  };
+  const invokeAsync = (
+    rule: TopicRule,
+    message: MqttMessage,
+    target: LocalFunction,
+    event: unknown,
+  ) => {
+    const invocation = (async () => {
+      let failure: unknown;
+      for (let attempt = 0; attempt < ASYNC_INVOKE_ATTEMPTS; attempt++) {
+        try {
+          await target.invoke(event);
+          return;
+        } catch (error) {
+          failure = error;
+        }
+      }
+      deadLetter(rule, message, failure);
+    })();
+    inFlight.add(invocation);
+    void invocation.finally(() => inFlight.delete(invocation));
+  };
   const applyTopicRules = (message: MqttMessage): ExecutionRecord[] =>
     rules
       .filter((rule) => matchesTopicFilter(rule.topicFilter, message.topic))
       .flatMap((rule) => {
-        const input = JSON.stringify(rule.select(message, Date.now()));
-        return rule.targets.flatMap(({ stateMachineArn, namePrefix }) => {
+        const selected = rule.select(message, Date.now());
+        const input = JSON.stringify(selected);
+        return rule.actions.flatMap((action) => {
+          if (action.kind === 'Lambda') {
+            const target = findFunction(functions, action.functionArn);
+            if (target === undefined)
+              deadLetter(rule, message, `no function ${action.functionArn}`);
+            else invokeAsync(rule, message, target, JSON.parse(input));
+            return [];
+          }
           try {
-            const name = `${namePrefix}${randomUUID()}`;
-            return [stepFunctions.startExecution({ stateMachineArn, input, name })];
+            const stateMachineArn = arnByName.get(action.stateMachineName) ?? '';
+            const prefix =
+              action.executionNamePrefix === undefined ? '' : `${action.executionNamePrefix}_`;
+            return [
+              stepFunctions.startExecution({
+                stateMachineArn,
+                input,
+                name: `${prefix}${randomUUID()}`,
+              }),
+            ];
           } catch (error) {
-            if (rule.errorAction !== undefined) {
-              deadLetters.push({
-                queueUrl: rule.errorAction.queueUrl,
-                ruleId: rule.id,
-                message,
-                error: String(error),
-              });
-            }
+            deadLetter(rule, message, error);
             return [];
           }
         });
       });
-  return { applyTopicRules, deadLetters };
+  const rulesSettled = async () => {
+    while (inFlight.size > 0) await Promise.all([...inFlight]);
+  };
+  return { applyTopicRules, rulesSettled, deadLetters };
 }
+
+/** Lambda's asynchronous invocation: the first try and two retries (EventInvokeConfig). */
+const ASYNC_INVOKE_ATTEMPTS = 3;
 
 /** DefinitionSubstitutions as Step Functions applies them: every ${Name} replaced, textually. */
 /**

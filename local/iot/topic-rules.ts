@@ -3,8 +3,8 @@ import { resourcesOfType, type CfnTemplate } from '../template/sam-template.js';
 import type { LocalStack } from '../template/stack.js';
 
 // The template's AWS IoT topic rules, run locally: each rule's SQL (the subset the connector uses)
-// picks its messages and builds the action's input; actions start Step Functions executions, and
-// what they cannot start goes to the error action's queue.
+// picks its messages and builds the action's input; actions start Step Functions executions or
+// invoke functions asynchronously, and what they cannot hand on goes to the error action's queue.
 
 export interface MqttMessage {
   topic: string;
@@ -18,6 +18,12 @@ export interface StepFunctionsAction {
   executionNamePrefix: string | undefined;
 }
 
+/** Lambda's asynchronous invocation, as the IoT rule's lambda action makes it. */
+export interface LambdaAction {
+  kind: 'Lambda';
+  functionArn: string;
+}
+
 export interface SqsAction {
   kind: 'Sqs';
   queueUrl: string;
@@ -28,7 +34,7 @@ export interface TopicRule {
   topicFilter: string;
   /** The SELECT clause applied to a message: the action's input. */
   select: (message: MqttMessage, receivedAt: number) => Record<string, unknown>;
-  actions: StepFunctionsAction[];
+  actions: (StepFunctionsAction | LambdaAction)[];
   errorAction: SqsAction | undefined;
 }
 
@@ -55,10 +61,12 @@ export function templateTopicRules(template: CfnTemplate, stack: LocalStack): To
         Object.fromEntries(
           fields.map(({ alias, expression }) => [alias, expression(message, receivedAt)]),
         ),
-      actions: payload.Actions.map((action) => {
+      actions: payload.Actions.map((action): StepFunctionsAction | LambdaAction => {
+        if (action.Lambda?.FunctionArn !== undefined)
+          return { kind: 'Lambda', functionArn: action.Lambda.FunctionArn };
         const target = action.StepFunctions;
         if (target?.StateMachineName === undefined)
-          throw new Error(`${id}: only StepFunctions actions are supported locally`);
+          throw new Error(`${id}: only StepFunctions and Lambda actions are supported locally`);
         return {
           kind: 'StepFunctions',
           stateMachineName: target.StateMachineName,

@@ -1,3 +1,4 @@
+import { deviceStateHandlerFromEnv } from '../../functions/device-state/device-state-function.js';
 import { checkStatusHandlerFromEnv } from '../../functions/downlinks/check/check-status.js';
 import { reportFailureHandlerFromEnv } from '../../functions/downlinks/report/report-failure.js';
 import { sendDownlinkHandlerFromEnv } from '../../functions/downlinks/send/send-downlink.js';
@@ -17,4 +18,5 @@ export const HANDLER_FACTORIES: Record<string, (env: NodeJS.ProcessEnv) => unkno
   'functions/downlinks/check/handler': checkStatusHandlerFromEnv,
   'functions/downlinks/report/handler': reportFailureHandlerFromEnv,
   'functions/pushmode/handler': pushModeHandlerFromEnv,
+  'functions/device-state/handler': deviceStateHandlerFromEnv,
 };

@@ -60,7 +60,9 @@ function ownVariablesOf(functionId: string): string[] {
 function variablesReadBy(functionId: string): string[] {
   const createHandler = handlerFactoryOf(template, functionId);
   const read = new Set<string>();
-  const env = new Proxy(functionEnvironment(template, sampleStack(), functionId), {
+  // Every optional feature on: a function that exists only with one reads what it gives.
+  const stack = sampleStack({ PayloadCodecs: 'Enabled', DeviceShadows: 'Enabled' });
+  const env = new Proxy(functionEnvironment(template, stack, functionId), {
     get: (variables, name) => {
       if (typeof name === 'string') read.add(name);
       return variables[name as string];
@@ -77,6 +79,8 @@ function variablesReadBy(functionId: string): string[] {
 // Functions that read some of their configuration at their first request, not when they load.
 const READ_AT_FIRST_REQUEST: Record<string, string> = {
   PushModeFunction: 'builds its OrbiWAN client at the first request (functions/pushmode/)',
+  DeviceStateFunction:
+    'builds its OrbiWAN client when a profile attachment first asks for a device profile (functions/device-state/device-profiles.ts)',
 };
 
 describe('Template: functions', () => {

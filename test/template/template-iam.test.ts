@@ -31,7 +31,9 @@ import { sampleStack } from '../helpers/sample-stack.js';
 // each function was seen to ask of AWS in downlinks' lives on the local stack.
 
 const template = loadTemplate();
-const stack = sampleStack();
+// With everything optional on, so that every principal is checked.
+const ALL_ON = { PayloadCodecs: 'Enabled', DeviceShadows: 'Enabled' };
+const stack = sampleStack(ALL_ON);
 const { principals, functions, policyOf, allowedBy, topicArn } = templatePolicies(template, stack);
 const ref = (id: string) => stack.refs[id] ?? '';
 const attribute = (name: string) => stack.attributes[name] ?? '';
@@ -88,6 +90,16 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   ],
   DownlinkRuleRole: ['states:StartExecution'],
   DownlinkRuleErrorRole: ['sqs:SendMessage'],
+  // Optional (PayloadCodecs, DeviceShadows): reads codecs, publishes decoded uplinks, keeps the
+  // devices' shadows; asks OrbiWAN for a device's profile when a codec is attached by profile.
+  DeviceStateFunction: [
+    'dynamodb:GetItem',
+    'dynamodb:Query',
+    'iot:GetThingShadow',
+    'iot:Publish',
+    'iot:UpdateThingShadow',
+    'secretsmanager:GetSecretValue',
+  ],
 };
 
 /** The tasks of the downlink state machine. */
@@ -167,6 +179,7 @@ describe('Template: IAM', () => {
   it('lets only the functions that call OrbiWAN read its credentials, and no one any other secret', () => {
     expect(allowedBy('secretsmanager:GetSecretValue', ORBIWAN_CREDENTIALS)).toEqual([
       'CheckDownlinkStatusFunction',
+      'DeviceStateFunction',
       'PushModeFunction',
       'SendDownlinkFunction',
     ]);
@@ -179,7 +192,7 @@ describe('Template: IAM', () => {
     const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     const viaSecretsManager = { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' };
     const decrypters = (parameters: Record<string, string>, context: RequestContext) => {
-      const own = templatePolicies(template, sampleStack(parameters));
+      const own = templatePolicies(template, sampleStack({ ...ALL_ON, ...parameters }));
       return own.principals.filter((id) =>
         isAllowed(own.policyOf(id), 'kms:Decrypt', KEY, context),
       );
@@ -187,6 +200,7 @@ describe('Template: IAM', () => {
 
     expect(decrypters({ OrbiwanCredentialsKmsKeyArn: KEY }, viaSecretsManager).sort()).toEqual([
       'CheckDownlinkStatusFunction',
+      'DeviceStateFunction',
       'PushModeFunction',
       'SendDownlinkFunction',
     ]);
@@ -208,6 +222,47 @@ describe('Template: IAM', () => {
     expect(
       parameterViolation(key, 'arn:aws:kms:eu-west-1:123456789012:alias/orbiwan'),
     ).toBeDefined();
+  });
+
+  it('scopes the device-state function to the codecs table, the decoded topic and the named shadow', () => {
+    const policy = policyOf('DeviceStateFunction');
+    const codecs = attribute('DeviceCodecsTable.Arn');
+    const thing = (name: string, shadow: string) =>
+      `arn:aws:iot:${stack.region}:${stack.accountId}:thing/${name}/${shadow}`;
+    expect(codecs).not.toBe('');
+    expect(isAllowed(policy, 'dynamodb:Query', codecs)).toBe(true);
+    expect(isAllowed(policy, 'dynamodb:Query', TABLE)).toBe(false);
+    expect(isAllowed(policy, 'dynamodb:PutItem', codecs)).toBe(false);
+    expect(isAllowed(policy, 'iot:Publish', topicArn(`${prefix}/${DEV_EUI}/uplink/decoded`))).toBe(
+      true,
+    );
+    expect(isAllowed(policy, 'iot:Publish', topicArn(`${prefix}/${DEV_EUI}/uplink`))).toBe(false);
+    expect(isAllowed(policy, 'iot:Publish', DOWNLINK_REQUEST)).toBe(false);
+    const shadow = stack.parameters.ShadowName ?? '';
+    expect(isAllowed(policy, 'iot:UpdateThingShadow', thing(DEV_EUI, shadow))).toBe(true);
+    expect(isAllowed(policy, 'iot:UpdateThingShadow', thing(DEV_EUI, 'other'))).toBe(false);
+    expect(isAllowed(policy, 'iot:UpdateThingShadow', thing('other-thing', shadow))).toBe(false);
+  });
+
+  it('gives the device-state function only what the enabled features need', () => {
+    const actionsWith = (parameters: Record<string, string>) => {
+      const own = templatePolicies(template, sampleStack(parameters));
+      return own
+        .policyOf('DeviceStateFunction')
+        .filter((statement) => statement.Effect === 'Allow')
+        .flatMap((statement) => list(statement.Action))
+        .filter((action) => action !== 'secretsmanager:GetSecretValue')
+        .sort();
+    };
+    expect(actionsWith({ PayloadCodecs: 'Enabled' })).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'iot:Publish',
+    ]);
+    expect(actionsWith({ DeviceShadows: 'Enabled' })).toEqual([
+      'iot:GetThingShadow',
+      'iot:UpdateThingShadow',
+    ]);
   });
 
   it.each(['states:SendTaskSuccess', 'states:SendTaskFailure'])(

@@ -45,17 +45,40 @@ function isSamGenerated(target: string): boolean {
   );
 }
 
-type Reference = { kind: 'Ref' | 'GetAtt'; target: string; attribute?: string; at: string };
+/** `guards`: the conditions of the Fn::If branches the reference is the true branch of. */
+type Reference = {
+  kind: 'Ref' | 'GetAtt';
+  target: string;
+  attribute?: string;
+  at: string;
+  guards?: string[];
+};
 
-function references(value: unknown, at: string, found: Reference[] = []): Reference[] {
+function references(
+  value: unknown,
+  at: string,
+  found: Reference[] = [],
+  guards: string[] = [],
+): Reference[] {
   if (Array.isArray(value))
-    value.forEach((item, index) => references(item, `${at}[${index}]`, found));
+    value.forEach((item, index) => references(item, `${at}[${index}]`, found, guards));
   if (!isRecord(value)) return found;
   for (const [key, item] of Object.entries(value)) {
     const here = `${at}.${key}`;
-    if (key === 'Ref' && typeof item === 'string') found.push({ kind: 'Ref', target: item, at });
-    else if (key === 'Fn::GetAtt' && Array.isArray(item)) {
-      found.push({ kind: 'GetAtt', target: String(item[0]), attribute: String(item[1]), at });
+    if (key === 'Ref' && typeof item === 'string')
+      found.push({ kind: 'Ref', target: item, at, guards });
+    else if (key === 'Fn::If' && Array.isArray(item)) {
+      const [condition, whenTrue, whenFalse] = item as [string, unknown, unknown];
+      references(whenTrue, `${here}[1]`, found, [...guards, condition]);
+      references(whenFalse, `${here}[2]`, found, guards);
+    } else if (key === 'Fn::GetAtt' && Array.isArray(item)) {
+      found.push({
+        kind: 'GetAtt',
+        target: String(item[0]),
+        attribute: String(item[1]),
+        at,
+        guards,
+      });
     } else if (key === 'Fn::Sub') {
       const [text, variables] = Array.isArray(item)
         ? (item as [string, Record<string, unknown>])
@@ -64,11 +87,13 @@ function references(value: unknown, at: string, found: Reference[] = []): Refere
         if (name === undefined || name in variables) continue;
         const [target = '', attribute] = name.split(/\.(.*)/s);
         found.push(
-          attribute ? { kind: 'GetAtt', target, attribute, at } : { kind: 'Ref', target, at },
+          attribute
+            ? { kind: 'GetAtt', target, attribute, at, guards }
+            : { kind: 'Ref', target, at, guards },
         );
       }
-      references(variables, here, found);
-    } else references(item, here, found);
+      references(variables, here, found, guards);
+    } else references(item, here, found, guards);
   }
   return found;
 }
@@ -322,10 +347,24 @@ describe('Template: structure', () => {
         owner: output,
       })),
     ];
+    // `a` implies `b` when they are one, or `b` is an Fn::Or of `a` and others.
+    const implies = (a: string | undefined, b: string) => {
+      const definition = template.Conditions?.[b];
+      return (
+        a === b ||
+        (isRecord(definition) &&
+          Array.isArray(definition['Fn::Or']) &&
+          definition['Fn::Or'].some((item) => isRecord(item) && item.Condition === a))
+      );
+    };
     for (const { at, owner } of owners) {
-      for (const { target } of references(owner, at)) {
+      for (const { target, guards = [] } of references(owner, at)) {
         const condition = resources[target]?.Condition;
-        if (condition !== undefined && condition !== owner.Condition)
+        if (
+          condition !== undefined &&
+          !implies(owner.Condition, condition) &&
+          !guards.some((guard) => implies(guard, condition))
+        )
           problems.push(`${at} refers to ${target}, which exists only if ${condition}`);
       }
     }

@@ -1,0 +1,3 @@
+import { deviceStateHandlerFromEnv } from './device-state-function.js';
+
+export const handler = deviceStateHandlerFromEnv(process.env);
