@@ -4,6 +4,7 @@ import type { AwsEndpoint } from './aws/aws-endpoint.js';
 import { startAwsStandIns } from './aws/aws-stand-ins.js';
 import type { FaultInjector } from './aws/fault-injection.js';
 import type { OnPublish } from './aws/iot-data-plane.js';
+import type { DeviceShadows } from './aws/iot-shadows.js';
 import {
   matchesTopicFilter,
   templateTopicRules,
@@ -59,6 +60,8 @@ export interface LocalCloud {
   usage: UsageMeter;
   /** Faults the AWS stand-ins play on request (tests: a service failing, throttling, slow). */
   faults: FaultInjector;
+  /** The devices' shadows, as the IoT Data Plane's shadow API left them. */
+  shadows: DeviceShadows;
   functions: LocalFunction[];
   stepFunctions: LocalStepFunctions;
   /** State machine ARNs by logical ID. */
@@ -104,7 +107,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     ...(options.onExecutionEvent === undefined ? {} : { onEvent: options.onExecutionEvent }),
     ...(options.retryDelayMs === undefined ? {} : { retryDelayMs: options.retryDelayMs }),
   });
-  const { endpoint, usage, faults } = await startAwsStandIns({
+  const { endpoint, usage, faults, shadows } = await startAwsStandIns({
     template,
     stack,
     secrets: options.secrets,
@@ -137,6 +140,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     endpoint,
     usage,
     faults,
+    shadows,
     functions,
     stepFunctions,
     stateMachines,

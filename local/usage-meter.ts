@@ -23,6 +23,8 @@ export interface UsageCounts {
   stepFunctionsRequests: Record<string, number>;
   /** IoT Data Plane publishes (the connector's messages). */
   publishes: number;
+  /** IoT Data Plane requests by operation: Publish, GetThingShadow, UpdateThingShadow, ... */
+  iotDataRequests: Record<string, number>;
 }
 
 export class UsageMeter {
@@ -31,6 +33,7 @@ export class UsageMeter {
     dynamoDbRequests: {},
     stepFunctionsRequests: {},
     publishes: 0,
+    iotDataRequests: {},
   };
   // Kept only while record() runs: a long-running local stack must not grow without bound.
   private readonly recordings = new Set<InvocationRecord[]>();

@@ -7,12 +7,14 @@ import { startAwsEndpoint, type AwsEndpoint } from './aws-endpoint.js';
 import { createTemplateTables, dynamoDbService } from './dynamodb.js';
 import { FaultInjector } from './fault-injection.js';
 import { iotDataPlaneService, type OnPublish } from './iot-data-plane.js';
+import { DeviceShadows } from './iot-shadows.js';
 import { SecretsStore } from './secrets-manager.js';
 import { stepFunctionsService } from './step-functions-api.js';
 
 // The AWS services the functions call, on one local endpoint: IoT Data Plane (publishes go to
-// onPublish), Secrets Manager holding the given secrets, DynamoDB with the template's tables, and
-// the Step Functions API when an engine is given. Every request is metered and may play a fault.
+// onPublish, device shadows are kept in memory), Secrets Manager holding the given secrets,
+// DynamoDB with the template's tables, and the Step Functions API when an engine is given. Every
+// request is metered and may play a fault.
 
 export interface AwsStandInsOptions {
   /** The tables of its AWS::DynamoDB::Table resources are created. */
@@ -32,6 +34,8 @@ export interface AwsStandIns {
   usage: UsageMeter;
   /** Faults the stand-ins play on request (tests: a service failing, throttling, slow). */
   faults: FaultInjector;
+  /** The Device Shadow service's shadows, as the IoT Data Plane's shadow API changed them. */
+  shadows: DeviceShadows;
   close: () => Promise<void>;
 }
 
@@ -44,8 +48,14 @@ export async function startAwsStandIns(options: AwsStandInsOptions): Promise<Aws
   const faults = new FaultInjector();
   const secrets = new SecretsStore();
   for (const [arn, value] of Object.entries(options.secrets)) secrets.put(arn, value);
+  // A shadow update's /update/documents message goes to the broker uncounted: `publishes` counts
+  // the connector's own messages.
+  const shadows = new DeviceShadows(options.onPublish);
   const services = [
-    iotDataPlaneService(usage.countPublishes(options.onPublish)),
+    usage.countRequests(
+      iotDataPlaneService(usage.countPublishes(options.onPublish), shadows),
+      usage.counts.iotDataRequests,
+    ),
     usage.countRequests(dynamoDbService(), usage.counts.dynamoDbRequests),
     secrets.service(),
     ...(stepFunctions === undefined
@@ -70,5 +80,5 @@ export async function startAwsStandIns(options: AwsStandInsOptions): Promise<Aws
       credentials: ANY_CREDENTIALS,
     }),
   );
-  return { endpoint, usage, faults, close: () => endpoint.close() };
+  return { endpoint, usage, faults, shadows, close: () => endpoint.close() };
 }

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, sendAwsError, type AwsService } from './aws-endpoint.js';
 import { AwsServiceError } from './aws-errors.js';
+import { DeviceShadows, shadowOperationOf } from './iot-shadows.js';
 
 // The IoT Data Plane Publish API (POST /topics/{topic}?qos=..) as the SDK's PublishCommand sends
 // it: the topic percent-encoded as one path segment, the raw payload as the body, MQTT 5 options
-// as query parameters and x-amz-mqtt5-* headers.
+// as query parameters and x-amz-mqtt5-* headers. The same service answers the Device Shadow REST
+// API (iot-shadows.ts), as AWS's data endpoint does.
 
 export interface PublishedMessage {
   topic: string;
@@ -19,13 +21,22 @@ export type OnPublish = (message: PublishedMessage) => void | Promise<void>;
 
 const IOT_MAX_PAYLOAD_BYTES = 128 * 1024;
 
-/** The IoT Data Plane stand-in; every accepted message goes to onPublish (the broker, a test). */
-export function iotDataPlaneService(onPublish: OnPublish): AwsService {
+/**
+ * The IoT Data Plane stand-in; every accepted message goes to onPublish (the broker, a test), the
+ * shadow requests to `shadows`.
+ */
+export function iotDataPlaneService(
+  onPublish: OnPublish,
+  shadows = new DeviceShadows(),
+): AwsService {
   return {
     name: 'iot-data-plane',
     protocol: 'rest-json',
-    operationOf: (request) => (isPublishRequest(request) ? 'Publish' : undefined),
-    handle: (request, response) => servePublish(request, response, onPublish),
+    operationOf: (request) => (isPublishRequest(request) ? 'Publish' : shadowOperationOf(request)),
+    handle: (request, response) =>
+      isPublishRequest(request)
+        ? servePublish(request, response, onPublish)
+        : shadows.serve(request, response),
   };
 }
 
