@@ -5,7 +5,17 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.aws-sam/', '.local/', 'coverage/'] },
+  // Payload codecs are device makers' plain JavaScript, run in the codec sandbox, not in Node.
+  {
+    ignores: [
+      'node_modules/',
+      '.aws-sam/',
+      '.local/',
+      'coverage/',
+      'codecs/',
+      'test/fixtures/codecs/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

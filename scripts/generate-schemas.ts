@@ -37,6 +37,8 @@ export const NO_CONTROL_CHARACTERS_PATTERN = '^[^\\u0000-\\u001F\\u007F-\\u009F]
 // Records, so that the compiler names a code or failure state added to the functions but not here.
 const ERROR_CODES = Object.keys({
   INVALID_DOWNLINK: true,
+  NO_CODEC: true,
+  ENCODING_FAILED: true,
   UNKNOWN_DEVICE: true,
   DEVICE_BUSY: true,
   ORBIWAN_REJECTED: true,
@@ -157,8 +159,15 @@ const downlinkStatusMessage = z.union([republishedStatus, acceptedStatus, failur
 
 // The request's fields, as docs/downlinks.md's table describes them.
 const requestShape = downlinkRequestSchema.shape;
-describe(requestShape.data, 'The payload in hex, two digits per byte, 0 to 242 bytes.');
-describe(requestShape.port, 'LoRaWAN FPort, 1..223.');
+describe(
+  requestShape.data,
+  'The payload in hex, two digits per byte, 0 to 242 bytes. Give data and port, or object.',
+);
+describe(
+  requestShape.object,
+  "Instead of data, with PayloadCodecs: any JSON, which the device's payload codec encodes (TS013 encodeDownlink); its fPort, else port, is the port.",
+);
+describe(requestShape.port, 'LoRaWAN FPort, 1..223; required with data.');
 describe(
   requestShape.confirmed,
   'Ask the device to acknowledge; default: the stack parameter DownlinkConfirmedDefault (true).',
@@ -254,6 +263,12 @@ export function jsonSchemaOf({ name, title, description, schema }: MessageSchema
           'The DevEUI: 16 hex digits, optionally 0x-prefixed or dash-separated in pairs, in any case.';
       }
       if (zodSchema === requestIdField) jsonSchema.pattern = NO_CONTROL_CHARACTERS_PATTERN;
+      // The request's check (downlink-request.ts), which JSON Schema says this way.
+      if (zodSchema === downlinkRequestSchema)
+        jsonSchema.oneOf = [
+          { required: ['data', 'port'], not: { required: ['object'] } },
+          { required: ['object'], not: { required: ['data'] } },
+        ];
       if (requiresDevice.has(zodSchema))
         jsonSchema.anyOf = [{ required: ['DevEUI'] }, { required: ['deveui'] }];
     },

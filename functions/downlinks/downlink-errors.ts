@@ -14,6 +14,19 @@ export class InvalidDownlinkError extends Error {
   }
 }
 
+/**
+ * The request carries `object`, but no payload codec is attached to the device for its port (or
+ * the stack has no codecs at all): there is nothing to encode it with.
+ */
+export class NoCodecError extends Error {
+  override name = 'NoCodecError';
+}
+
+/** The device's codec could not encode the request's `object`, or encoded it into no valid downlink. */
+export class DownlinkEncodingError extends Error {
+  override name = 'DownlinkEncodingError';
+}
+
 /** Another downlink for the same device was being posted to OrbiWAN for too long. */
 export class DeviceLockedError extends Error {
   override name = 'DeviceLockedError';
@@ -50,6 +63,8 @@ export function queuedIdOf(message: string): string | undefined {
 /** The stable error codes apps see in `error.code` of a connector-made status. */
 export type DownlinkErrorCode =
   | 'INVALID_DOWNLINK'
+  | 'NO_CODEC'
+  | 'ENCODING_FAILED'
   | 'UNKNOWN_DEVICE'
   | 'DEVICE_BUSY'
   | 'ORBIWAN_REJECTED'
@@ -59,6 +74,8 @@ export type DownlinkErrorCode =
 
 const CODES: Record<string, DownlinkErrorCode> = {
   InvalidDownlinkError: 'INVALID_DOWNLINK',
+  NoCodecError: 'NO_CODEC',
+  DownlinkEncodingError: 'ENCODING_FAILED',
   UnknownDeviceError: 'UNKNOWN_DEVICE',
   DeviceBusyError: 'DEVICE_BUSY',
   DeviceLockedError: 'DEVICE_BUSY',

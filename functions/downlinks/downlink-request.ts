@@ -31,13 +31,22 @@ export interface Downlink {
   receivedAt: number;
 }
 
+/**
+ * A valid request that carries `object` for the device's payload codec instead of `data`: a
+ * Downlink once encoded (functions/downlinks/send/encode-object.ts); its port may come from the codec.
+ */
+export type ObjectDownlink = Omit<Downlink, 'data' | 'port'> & {
+  object: unknown;
+  port: number | undefined;
+};
+
 export interface DownlinkDefaults {
   topicPrefix: string;
   confirmed: boolean;
   mode: DownlinkMode;
 }
 
-const MAX_PAYLOAD_BYTES = 242;
+export const MAX_PAYLOAD_BYTES = 242;
 
 /**
  * The most bytes a downlink request may have. A valid one is well under 1 KB; the bound keeps
@@ -57,24 +66,51 @@ const requestId = z.string().check(
   z.refine((value) => !/\p{Cc}/u.test(value), 'expected no control characters'),
 );
 
-export const downlinkRequestSchema = z.strictObject({
-  data: z
-    .string()
-    .check(
-      z.regex(/^(?:[0-9a-fA-F]{2})*$/, 'expected hex digits, two per byte'),
-      z.maxLength(MAX_PAYLOAD_BYTES * 2, `expected at most ${MAX_PAYLOAD_BYTES} bytes`),
-    ),
-  port: z.int().check(z.minimum(1), z.maximum(223)),
-  confirmed: z.optional(z.boolean()),
-  mode: z.optional(z.enum(DOWNLINK_MODES)),
-  fcnt: z.optional(z.int().check(z.minimum(0), z.maximum(0xffff_ffff))),
-  requestId: z.optional(requestId),
-});
+export const payloadHexSchema = z
+  .string()
+  .check(
+    z.regex(/^(?:[0-9a-fA-F]{2})*$/, 'expected hex digits, two per byte'),
+    z.maxLength(MAX_PAYLOAD_BYTES * 2, `expected at most ${MAX_PAYLOAD_BYTES} bytes`),
+  );
+
+export const portSchema = z.int().check(z.minimum(1), z.maximum(223));
+
+// `data` and `port`, or `object` (and `port` if the codec does not choose it): one payload, never
+// two, so that what reaches the device is never a guess between them.
+export const downlinkRequestSchema = z
+  .strictObject({
+    data: z.optional(payloadHexSchema),
+    object: z.optional(z.unknown()),
+    port: z.optional(portSchema),
+    confirmed: z.optional(z.boolean()),
+    mode: z.optional(z.enum(DOWNLINK_MODES)),
+    fcnt: z.optional(z.int().check(z.minimum(0), z.maximum(0xffff_ffff))),
+    requestId: z.optional(requestId),
+  })
+  .check((context) => {
+    const { data, object, port } = context.value;
+    const problem = (path: string, message: string) => {
+      context.issues.push({ code: 'custom', input: context.value, path: [path], message });
+    };
+    if (data === undefined && object === undefined)
+      problem('data', "missing: expected data (hex), or object for the device's payload codec");
+    if (data !== undefined && object !== undefined)
+      problem('object', 'expected data or object, not both');
+    // Without object, a request is one with data: it needs a port.
+    if (object === undefined && port === undefined)
+      problem('port', 'missing: expected a number 1..223');
+  });
 
 export type DownlinkRequest = z.infer<typeof downlinkRequestSchema>;
 
-/** Validates a message from the rule; throws InvalidDownlinkError naming every problem. */
-export function parseDownlink(input: RuleInput, defaults: DownlinkDefaults): Downlink {
+/**
+ * Validates a message from the rule; throws InvalidDownlinkError naming every problem. A request
+ * with `object` is valid here as it stands; its encoding may still fail (send-downlink.ts).
+ */
+export function parseDownlink(
+  input: RuleInput,
+  defaults: DownlinkDefaults,
+): Downlink | ObjectDownlink {
   const devEui = devEuiOfTopic(input.topic, defaults.topicPrefix);
   const issues: InputIssue[] = devEui.ok ? [] : [{ path: 'topic', message: devEui.problem }];
   const request = parseRequest(input.payload);
@@ -93,12 +129,12 @@ export function parseDownlink(input: RuleInput, defaults: DownlinkDefaults): Dow
       .map(({ path, message }) => ({ path: path.slice(0, 200), message: message.slice(0, 200) }));
     throw new InvalidDownlinkError(`not a valid downlink: ${bounded}`, logged);
   }
-  const { data, port, confirmed, mode, fcnt, requestId } = request.value;
+  const { data, object, port, confirmed, mode, fcnt, requestId } = request.value;
   return {
     devEui: devEui.value,
     statusTopic: deviceTopic(defaults.topicPrefix, devEui.value, DOWNLINK_STATUS_SUFFIX),
-    data: data.toLowerCase(),
-    port,
+    // The schema holds one of the two, and a port with data.
+    ...(data === undefined ? { object, port } : { data: data.toLowerCase(), port: port ?? 0 }),
     confirmed: confirmed ?? defaults.confirmed,
     mode: mode ?? defaults.mode,
     ...(fcnt === undefined ? {} : { fcnt }),

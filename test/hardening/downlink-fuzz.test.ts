@@ -4,6 +4,7 @@ import { InvalidDownlinkError } from '../../functions/downlinks/downlink-errors.
 import {
   parseDownlink,
   type Downlink,
+  type ObjectDownlink,
   type RuleInput,
 } from '../../functions/downlinks/downlink-request.js';
 import {
@@ -513,7 +514,7 @@ const DEFAULTS = [
   },
 ].map((defaults) => ({
   ...defaults,
-  validate: (input: RuleInput): Downlink =>
+  validate: (input: RuleInput): Downlink | ObjectDownlink =>
     parseDownlink(input, {
       topicPrefix: PREFIX,
       confirmed: defaults.confirmed,

@@ -11,6 +11,8 @@ import {
   DownlinkNotRecordedError,
   DuplicateRequestError,
   InvalidDownlinkError,
+  NoCodecError,
+  DownlinkEncodingError,
   errorCodeFor,
 } from '../../functions/downlinks/downlink-errors.js';
 import {
@@ -179,6 +181,8 @@ const END_STATE_OF = {
 /** The errors the task functions raise on purpose, as Step Functions sees their names. */
 const TASK_ERRORS = {
   invalid: new InvalidDownlinkError('').name,
+  noCodec: new NoCodecError('').name,
+  encoding: new DownlinkEncodingError('').name,
   locked: new DeviceLockedError('').name,
   duplicate: new DuplicateRequestError('').name,
   notRecorded: new DownlinkNotRecordedError('1').name,
@@ -367,6 +371,8 @@ describe('State machine: downlink', () => {
 
   it.each([
     [TASK_ERRORS.invalid, 'ReportInvalidDownlink'],
+    [TASK_ERRORS.noCodec, 'ReportInvalidDownlink'],
+    [TASK_ERRORS.encoding, 'ReportInvalidDownlink'],
     [TASK_ERRORS.unknownDevice, 'ReportRejection'],
     [TASK_ERRORS.busy, 'ReportRejection'],
     [TASK_ERRORS.locked, 'ReportRejection'],
@@ -387,7 +393,8 @@ describe('State machine: downlink', () => {
   it('reports each error in the Report state of its code, so the alarms see only failures as failed', () => {
     const outcomeOfCode = (error: string) => {
       const code = errorCodeFor(error);
-      if (code === 'INVALID_DOWNLINK') return 'ReportInvalidDownlink';
+      if (['INVALID_DOWNLINK', 'NO_CODEC', 'ENCODING_FAILED'].includes(code))
+        return 'ReportInvalidDownlink';
       if (['UNKNOWN_DEVICE', 'DEVICE_BUSY', 'ORBIWAN_REJECTED'].includes(code))
         return 'ReportRejection';
       return 'ReportError';

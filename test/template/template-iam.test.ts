@@ -62,11 +62,12 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
     'states:SendTaskFailure',
   ],
   // Claims the requestId, takes the device's lease, POSTs, records; ends its own task when a
-  // final status came before its record.
+  // final status came before its record. With PayloadCodecs, reads the codecs (Query).
   SendDownlinkFunction: [
     'dynamodb:DeleteItem',
     'dynamodb:GetItem',
     'dynamodb:PutItem',
+    'dynamodb:Query',
     'dynamodb:UpdateItem',
     'iot:Publish',
     'secretsmanager:GetSecretValue',

@@ -43,11 +43,18 @@ const FINAL_STATE_BY_OUTCOME = {
   timed_out: 'timed_out',
 } as const satisfies Record<ReportInput['outcome'], FinalState>;
 
-// Only a request that breaks the contract ended `invalid`, and only OrbiWAN's refusals (and a
-// device busy with the connector's own downlinks) `rejected`: anything else is the connector or
-// OrbiWAN failing, which the DownlinksFailed alarm (finalState=failed) must see.
+// Only a request that breaks the contract (or whose object no codec could encode) ended `invalid`,
+// and only OrbiWAN's refusals (and a device busy with the connector's own downlinks) `rejected`:
+// anything else is the connector or OrbiWAN failing, which the DownlinksFailed alarm
+// (finalState=failed) must see.
+const INVALID_REQUEST_CODES: readonly DownlinkErrorCode[] = [
+  'INVALID_DOWNLINK',
+  'NO_CODEC',
+  'ENCODING_FAILED',
+];
+
 function finalStateOfFailure(outcome: ReportInput['outcome'], code: DownlinkErrorCode): FinalState {
-  if (outcome === 'invalid' && code !== 'INVALID_DOWNLINK') return 'failed';
+  if (outcome === 'invalid' && !INVALID_REQUEST_CODES.includes(code)) return 'failed';
   return FINAL_STATE_BY_OUTCOME[outcome];
 }
 

@@ -1,3 +1,6 @@
+import { dynamoDbCodecStore } from '../../codecs/codec-store.js';
+import { DeviceCodecs } from '../../codecs/device-codecs.js';
+import { orbiwanProfiles } from '../../device-state/device-profiles.js';
 import { dynamoDbClient } from '../../shared/clients/dynamodb-client.js';
 import { iotDataClient } from '../../shared/clients/iot-data-client.js';
 import { sfnClient } from '../../shared/clients/sfn-client.js';
@@ -19,15 +22,18 @@ import { topicPrefixFromEnv } from '../../shared/topics.js';
 import { deviceLease, type DeviceLease, type HeldLease } from '../device-lease.js';
 import {
   DeviceLockedError,
+  DownlinkEncodingError,
   DownlinkNotRecordedError,
   DuplicateRequestError,
   InvalidDownlinkError,
+  NoCodecError,
 } from '../downlink-errors.js';
 import { downlinkRecords, type DownlinkRecords } from '../downlink-record.js';
 import {
   parseDownlink,
   type Downlink,
   type DownlinkDefaults,
+  type ObjectDownlink,
   type RuleInput,
 } from '../downlink-request.js';
 import { downlinkDefaultsFromEnv, requestIdWindowMsFromEnv } from '../downlink-settings.js';
@@ -44,6 +50,7 @@ import {
   type StatusPublishing,
 } from '../status-publishing.js';
 import { stepFunctionsCompletion, type CompleteTask } from '../task-completion.js';
+import { withPayload, type EncodeObject } from './encode-object.js';
 
 /** What state SendDownlink passes (invoked with .waitForTaskToken). */
 export interface SendInput {
@@ -63,6 +70,8 @@ export interface SendDeps {
   records: DownlinkRecords;
   publish: Publish;
   complete: CompleteTask;
+  /** Encodes a request's `object` with the device's codec; absent without PayloadCodecs. */
+  encodeObject?: EncodeObject;
   now?: () => number;
 }
 
@@ -91,7 +100,13 @@ export async function sendDownlink(
   deadline: number,
 ): Promise<SendOutcome> {
   const now = deps.now ?? Date.now;
-  const downlink = validRequest(input.request, deps.defaults);
+  const { encodeObject } = deps;
+  // A codec store that fails is a dependency failing, retried like the others before the POST.
+  const downlink = await withPayload(
+    validRequest(input.request, deps.defaults),
+    encodeObject &&
+      ((devEui, object) => beforePost('encode the object', () => encodeObject(devEui, object))),
+  );
   logger.appendKeys({ devEui: downlink.devEui, requestId: downlink.requestId });
   const request: RequestRef = {
     devEui: downlink.devEui,
@@ -298,7 +313,7 @@ async function settleDeferred(
   }
 }
 
-function validRequest(request: RuleInput, defaults: DownlinkDefaults): Downlink {
+function validRequest(request: RuleInput, defaults: DownlinkDefaults): Downlink | ObjectDownlink {
   try {
     return parseDownlink(request, defaults);
   } catch (error) {
@@ -328,6 +343,8 @@ async function giveBack(
 
 const TYPED_ERRORS = [
   InvalidDownlinkError,
+  NoCodecError,
+  DownlinkEncodingError,
   DeviceLockedError,
   DuplicateRequestError,
   OrbiwanNotReachedError,
@@ -374,5 +391,17 @@ export function sendDownlinkHandlerFromEnv(env: NodeJS.ProcessEnv) {
     records: downlinkRecords({ client, ...table, publisherLeaseMs: PUBLISHER_LEASE_MS }),
     publish: statusPublisher(iotDataClient),
     complete: stepFunctionsCompletion(sfnClient),
+    ...encodeObjectFromEnv(env),
   });
+}
+
+/** With PayloadCodecs, the stack gives DEVICE_CODECS_TABLE: the codecs to encode `object` with. */
+function encodeObjectFromEnv(env: NodeJS.ProcessEnv): { encodeObject?: EncodeObject } {
+  const table = env.DEVICE_CODECS_TABLE ?? '';
+  if (table === '') return {};
+  const codecs = new DeviceCodecs({
+    store: dynamoDbCodecStore(dynamoDbClient, table),
+    profileOf: orbiwanProfiles(env),
+  });
+  return { encodeObject: (devEui, input) => codecs.encodeDownlink(devEui, input) };
 }
