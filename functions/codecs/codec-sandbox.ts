@@ -1,6 +1,7 @@
 import variant from '@jitl/quickjs-singlefile-mjs-release-sync';
 import {
   newQuickJSWASMModuleFromVariant,
+  newVariant,
   shouldInterruptAfterDeadline,
   type QuickJSContext,
   type QuickJSHandle,
@@ -16,7 +17,7 @@ import {
 export interface CodecLimits {
   /** Per call, and for loading the codec. */
   timeMs: number;
-  /** The codec's whole heap. */
+  /** The codec's whole memory: its WebAssembly memory's maximum, and QuickJS's own limit. */
   memoryBytes: number;
   /** The JSON text of one result. */
   outputBytes: number;
@@ -28,8 +29,12 @@ export const DEFAULT_CODEC_LIMITS: CodecLimits = {
   outputBytes: 64 * 1024,
 };
 
-// Well inside what Node lets WebAssembly use: a deeper limit overflows Node's own stack first.
-const MAX_STACK_BYTES = 256 * 1024;
+// QuickJS counts its own stack (in WebAssembly memory); the same recursion also uses Node's stack,
+// several times as much where QuickJS recurses natively. With 256 KiB, JSON.stringify of arrays
+// nested ~5,500 deep ran out of Node's stack first. 64 KiB stops JSON.parse, JSON.stringify and
+// String() of nested data, and ~370 nested calls, inside QuickJS; parsing deeply nested source can
+// still run out of Node's stack first, which call() and load() survive (see abandon()).
+const MAX_STACK_BYTES = 64 * 1024;
 // What an error message the codec made (or caused) may add to a result.
 const MAX_MESSAGE_CHARACTERS = 500;
 
@@ -46,7 +51,8 @@ var exports = module.exports;
 var console = { log: function () {}, info: function () {}, warn: function () {}, error: function () {}, debug: function () {} };
 `;
 
-// Runs one codec function on JSON input; returns JSON text. A Date for recvTime, as TS013 says.
+// Runs one codec function on JSON input; returns JSON text, or undefined when the codec has no
+// such function. A Date for recvTime, as TS013 says.
 const RUNNER = `
 (function (name, inputJson) {
   var input = JSON.parse(inputJson);
@@ -54,27 +60,73 @@ const RUNNER = `
   var fn = typeof globalThis[name] === 'function' ? globalThis[name]
     : module.exports && typeof module.exports[name] === 'function' ? module.exports[name]
     : undefined;
-  if (fn === undefined) return '{"__missing":true}';
+  if (fn === undefined) return undefined;
   var output = fn(input);
   var text = JSON.stringify(output === undefined ? null : output);
   return text === undefined ? 'null' : text;
 })
 `;
 
-let quickJs: Promise<QuickJSWASMModule> | undefined;
+// One line about what the codec threw. Made in the sandbox, within the call's time limit: reading
+// a thrown value's message or JSON runs the codec's own getters and toJSON. Defined before the
+// codec loads, with the JSON.stringify of that time.
+const DESCRIBE = `
+(function (stringify) {
+  return function (thrown) {
+    try {
+      if (typeof thrown === 'object' && thrown !== null && 'message' in thrown)
+        return (typeof thrown.name === 'string' ? thrown.name : 'Error') + ': ' + String(thrown.message);
+      var json = typeof thrown === 'symbol' ? undefined : stringify(thrown);
+      return 'threw ' + (json === undefined ? String(thrown) : json);
+    } catch (e) {
+      return 'threw something that cannot be described';
+    }
+  };
+})(JSON.stringify)
+`;
 
-/** The WebAssembly module, compiled once per container, on the first codec's first use. */
-function quickJsModule(): Promise<QuickJSWASMModule> {
-  quickJs ??= newQuickJSWASMModuleFromVariant(variant).catch((error: unknown) => {
-    quickJs = undefined;
-    throw error;
-  });
-  return quickJs;
+// Node's WebAssembly global; the compiler's libraries (no DOM) declare neither it nor its types.
+const WasmMemory = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Memory: new (limits: { initial: number; maximum: number }) => object;
+    };
+  }
+).WebAssembly.Memory;
+
+// The WebAssembly build of QuickJS starts with 16 MiB of memory and cannot start with less.
+const WASM_PAGE_BYTES = 64 * 1024;
+const INITIAL_PAGES = 256;
+
+/**
+ * A QuickJS WebAssembly module of the codec's own, whose memory cannot grow past the codec's
+ * limit. QuickJS's own memory limit stops a single large allocation, but does not add up what a
+ * codec keeps (quickjs-emscripten #271): without this bound, a codec keeping 1 MB arrays call
+ * after call would take the process's memory. Only the first module compiles (~250 ms); later
+ * ones reuse the compiled code (a few ms).
+ */
+function codecModule(limits: CodecLimits): Promise<QuickJSWASMModule> {
+  const maximum = Math.max(INITIAL_PAGES, Math.ceil(limits.memoryBytes / WASM_PAGE_BYTES));
+  const wasmMemory = new WasmMemory({ initial: INITIAL_PAGES, maximum });
+  return newQuickJSWASMModuleFromVariant(newVariant(variant, { wasmMemory }));
 }
 
-/** A loaded codec: its own QuickJS runtime, rebuilt after a call that ran out of time or memory. */
+interface Instance {
+  runtime: QuickJSRuntime;
+  context: QuickJSContext;
+  runner: QuickJSHandle;
+  describe: QuickJSHandle;
+}
+
+/**
+ * A loaded codec: its own QuickJS runtime, rebuilt by the next call after one that ran out of time,
+ * memory or stack.
+ */
 export class SandboxedCodec {
-  private instance: { runtime: QuickJSRuntime; context: QuickJSContext; runner: QuickJSHandle };
+  /** Undefined from a call that freed a broken runtime until the next call, which loads anew. */
+  private instance: Instance | undefined;
+  /** Set once the codec broke its sandbox, or was disposed: every call fails with it. */
+  private broken: string | undefined;
 
   private constructor(
     private readonly module: QuickJSWASMModule,
@@ -86,75 +138,145 @@ export class SandboxedCodec {
 
   /** Loads a codec; throws CodecLoadError when its source does not run. */
   static async load(source: string, limits: CodecLimits = DEFAULT_CODEC_LIMITS) {
-    return new SandboxedCodec(await quickJsModule(), source, limits);
+    return new SandboxedCodec(await codecModule(limits), source, limits);
   }
 
   /** Calls one of the codec's functions; never throws for anything the codec does. */
   call(name: CodecFunction, input: unknown): SandboxResult {
-    const { runtime, context, runner } = this.instance;
-    runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + this.limits.timeMs));
-    const args = [context.newString(name), context.newString(JSON.stringify(input))];
+    if (this.broken !== undefined) return { ok: false, error: this.broken };
+    const inputJson = JSON.stringify(input);
+    try {
+      this.instance ??= this.instantiate();
+    } catch (error) {
+      if (error instanceof CodecLoadError) return { ok: false, error: error.message };
+      throw error;
+    }
+    try {
+      return this.run(this.instance, name, inputJson);
+    } catch (error) {
+      return { ok: false, error: this.abandon(error) };
+    }
+  }
+
+  dispose(): void {
+    this.broken ??= 'the codec was disposed';
+    this.reset();
+  }
+
+  /** Frees the runtime; the next call loads the codec again, in a new one. */
+  private reset(): void {
+    const instance = this.instance;
+    this.instance = undefined;
+    if (instance === undefined) return;
+    const { runtime, context, runner, describe } = instance;
+    runner.dispose();
+    describe.dispose();
+    context.dispose();
+    runtime.dispose();
+  }
+
+  private run(instance: Instance, name: CodecFunction, inputJson: string): SandboxResult {
+    const { runtime, context, runner } = instance;
+    const deadline = Date.now() + this.limits.timeMs;
+    runtime.setInterruptHandler(shouldInterruptAfterDeadline(deadline));
+    const args = [context.newString(name), context.newString(inputJson)];
     const outcome = context.callFunction(runner, context.undefined, ...args);
     for (const arg of args) arg.dispose();
+    const error = outcome.error && this.describe(context, instance.describe, outcome.error);
     runtime.removeInterruptHandler();
     if (outcome.error) {
-      const error = describeError(context.dump(outcome.error));
-      outcome.error.dispose();
       // Out of time or memory, the runtime may be left half way through anything: start afresh.
-      if (/\binterrupted\b|out of memory|stack overflow/.test(error)) this.reset();
-      return { ok: false, error: error === 'InternalError: interrupted' ? this.timeout() : error };
+      if (error === undefined || /\binterrupted\b|out of memory|stack overflow/.test(error))
+        this.reset();
+      if (error === 'InternalError: interrupted' || (error === undefined && Date.now() > deadline))
+        return { ok: false, error: this.timeout() };
+      return { ok: false, error: error ?? 'the codec threw something that cannot be described' };
     }
-    const text: unknown = context.dump(outcome.value);
+    const type = context.typeof(outcome.value);
+    const text = type === 'string' ? context.getString(outcome.value) : undefined;
     outcome.value.dispose();
-    if (typeof text !== 'string') return { ok: false, error: 'the codec returned no JSON' };
+    if (type === 'undefined') return { ok: false, error: `the codec has no ${name} function` };
+    if (text === undefined) return { ok: false, error: 'the codec returned no JSON' };
     if (Buffer.byteLength(text) > this.limits.outputBytes)
       return {
         ok: false,
         error: `the codec returned ${Buffer.byteLength(text)} bytes of JSON; at most ${this.limits.outputBytes} are kept`,
       };
-    const value: unknown = JSON.parse(text);
-    if (isMissing(value)) return { ok: false, error: `the codec has no ${name} function` };
-    return { ok: true, value };
+    try {
+      return { ok: true, value: JSON.parse(text) as unknown };
+    } catch {
+      // The codec replaced JSON.stringify.
+      return { ok: false, error: 'the codec returned text that is not JSON' };
+    }
   }
 
-  dispose(): void {
-    const { runtime, context, runner } = this.instance;
-    runner.dispose();
-    context.dispose();
-    runtime.dispose();
+  /**
+   * What the codec threw, described in the sandbox (its getters and toJSON run there, within the
+   * time limit); undefined when that failed too. Disposes the thrown handle.
+   */
+  private describe(
+    context: QuickJSContext,
+    describe: QuickJSHandle,
+    thrown: QuickJSHandle,
+  ): string | undefined {
+    const described = context.callFunction(describe, context.undefined, thrown);
+    thrown.dispose();
+    if (described.error) {
+      described.error.dispose();
+      return undefined;
+    }
+    const text =
+      context.typeof(described.value) === 'string' ? context.getString(described.value) : undefined;
+    described.value.dispose();
+    return text === undefined ? undefined : bounded(text);
   }
 
   private timeout(): string {
     return `the codec ran longer than ${this.limits.timeMs} ms`;
   }
 
-  private reset(): void {
-    this.dispose();
-    this.instance = this.instantiate();
+  /**
+   * Node itself failed inside the WebAssembly: its stack ran out under deeply nested code or data.
+   * What QuickJS was doing was cut off half way, so the runtime is left as it is (freeing it
+   * aborts), and the codec is not run again; its module, which no other codec shares, goes with
+   * it.
+   */
+  private abandon(error: unknown): string {
+    this.instance = undefined;
+    this.broken = `the codec broke its sandbox (${bounded(String(error))})`;
+    return this.broken;
   }
 
-  private instantiate() {
+  private instantiate(): Instance {
     const runtime = this.module.newRuntime();
     runtime.setMemoryLimit(this.limits.memoryBytes);
     runtime.setMaxStackSize(MAX_STACK_BYTES);
     const context = runtime.newContext();
-    runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + this.limits.timeMs));
-    const loaded = context.evalCode(`${PRELUDE}\n${this.source}`, 'codec.js');
+    const describe = context.unwrapResult(context.evalCode(DESCRIBE, 'describe.js'));
+    const deadline = Date.now() + this.limits.timeMs;
+    runtime.setInterruptHandler(shouldInterruptAfterDeadline(deadline));
+    let loaded;
+    let error: string | undefined;
+    try {
+      loaded = context.evalCode(`${PRELUDE}\n${this.source}`, 'codec.js');
+      error = loaded.error && this.describe(context, describe, loaded.error);
+    } catch (thrown) {
+      throw new CodecLoadError(`the codec does not load: ${this.abandon(thrown)}`);
+    }
     runtime.removeInterruptHandler();
     if (loaded.error) {
-      const error = describeError(context.dump(loaded.error));
-      loaded.error.dispose();
+      describe.dispose();
       context.dispose();
       runtime.dispose();
       throw new CodecLoadError(
-        error === 'InternalError: interrupted'
+        error === 'InternalError: interrupted' || (error === undefined && Date.now() > deadline)
           ? this.timeout()
-          : `the codec does not load: ${error}`,
+          : `the codec does not load: ${error ?? 'it threw something that cannot be described'}`,
       );
     }
     loaded.value.dispose();
     const runner = context.unwrapResult(context.evalCode(RUNNER, 'runner.js'));
-    return { runtime, context, runner };
+    return { runtime, context, runner, describe };
   }
 }
 
@@ -163,21 +285,7 @@ export class CodecLoadError extends Error {
   override name = 'CodecLoadError';
 }
 
-function isMissing(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && '__missing' in value;
-}
-
-/** One line about what the codec threw, whatever it threw. */
-function describeError(thrown: unknown): string {
-  let text: string;
-  if (typeof thrown === 'object' && thrown !== null && 'message' in thrown) {
-    const { name, message } = thrown as { name?: unknown; message?: unknown };
-    text = `${typeof name === 'string' ? name : 'Error'}: ${String(message)}`;
-  } else {
-    // JSON.stringify gives undefined for undefined and functions, whatever its type says.
-    const json = JSON.stringify(thrown) as string | undefined;
-    text = `threw ${json ?? String(thrown)}`;
-  }
+function bounded(text: string): string {
   return text.length > MAX_MESSAGE_CHARACTERS
     ? `${text.slice(0, MAX_MESSAGE_CHARACTERS)}...`
     : text;

@@ -1,12 +1,7 @@
 import { cached } from '../shared/cached.js';
 import { logger } from '../shared/logger.js';
 import { attachmentFor } from './codec-attachments.js';
-import {
-  CodecLoadError,
-  DEFAULT_CODEC_LIMITS,
-  SandboxedCodec,
-  type CodecLimits,
-} from './codec-sandbox.js';
+import type { CodecLimits, SandboxedCodec } from './codec-sandbox.js';
 import type { CodecStore, StoredCodec } from './codec-store.js';
 import {
   decodedUplink,
@@ -112,9 +107,13 @@ export class DeviceCodecs {
    * load is not tried again either, until it is replaced.
    */
   private async load({ name, source, sha256 }: StoredCodec): Promise<Loaded> {
+    // Imported on first use: a function that never runs a codec (a send task given `data`) never
+    // evaluates the sandbox or compiles its WebAssembly. Before the lookup: no await between it
+    // and the entry it may add, so concurrent callers share one load.
+    const { SandboxedCodec, CodecLoadError } = await import('./codec-sandbox.js');
     const current = this.loaded.get(name);
     if (current?.sha256 === sha256) return current.loading;
-    const loading = SandboxedCodec.load(source, this.deps.limits ?? DEFAULT_CODEC_LIMITS).then(
+    const loading = SandboxedCodec.load(source, this.deps.limits).then(
       (codec): Loaded => ({ sha256, codec }),
       (error: unknown): Loaded => {
         if (!(error instanceof CodecLoadError)) throw error;

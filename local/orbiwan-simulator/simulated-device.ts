@@ -29,6 +29,21 @@ export const ENQUEUE_MODES = ['enqueue_on_busy', 'fail_on_busy', 'replace_on_bus
 export type EnqueueMode = (typeof ENQUEUE_MODES)[number];
 export const MAX_QUEUED_DOWNLINKS = 10;
 const REPORT_EVERY_UPLINKS = 5;
+
+/**
+ * Every simulated device is an OrbiWAN sample sensor (codecs/orbiwan-sample-sensor.js): on FPort 1,
+ * 0x01, temperature in 0.01 degC (int16), humidity in % (uint8), battery in mV (uint16), big-endian.
+ */
+const SAMPLE_SENSOR_PORT = 1;
+
+function sampleSensorMeasurement(random: Random): Buffer {
+  const frame = Buffer.alloc(6);
+  frame.writeUInt8(0x01, 0);
+  frame.writeInt16BE(random.integer(-500, 3500), 1);
+  frame.writeUInt8(random.integer(20, 90), 3);
+  frame.writeUInt16BE(random.integer(2900, 3600), 4);
+  return frame;
+}
 const EU868_CHANNELS_HZ = [868_100_000, 868_300_000, 868_500_000];
 
 export class DeviceBusyError extends Error {
@@ -69,7 +84,6 @@ export class SimulatedDevice {
   readonly sessionId: string;
   private readonly appEui: string;
   private readonly devAddr: number;
-  private readonly uplinkPort: number;
   private readonly gatewayId: string;
   private readonly home: { latitude: number; longitude: number };
   private uplinkFcnt = 0;
@@ -88,7 +102,6 @@ export class SimulatedDevice {
     this.sessionId = random.uuid();
     this.appEui = random.hex(8);
     this.devAddr = random.integer(0, 0x01ffffff);
-    this.uplinkPort = random.integer(1, 223);
     this.gatewayId = random.hex(8);
     // Around Geneva, where OrbiWise is.
     this.home = { latitude: 46.2 + random.next() / 10, longitude: 6.1 + random.next() / 10 };
@@ -154,8 +167,8 @@ export class SimulatedDevice {
       devAddr: this.devAddr,
       id: this.deps.nextId(),
       fcnt,
-      port: this.uplinkPort,
-      payload: random.bytes(random.integer(1, 12)),
+      port: SAMPLE_SENSOR_PORT,
+      payload: sampleSensorMeasurement(random),
       timestamp: new Date(),
       sessionId: this.sessionId,
       spreadingFactor: random.integer(7, 12),
