@@ -27,6 +27,15 @@ const orbiwan =
     ? `${endpoints.orbiwan} (real OrbiWAN, ORBIWAN_URL)`
     : `${endpoints.orbiwan} (simulator: ${String(settings.simulator.devices)} devices, user ${JSON.stringify('connector')})`;
 const prefix = connector.stack.parameters.TopicPrefix ?? '';
+const { PayloadCodecs, DeviceShadows, ShadowName } = connector.stack.parameters;
+const codecs =
+  PayloadCodecs === 'Enabled'
+    ? `\n  payload codecs        npx orbiwan-codec list --table ${connector.stack.refs.DeviceCodecsTable ?? ''} --endpoint-url ${endpoints.aws}`
+    : '\n  payload codecs        off (PAYLOAD_CODECS=Enabled)';
+const shadows =
+  DeviceShadows === 'Enabled'
+    ? `\n  device shadows        aws iot-data get-thing-shadow --endpoint-url ${endpoints.aws} --thing-name <deveui> --shadow-name ${ShadowName ?? ''} shadow.json`
+    : '\n  device shadows        off (DEVICE_SHADOWS=Enabled)';
 console.log(`OrbiWAN connector, local stack
   lifecycle page        ${endpoints.http}/
   push API (OrbiWAN)    ${endpoints.http}/rest/callback/...   token: ${token}
@@ -34,7 +43,7 @@ console.log(`OrbiWAN connector, local stack
   topics                ${prefix}/{deveui}/...   downlinks: ${prefix}/{deveui}/downlink
   AWS services          ${endpoints.aws}   (aws --endpoint-url ${endpoints.aws} stepfunctions list-executions ...)
   IoT HTTPS (mTLS)      ${endpoints.iotHttps}/topics/{topic}?qos=1   certificates: ${connector.certificates.directory}
-  OrbiWAN               ${orbiwan}
+  OrbiWAN               ${orbiwan}${codecs}${shadows}
 connector ready`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

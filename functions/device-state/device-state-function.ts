@@ -9,7 +9,7 @@ import { METRIC, MetricUnit, emitMetric } from '../shared/metrics.js';
 import { boundByDeadline, observedHandler } from '../shared/observability.js';
 import { iotPublisher, type Publish } from '../shared/publish.js';
 import { withMembers } from '../shared/raw-json.js';
-import { deviceTopic, topicPrefixFromEnv } from '../shared/topics.js';
+import { DECODED_UPLINK_SUFFIX, deviceTopic, topicPrefixFromEnv } from '../shared/topics.js';
 import {
   deviceMessage,
   shadowSection,
@@ -24,8 +24,6 @@ import { iotShadowStore, writeSections, type ShadowStore } from './shadow-writer
 // The device-state function: behind IoT rules on the topics the connector publishes, never in the
 // way of a republish. For an uplink of a device with a codec it publishes the decoded uplink on
 // `.../uplink/decoded`; with shadows on, it writes what each message says into the device's shadow.
-
-export const DECODED_SUFFIX = 'uplink/decoded';
 
 export interface DeviceStateDeps {
   topicPrefix: string;
@@ -88,7 +86,7 @@ async function publishDecoded(
     logger.warn('codec reported errors', { codec, errors: result.errors });
   }
   await publish({
-    topic: deviceTopic(topicPrefix, devEui, DECODED_SUFFIX),
+    topic: deviceTopic(topicPrefix, devEui, DECODED_UPLINK_SUFFIX),
     // OrbiWAN's id as it sent it: a 64-bit number does not survive JSON.parse.
     payload: withMembers(
       '{}',

@@ -21,6 +21,9 @@ export function downlinkStatusTopic(downlinkTopic: string): string {
 /** Where a device's downlink statuses go, after `{prefix}/{devEui}/`: `downlink/status`. */
 export const DOWNLINK_STATUS_SUFFIX = downlinkStatusTopic(DOWNLINK_SUFFIX);
 
+/** Where a device's uplinks go decoded by its payload codec, after `{prefix}/{devEui}/`. */
+export const DECODED_UPLINK_SUFFIX = 'uplink/decoded';
+
 /** A topic for messages that belong to no device: `{prefix}/{suffix}`. */
 export function prefixTopic(prefix: string, suffix: string): string {
   return `${prefix}/${suffix}`;

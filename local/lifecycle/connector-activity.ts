@@ -1,11 +1,12 @@
 import { rawOrbiwanId } from '../../functions/shared/raw-json.js';
-import { DOWNLINK_STATUS_SUFFIX } from '../../functions/shared/topics.js';
+import { DECODED_UPLINK_SUFFIX, DOWNLINK_STATUS_SUFFIX } from '../../functions/shared/topics.js';
 import type { PublishedMessage } from '../aws/iot-data-plane.js';
 import type { ExecutionRecord, HistoryEvent } from '../stepfunctions/local-step-functions.js';
 
 // What the lifecycle page shows: every downlink with the states of its execution (as the Step
 // Functions console shows them) and the statuses published for it, and the latest notifications
-// per device. Fed by the local Step Functions engine and the local broker.
+// per device, and each device's latest decoded uplink. Fed by the local Step Functions engine and
+// the local broker.
 
 export interface TimelineEntry {
   at: string;
@@ -36,9 +37,21 @@ export interface NotificationView {
   excerpt: string;
 }
 
+/** A device's latest decoded uplink (payload codecs): what its codec made of the bytes. */
+export interface DecodedView {
+  at: string;
+  fcnt: number | undefined;
+  codec: string;
+  data: unknown;
+  warnings: string[];
+  errors: string[];
+}
+
 export interface ActivitySnapshot {
   downlinks: DownlinkView[];
   notifications: Record<string, NotificationView[]>;
+  /** By DevEUI. */
+  decoded: Record<string, DecodedView>;
 }
 
 const KEEP_DOWNLINKS = 200;
@@ -47,6 +60,7 @@ const KEEP_NOTIFICATIONS_PER_DEVICE = 10;
 export class ConnectorActivity {
   private readonly downlinks = new Map<string, DownlinkView>();
   private readonly notifications = new Map<string, NotificationView[]>();
+  private readonly decoded = new Map<string, DecodedView>();
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly topicPrefix: string) {}
@@ -90,6 +104,7 @@ export class ConnectorActivity {
     ];
     this.notifications.set(device, recent.slice(0, KEEP_NOTIFICATIONS_PER_DEVICE));
     if (type === DOWNLINK_STATUS_SUFFIX) this.learnFromStatus(text);
+    if (type === DECODED_UPLINK_SUFFIX && devEui !== undefined) this.learnFromDecoded(devEui, text);
     this.changed();
   }
 
@@ -97,6 +112,7 @@ export class ConnectorActivity {
     return {
       downlinks: [...this.downlinks.values()].reverse(),
       notifications: Object.fromEntries(this.notifications),
+      decoded: Object.fromEntries(this.decoded),
     };
   }
 
@@ -159,6 +175,24 @@ export class ConnectorActivity {
     if (view === undefined) return;
     view.downlinkId ??= rawOrbiwanId(text);
     this.addStatus(view, { at: new Date().toISOString(), kind: 'status', name: status.state });
+  }
+
+  private learnFromDecoded(devEui: string, text: string): void {
+    try {
+      const message = JSON.parse(text) as Partial<Record<keyof DecodedView, unknown>>;
+      const strings = (value: unknown) =>
+        Array.isArray(value) ? value.filter((item) => typeof item === 'string') : [];
+      this.decoded.set(devEui, {
+        at: new Date().toISOString(),
+        fcnt: typeof message.fcnt === 'number' ? message.fcnt : undefined,
+        codec: typeof message.codec === 'string' ? message.codec : '?',
+        data: message.data,
+        warnings: strings(message.warnings),
+        errors: strings(message.errors),
+      });
+    } catch {
+      // Not the connector's decoded message.
+    }
   }
 
   private addStatus(view: DownlinkView, entry: TimelineEntry): void {

@@ -1,5 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAuthorized, type Credentials, type TokenStore } from './authentication.js';
+import {
+  DEVICE_PROFILE_PATH,
+  NODE_PATH,
+  handleDeviceProfileRequest,
+  handleNodeRequest,
+} from './device-profile-endpoints.js';
 import { handleDownlinkRequest, type DownlinkCounters } from './downlink-endpoints.js';
 import { RestError, sendError } from './http-messages.js';
 import type { PushClient } from './push-client.js';
@@ -32,6 +38,10 @@ export function createRestApi(
     const pushmode = PUSHMODE_PATH.exec(url.pathname);
     if (pushmode !== null)
       return handlePushmodeRequest(request, response, pushmode[1] as PushmodeAction, deps.push);
+    const node = NODE_PATH.exec(url.pathname);
+    if (node !== null) return handleNodeRequest(request, response, node[1] ?? '', deps.devices);
+    const profile = DEVICE_PROFILE_PATH.exec(url.pathname);
+    if (profile !== null) return handleDeviceProfileRequest(request, response, profile[1] ?? '');
     const downlinks = DOWNLINKS_PATH.exec(url.pathname);
     if (downlinks !== null)
       return handleDownlinkRequest(

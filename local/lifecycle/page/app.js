@@ -112,8 +112,74 @@ function renderNotifications(byDevice) {
   );
 }
 
+// Flat data as "name value" pairs; anything nested as its JSON.
+function values(data) {
+  if (data === undefined) return '';
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return JSON.stringify(data);
+  return Object.entries(data)
+    .map(
+      ([name, value]) =>
+        `${name} ${typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)}`,
+    )
+    .join(' · ');
+}
+
+function renderDecoded(byDevice) {
+  const devices = Object.entries(byDevice ?? {});
+  const root = document.querySelector('#decoded');
+  if (devices.length === 0) {
+    root.replaceChildren(
+      element('div', { class: 'empty' }, text('No decoded uplink yet: attach a codec.')),
+    );
+    return;
+  }
+  root.replaceChildren(
+    element(
+      'table',
+      {},
+      element(
+        'thead',
+        {},
+        element(
+          'tr',
+          {},
+          ...['Device', 'Time', 'fcnt', 'Codec', 'Values', 'Warnings and errors'].map((name) =>
+            element('th', {}, text(name)),
+          ),
+        ),
+      ),
+      element(
+        'tbody',
+        {},
+        ...devices.map(([device, decoded]) =>
+          element(
+            'tr',
+            { 'data-device': device },
+            element('td', {}, element('code', {}, text(device))),
+            element('td', {}, text(time(decoded.at))),
+            element('td', {}, text(decoded.fcnt === undefined ? '' : String(decoded.fcnt))),
+            element('td', {}, text(decoded.codec)),
+            element('td', { class: 'decoded-values' }, text(values(decoded.data))),
+            element(
+              'td',
+              {},
+              ...decoded.errors.map((error) =>
+                element('span', { class: 'badge final-failed' }, text(error)),
+              ),
+              ...decoded.warnings.map((warning) =>
+                element('span', { class: 'badge' }, text(warning)),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 function render(snapshot) {
   renderDownlinks(snapshot.downlinks);
+  renderDecoded(snapshot.decoded);
   renderNotifications(snapshot.notifications);
 }
 
