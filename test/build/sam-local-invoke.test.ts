@@ -6,6 +6,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { parseSelector } from '../../functions/codecs/codec-attachments.js';
+import { dynamoDbCodecStore } from '../../functions/codecs/codec-store.js';
 import { errorCodeFor } from '../../functions/downlinks/downlink-errors.js';
 import { OUTCOME_ERRORS } from '../../functions/downlinks/downlink-outcomes.js';
 import { parseDownlink, type RuleInput } from '../../functions/downlinks/downlink-request.js';
@@ -41,6 +44,10 @@ import { samBuild, type BuiltFunction } from '../../local/build/sam-build.js';
 // stand-in endpoint, reached through the standard AWS_ENDPOINT_URL_* variables; OrbiWAN a fake.
 
 const run = promisify(execFile);
+const DEVICE = '70b3d57ed0001a2b';
+const SAMPLE_CODEC = fileURLToPath(
+  new URL('../../codecs/orbiwan-sample-sensor.js', import.meta.url),
+);
 const INVOKER = fileURLToPath(new URL('../helpers/invoke-bundle.mjs', import.meta.url));
 const template = loadTemplate();
 const workDir = mkdtempSync(join(tmpdir(), 'sam-build-'));
@@ -64,7 +71,12 @@ beforeAll(async () => {
           body: `{"id":18014398509481985,"fcnt":57,"port":20,"transmissionStatus":${request.method === 'GET' ? 2 : 0}}`,
         },
   );
-  stack = sampleStack({ OrbiwanBaseUrl: orbiwan.url });
+  // Every optional feature on, so that every function of the template is given what it needs.
+  stack = sampleStack({
+    OrbiwanBaseUrl: orbiwan.url,
+    PayloadCodecs: 'Enabled',
+    DeviceShadows: 'Enabled',
+  });
   aws = await standIns();
 });
 
@@ -272,6 +284,7 @@ describe('sam build + sam local invoke: downlink tasks', () => {
       ...NOTIFICATION_TYPES.map((type) => NOTIFICATION_DEFINITIONS[type].functionId),
       ...Object.keys(TASK_SAMPLES),
       'PushModeFunction',
+      'DeviceStateFunction',
     ].sort();
     const all = resourcesOfType(template, 'AWS::Serverless::Function')
       .map(([id]) => id)
@@ -410,5 +423,60 @@ describe('sam build + sam local invoke: custom resource', () => {
       push_auth_access_token: SAMPLE_PUSH_TOKEN,
       data_format: 'base64',
     });
+  });
+});
+
+// The device-state function's events are what its IoT rules hand it: a message the connector
+// published, Base64-encoded, with its topic. bad-* are refused.
+describe('sam build + sam local invoke: device state', () => {
+  it('builds DeviceStateFunction, which decodes with the attached codec and keeps the shadow', async () => {
+    const fresh = await standIns();
+    try {
+      const codecs = dynamoDbCodecStore(
+        new DynamoDBClient({
+          endpoint: fresh.endpoint.url,
+          region: stack.region,
+          credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+        }),
+        stack.refs.DeviceCodecsTable ?? '',
+      );
+      await codecs.putCodec('sample-sensor', readFileSync(SAMPLE_CODEC, 'utf8'));
+      await codecs.attach({ selector: parseSelector(`deveui:${DEVICE}`), codec: 'sample-sensor' });
+      const samples = sampleEvents('device-state');
+
+      const outcomes = await buildAndInvoke('DeviceStateFunction', samples, fresh);
+
+      expect(
+        samples.map((sample, index) => {
+          const outcome = outcomes[index];
+          return `${sample.name}: ${outcome === undefined || 'error' in outcome ? `error ${outcome?.error.errorType ?? ''}` : 'ok'}`;
+        }),
+      ).toEqual(
+        samples.map(
+          (sample) =>
+            `${sample.name}: ${sample.name.startsWith('bad-') ? 'error InvalidInputError' : 'ok'}`,
+        ),
+      );
+      // Beside the shadow service's own messages ($aws/things/...).
+      const connectors = published.filter((message) => !message.topic.startsWith('$aws/'));
+      expect(connectors.map((message) => message.topic)).toEqual([
+        `orbiwan/lorawan/${DEVICE}/uplink/decoded`,
+      ]);
+      expect(JSON.parse(connectors[0]?.payload.toString() ?? '{}')).toMatchObject({
+        DevEUI: DEVICE,
+        fcnt: 42,
+        codec: 'sample-sensor',
+        data: { temperature: 21.37, humidity: 55, battery: 3.5 },
+      });
+      const shadow = fresh.shadows.get(DEVICE, stack.parameters.ShadowName);
+      expect(shadow?.state.reported).toMatchObject({
+        uplink: { fcnt: 42, data: { temperature: 21.37 } },
+        location: { latitude: 46.2, time: '2026-12-05T09:58:00.000Z' },
+        battery: { battery_status: 180 },
+        downlink: { requestId: 'cfg-1', state: 'acknowledged', id: '18014398509481986' },
+      });
+    } finally {
+      await fresh.close();
+    }
   });
 });
