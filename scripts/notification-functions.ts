@@ -214,6 +214,7 @@ const OTHER_SAMPLE_EVENTS = [
   "| `SendDownlinkFunction` | `events/send-downlink/` (the IoT rule's message as the state machine hands it on, with a task token) |",
   '| `ReportDownlinkFailureFunction` | `events/report-downlink-failure/` |',
   "| `PushModeFunction` | `events/pushmode/` (CloudFormation's custom resource requests; only deployed with `ConfigureOrbiwanPushMode=true`) |",
+  '| `DeviceStateFunction` | `events/device-state/` (what its IoT rules hand it; only deployed with `PayloadCodecs` or `DeviceShadows`) |',
 ];
 
 /** The sample events table of docs/local-stack.md: every notification function, then the others. */
