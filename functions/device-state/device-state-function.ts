@@ -72,6 +72,8 @@ async function publishDecoded(
   codecs: DeviceCodecs,
   { topicPrefix, publish }: DeviceStateDeps,
 ): Promise<DecodedUplink | undefined> {
+  // FPort 0 carries MAC commands only: nothing of the application's to decode.
+  if (uplink.port === 0) return undefined;
   const started = performance.now();
   const coded = await codecs.decodeUplink(devEui, {
     bytes: [...uplink.bytes],
