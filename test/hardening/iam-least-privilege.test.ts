@@ -140,6 +140,23 @@ const downlinkRequestTopics = templateTopicRules(template, stack)
   .filter((rule) => rule.id === 'DownlinkRule')
   .flatMap((rule) => ODD_DEVICE_LEVELS.map((level) => rule.topicFilter.replace('+', level)));
 
+/**
+ * The one kind of invoke permission the template may grant: IoT, from one of the template's own
+ * topic rules (by its ARN), in this account, on the device-state function.
+ */
+function isDeviceStateRulePermission(properties: Record<string, unknown>): boolean {
+  const sourceArn = properties.SourceArn as { 'Fn::GetAtt'?: [string, string] } | undefined;
+  const [rule, attribute] = sourceArn?.['Fn::GetAtt'] ?? [];
+  return (
+    properties.Principal === 'iot.amazonaws.com' &&
+    properties.Action === 'lambda:InvokeFunction' &&
+    JSON.stringify(properties.FunctionName) === JSON.stringify({ Ref: 'DeviceStateFunction' }) &&
+    JSON.stringify(properties.SourceAccount) === JSON.stringify({ Ref: 'AWS::AccountId' }) &&
+    attribute === 'Arn' &&
+    template.Resources[rule ?? '']?.Type === 'AWS::IoT::TopicRule'
+  );
+}
+
 describe('Hardening: IAM least privilege', () => {
   describe('every policy document of the template', () => {
     it("holds every statement of every principal's effective policy, so none escapes the checks", () => {
@@ -441,11 +458,21 @@ describe('Hardening: IAM least privilege', () => {
             resource.Type,
           ),
         )
+        .filter(([, resource]) => !isDeviceStateRulePermission(resource.Properties ?? {}))
         .map(([id, resource]) => `${id} ${resource.Type}`);
       expect(entries).toEqual(['PushApi AWS::Serverless::HttpApi']);
       expect(
         functions.filter((id) => 'FunctionUrlConfig' in functionProperties(template, id)),
       ).toEqual([]);
+    });
+
+    it("lets IoT invoke the device-state function only from the template's own rules, in this account", () => {
+      const permissions = Object.entries(template.Resources).filter(
+        ([, resource]) => resource.Type === 'AWS::Lambda::Permission',
+      );
+      expect(permissions.length).toBeGreaterThan(0);
+      for (const [id, { Properties = {} }] of permissions)
+        expect(isDeviceStateRulePermission(Properties), id).toBe(true);
     });
 
     it('defines routes only through function events: no OpenAPI body, no default route', () => {
