@@ -11,6 +11,7 @@ import {
 import { DependencyError } from '../shared/errors.js';
 import {
   attachmentKey,
+  fPortSchema,
   parseSelector,
   selectorText,
   type Attachment,
@@ -188,13 +189,25 @@ function attachmentOf(item: Item): Attachment[] {
   const selector = item.selector?.S;
   if (codec === undefined || selector === undefined) return [];
   try {
-    const fPorts = item.fPorts?.L?.map((port) => Number(port.N));
+    // Ports it cannot read are skipped with the item: read as absent, they would mean every port.
+    const fPorts = item.fPorts === undefined ? undefined : portsOf(item.fPorts);
     return [
       { selector: parseSelector(selector), codec, ...(fPorts === undefined ? {} : { fPorts }) },
     ];
   } catch {
     return [];
   }
+}
+
+function portsOf(value: AttributeValue): number[] {
+  const ports = value.L?.map((port) => Number(port.N));
+  if (
+    ports === undefined ||
+    ports.length === 0 ||
+    !ports.every((port) => fPortSchema.safeParse(port).success)
+  )
+    throw new RangeError('fPorts: expected a list of FPorts 1..223');
+  return ports;
 }
 
 async function dependency<T>(what: string, call: () => Promise<T>): Promise<T> {

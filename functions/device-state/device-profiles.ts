@@ -1,4 +1,5 @@
 import { cached } from '../shared/cached.js';
+import { DependencyError } from '../shared/errors.js';
 import { orbiwanClientFromEnv } from '../shared/orbiwan/orbiwan-from-env.js';
 import type { OrbiwanClient } from '../shared/orbiwan/orbiwan-client.js';
 
@@ -7,6 +8,8 @@ import type { OrbiwanClient } from '../shared/orbiwan/orbiwan-client.js';
 // another profile gets its new codec within the hour, or at once with a DevEUI attachment.
 
 export const DEVICE_PROFILE_MAX_AGE_MS = 60 * 60_000;
+/** Devices whose profile a container keeps; the longest unasked goes first beyond it. */
+const MAX_DEVICES = 10_000;
 
 export function deviceProfiles(
   client: Pick<OrbiwanClient, 'deviceProfileName'>,
@@ -15,12 +18,33 @@ export function deviceProfiles(
   const byDevice = new Map<string, () => Promise<string | undefined>>();
   return (devEui) => {
     let profile = byDevice.get(devEui);
-    if (profile === undefined) {
-      profile = cached(() => client.deviceProfileName(devEui), DEVICE_PROFILE_MAX_AGE_MS, now);
-      byDevice.set(devEui, profile);
-    }
+    byDevice.delete(devEui);
+    profile ??= cached(() => profileOf(client, devEui), DEVICE_PROFILE_MAX_AGE_MS, now);
+    byDevice.set(devEui, profile);
+    if (byDevice.size > MAX_DEVICES) byDevice.delete(byDevice.keys().next().value ?? '');
     return profile();
   };
+}
+
+/**
+ * OrbiWAN failing to name a device's profile is a dependency failing, whatever it answered:
+ * nothing was sent yet, and the caller may retry (the send task's OrbiWAN errors would say a
+ * downlink may have been queued, or was refused).
+ */
+async function profileOf(
+  client: Pick<OrbiwanClient, 'deviceProfileName'>,
+  devEui: string,
+): Promise<string | undefined> {
+  try {
+    return await client.deviceProfileName(devEui);
+  } catch (error) {
+    throw new DependencyError(
+      'PROFILE_LOOKUP_FAILED',
+      `could not ask OrbiWAN for the device profile of ${devEui}`,
+      false,
+      { cause: error },
+    );
+  }
 }
 
 /** The function's OrbiWAN, asked lazily: only profile attachments make it ask at all. */

@@ -116,7 +116,10 @@ function withDecodedData(
   const fits =
     data !== undefined &&
     Buffer.byteLength(JSON.stringify(data)) <= MAX_SHADOW_DATA_BYTES &&
-    depth(data) <= MAX_SHADOW_DATA_DEPTH;
+    depth(data) <= MAX_SHADOW_DATA_DEPTH &&
+    // IoT Core refuses an update with a null in an array (400 Invalid JSON): the write would fail
+    // on every retry.
+    !hasNullInArray(data);
   return {
     ...section,
     value: {
@@ -128,6 +131,11 @@ function withDecodedData(
       ...(decoded.errors.length > 0 ? { decodeErrors: decoded.errors.slice(0, 3) } : {}),
     },
   };
+}
+
+function hasNullInArray(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some((item) => item === null || hasNullInArray(item));
+  return isRecord(value) && Object.values(value).some(hasNullInArray);
 }
 
 /** Levels of objects and arrays: a scalar is 0 deep, {a: 1} 1, {a: {b: 1}} 2. */

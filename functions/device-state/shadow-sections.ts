@@ -47,11 +47,17 @@ function counter(value: unknown): number {
  */
 export function replacementPatch(current: unknown, next: unknown): unknown {
   if (!isRecord(current) || !isRecord(next)) return next;
-  const patch: Record<string, unknown> = {};
-  for (const key of Object.keys(current)) if (!(key in next)) patch[key] = null;
-  for (const [key, value] of Object.entries(next))
-    patch[key] = replacementPatch(current[key], value);
-  return patch;
+  // Own keys only, and built with fromEntries: a key named like a prototype member (toString,
+  // __proto__), which a codec's data may have, is an ordinary member here.
+  return Object.fromEntries([
+    ...Object.keys(current)
+      .filter((key) => !Object.hasOwn(next, key))
+      .map((key) => [key, null]),
+    ...Object.entries(next).map(([key, value]) => [
+      key,
+      replacementPatch(Object.hasOwn(current, key) ? current[key] : undefined, value),
+    ]),
+  ]);
 }
 
 /** The time a notification is about, as ISO 8601: its own field when it has one, else `fallbackMs`. */

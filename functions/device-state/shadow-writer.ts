@@ -9,6 +9,7 @@ import {
   isRecord,
   replacementPatch,
   type SectionName,
+  type SectionValue,
   type ShadowSection,
 } from './shadow-sections.js';
 
@@ -55,11 +56,14 @@ export async function writeSections(
       await store.update(thingName, SHADOW_ORIGIN, undefined);
       continue;
     }
-    const patch: Record<string, unknown> = {};
+    // Of two sections with one name, the newer: the later in the list must not win just for that.
+    const newest = new Map<SectionName, SectionValue>();
     for (const { name, value } of sections) {
-      if (isNewer(value, shadow.reported[name]))
-        patch[name] = replacementPatch(shadow.reported[name], value);
+      if (isNewer(value, newest.get(name) ?? shadow.reported[name])) newest.set(name, value);
     }
+    const patch: Record<string, unknown> = {};
+    for (const [name, value] of newest)
+      patch[name] = replacementPatch(shadow.reported[name], value);
     const names = Object.keys(patch) as SectionName[];
     if (names.length === 0) return { outcome: 'stale' };
     if (await store.update(thingName, patch, shadow.version))

@@ -80,7 +80,10 @@ export const portSchema = z.int().check(z.minimum(1), z.maximum(223));
 export const downlinkRequestSchema = z
   .strictObject({
     data: z.optional(payloadHexSchema),
-    object: z.optional(z.unknown()),
+    // null is what many clients write for an absent field: refused, as data: null is.
+    object: z.optional(
+      z.unknown().check(z.refine((value) => value !== null, 'expected a JSON value, not null')),
+    ),
     port: z.optional(portSchema),
     confirmed: z.optional(z.boolean()),
     mode: z.optional(z.enum(DOWNLINK_MODES)),

@@ -46,7 +46,9 @@ export async function withPayload(
       `codec ${codec} returned no fPort, and the request has no port`,
     );
   if (!portSchema.safeParse(fPort).success)
-    throw new DownlinkEncodingError(`codec ${codec} returned fPort ${fPort}; a downlink's is 1..223`);
+    throw new DownlinkEncodingError(
+      `codec ${codec} returned fPort ${fPort}; a downlink's is 1..223`,
+    );
   if (result.bytes.length > MAX_PAYLOAD_BYTES)
     throw new DownlinkEncodingError(
       `codec ${codec} encoded ${result.bytes.length} bytes; a downlink is at most ${MAX_PAYLOAD_BYTES}`,
