@@ -263,6 +263,7 @@ export function jsonSchemaOf({ name, title, description, schema }: MessageSchema
           'The DevEUI: 16 hex digits, optionally 0x-prefixed or dash-separated in pairs, in any case.';
       }
       if (zodSchema === requestIdField) jsonSchema.pattern = NO_CONTROL_CHARACTERS_PATTERN;
+      if (zodSchema === requestShape.object) jsonSchema.not = { type: 'null' };
       // The request's check (downlink-request.ts), which JSON Schema says this way.
       if (zodSchema === downlinkRequestSchema)
         jsonSchema.oneOf = [

@@ -424,6 +424,8 @@ describe('JSON Schemas: downlink request', () => {
     ['upper-case hex', { data: 'AABBCC', port: 20 }],
     ['port 1', { data: 'aa', port: 1 }],
     ['port 223', { data: 'aa', port: 223 }],
+    ['an object for the codec, without port', { object: { interval: 300 } }],
+    ['an object and a port', { object: [1, 2], port: 10, requestId: 'cfg-1' }],
     [
       'every field',
       {
@@ -475,6 +477,9 @@ describe('JSON Schemas: downlink request', () => {
       '/requestId pattern',
     ],
     ['an array', [{ data: 'aa', port: 20 }], '/ type'],
+    ['both data and object', { data: 'aa', port: 20, object: {} }, '/ oneOf'],
+    ['an object null', { object: null }, '/object not'],
+    ['neither data nor object', { confirmed: true }, '/ oneOf'],
   ])('refuses %s, as the function does', (_, request, problem) => {
     expect(downlinkRequestSchema.safeParse(request).success).toBe(false);
     expect(problems('downlink-request', request)).toContainEqual(
