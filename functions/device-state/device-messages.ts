@@ -57,7 +57,11 @@ export function deviceMessage(event: unknown, topicPrefix: string): DeviceMessag
     throw refuse(`the message on ${event.topic} is not JSON`);
   }
   if (!isRecord(body)) throw refuse(`the message on ${event.topic} is not a JSON object`);
-  const receivedAt = typeof event.receivedAt === 'number' ? event.receivedAt : Date.now();
+  // The rule's timestamp(); anything a Date cannot hold is no time at all.
+  const receivedAt =
+    typeof event.receivedAt === 'number' && !Number.isNaN(new Date(event.receivedAt).getTime())
+      ? event.receivedAt
+      : Date.now();
   return { devEui, suffix, text, body, receivedAt };
 }
 

@@ -53,9 +53,12 @@ export async function followDeviceState(
     if (deps.codecs !== undefined)
       decoded = await publishDecoded(message.devEui, uplink, deps.codecs, deps);
   }
+  if (deps.shadows === undefined) return { decoded: decoded !== undefined, shadow: 'off' };
   // A downlink status that adds nothing (a duplicate, or one behind the lifecycle) is not news.
-  if (deps.shadows === undefined || message.body.stale === true)
-    return { decoded: decoded !== undefined, shadow: 'off' };
+  if (message.body.stale === true) {
+    emitMetric(METRIC.shadowStaleSkips, MetricUnit.Count, 1);
+    return { decoded: false, shadow: 'stale' };
+  }
   const section = withDecodedData(shadowSection(message, uplink), decoded);
   const written = await writeSections(deps.shadows, message.devEui, [section]);
   emitMetric(
