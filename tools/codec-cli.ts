@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   SelectorError,
@@ -17,6 +16,7 @@ import {
   type CodecAdmin,
 } from '../functions/codecs/codec-store.js';
 import { decodedUplink, encodedDownlink } from '../functions/codecs/ts013.js';
+import { UsageError, messageOf, parseOptions, type Io, type OptionValues } from './command-line.js';
 
 // `orbiwan-codec`: the operator's command for payload codecs (LoRa Alliance TS013 JavaScript) and
 // their attachments, kept in the stack's DeviceCodecsTable (functions/codecs/codec-store.ts). A
@@ -68,14 +68,6 @@ Options of add, attach, detach, list and remove:
 Exit status: 0 done, 1 refused or failed (the codec, the table, AWS), 2 bad usage.
 `;
 
-/** Where the command writes; process.stdout and process.stderr in the bin, strings in tests. */
-export interface Io {
-  stdout: { write: (text: string) => unknown };
-  stderr: { write: (text: string) => unknown };
-}
-
-/** The command line is wrong: exit 2, with the usage hint. */
-class UsageError extends Error {}
 /** The command was refused or failed: exit 1. */
 class Failure extends Error {}
 
@@ -96,7 +88,7 @@ const OPTIONS = {
 } as const;
 
 type Option = keyof typeof OPTIONS;
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+type Values = OptionValues<typeof OPTIONS>;
 
 const STORE_OPTIONS: Option[] = ['table', 'region', 'endpoint-url'];
 
@@ -148,19 +140,7 @@ export async function main(
 
 /** The command, or 'help' for --help, whatever else is given. */
 function parseCommandLine(argv: string[]): { command: Command | 'help'; values: Values } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: OPTIONS,
-      strict: true,
-      allowPositionals: true,
-      tokens: true,
-    });
-  } catch (error) {
-    // parseArgs's own messages name the option ("Unknown option '--nmae'").
-    throw new UsageError(messageOf(error));
-  }
+  const parsed = parseOptions(argv, OPTIONS, true);
   const { values, positionals, tokens } = parsed;
   const [given, ...extra] = positionals;
   if (values.help === true) return { command: 'help', values };
@@ -169,13 +149,9 @@ function parseCommandLine(argv: string[]): { command: Command | 'help'; values: 
     throw new UsageError(`"${given}" is not a command: expected ${COMMAND_NAMES}`);
   if (extra.length > 0)
     throw new UsageError(`${given} takes options only, not "${extra.join(' ')}"`);
-  // parseArgs keeps the last of a repeated option: a command that writes must not guess.
-  const seen = new Set<string>();
   const allowed: readonly string[] = COMMANDS[given];
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
-    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once`);
-    seen.add(token.name);
     if (!allowed.includes(token.name))
       throw new UsageError(
         `--${token.name} does not apply to ${given}` +
@@ -602,8 +578,4 @@ function columns(rows: string[][]): string {
     )
     .join('\n')
     .concat('\n');
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { parseArgs } from 'node:util';
 import { downlinkRequestSchema } from '../functions/downlinks/downlink-request.js';
 import { DEV_EUI_FORMS, normaliseDevEui } from '../functions/shared/dev-eui.js';
 import {
@@ -11,6 +10,7 @@ import {
   isTopicPrefix,
 } from '../functions/shared/topics.js';
 import { issuesOf } from '../functions/shared/zod.js';
+import { UsageError, messageOf, parseOptions, type Io, type OptionValues } from './command-line.js';
 
 // `orbiwan-send-downlink`: what OrbiWise's Python snippet does, publishing a downlink request on
 // AWS IoT Core's mutual-TLS HTTPS endpoint. The request is checked against the connector's own
@@ -49,13 +49,6 @@ The connector sends it to OrbiWAN and publishes its statuses on {prefix}/{deveui
 Exit status: 0 published, 1 not published (TLS, network, or the endpoint's reply), 2 bad usage.
 `;
 
-/** Where the command writes; process.stdout and process.stderr in the bin, strings in tests. */
-export interface Io {
-  stdout: { write: (text: string) => unknown };
-  stderr: { write: (text: string) => unknown };
-}
-
-class UsageError extends Error {}
 class PublishError extends Error {}
 
 const OPTIONS = {
@@ -75,7 +68,7 @@ const OPTIONS = {
   help: { type: 'boolean' },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+type Values = OptionValues<typeof OPTIONS>;
 
 // The request's fields as the command line names them, for messages.
 const OPTION_OF_FIELD: Record<string, string> = {
@@ -117,27 +110,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 function parseCommandLine(argv: string[]): Values {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: OPTIONS,
-      strict: true,
-      allowPositionals: false,
-      tokens: true,
-    });
-  } catch (error) {
-    // parseArgs's own messages name the option ("Unknown option '--prot'").
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  // parseArgs keeps the last of a repeated option: a command that publishes must not guess.
-  const seen = new Set<string>();
-  for (const token of parsed.tokens) {
-    if (token.kind !== 'option') continue;
-    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once`);
-    seen.add(token.name);
-  }
-  return parsed.values;
+  return parseOptions(argv, OPTIONS).values;
 }
 
 interface Downlink {
@@ -371,8 +344,4 @@ function failure(error: Error, endpoint: URL, caGiven: boolean): PublishError {
   if (code === 'ETIMEDOUT')
     return new PublishError(`${where} did not answer within ${String(TIMEOUT_MS / 1000)} s`);
   return new PublishError(`${where}: ${code ? `${code}: ` : ''}${error.message}`);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

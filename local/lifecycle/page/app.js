@@ -12,6 +12,26 @@ function element(name, attributes = {}, ...children) {
   return node;
 }
 
+/** A table of the header's columns and these rows, in `root`; `empty` when there is no row. */
+function renderTable(root, header, rows, empty) {
+  if (rows.length === 0) {
+    root.replaceChildren(element('div', { class: 'empty' }, text(empty)));
+    return;
+  }
+  root.replaceChildren(
+    element(
+      'table',
+      {},
+      element(
+        'thead',
+        {},
+        element('tr', {}, ...header.map((name) => element('th', {}, text(name)))),
+      ),
+      element('tbody', {}, ...rows),
+    ),
+  );
+}
+
 function badgeClass(downlink) {
   if (downlink.executionStatus === 'SUCCEEDED' && SUCCEEDED.has(downlink.state))
     return 'badge final-ok';
@@ -70,45 +90,23 @@ function renderDownlinks(downlinks) {
 }
 
 function renderNotifications(byDevice) {
-  const devices = Object.entries(byDevice);
-  const root = document.querySelector('#notifications');
-  if (devices.length === 0) {
-    root.replaceChildren(element('div', { class: 'empty' }, text('No notification yet.')));
-    return;
-  }
-  root.replaceChildren(
-    element(
-      'table',
-      {},
-      element(
-        'thead',
-        {},
+  renderTable(
+    document.querySelector('#notifications'),
+    ['Device', 'Time', 'Type', 'Bytes', 'Body'],
+    Object.entries(byDevice).flatMap(([device, notifications]) =>
+      notifications.map((notification, index) =>
         element(
           'tr',
           {},
-          ...['Device', 'Time', 'Type', 'Bytes', 'Body'].map((name) =>
-            element('th', {}, text(name)),
-          ),
-        ),
-      ),
-      element(
-        'tbody',
-        {},
-        ...devices.flatMap(([device, notifications]) =>
-          notifications.map((notification, index) =>
-            element(
-              'tr',
-              {},
-              element('td', {}, index === 0 ? element('code', {}, text(device)) : text('')),
-              element('td', {}, text(time(notification.at))),
-              element('td', {}, text(notification.type)),
-              element('td', {}, text(String(notification.bytes))),
-              element('td', {}, element('code', {}, text(notification.excerpt))),
-            ),
-          ),
+          element('td', {}, index === 0 ? element('code', {}, text(device)) : text('')),
+          element('td', {}, text(time(notification.at))),
+          element('td', {}, text(notification.type)),
+          element('td', {}, text(String(notification.bytes))),
+          element('td', {}, element('code', {}, text(notification.excerpt))),
         ),
       ),
     ),
+    'No notification yet.',
   );
 }
 
@@ -125,55 +123,29 @@ function values(data) {
 }
 
 function renderDecoded(byDevice) {
-  const devices = Object.entries(byDevice ?? {});
-  const root = document.querySelector('#decoded');
-  if (devices.length === 0) {
-    root.replaceChildren(
-      element('div', { class: 'empty' }, text('No decoded uplink yet: attach a codec.')),
-    );
-    return;
-  }
-  root.replaceChildren(
-    element(
-      'table',
-      {},
+  renderTable(
+    document.querySelector('#decoded'),
+    ['Device', 'Time', 'fcnt', 'Codec', 'Values', 'Warnings and errors'],
+    Object.entries(byDevice ?? {}).map(([device, decoded]) =>
       element(
-        'thead',
-        {},
+        'tr',
+        { 'data-device': device },
+        element('td', {}, element('code', {}, text(device))),
+        element('td', {}, text(time(decoded.at))),
+        element('td', {}, text(decoded.fcnt === undefined ? '' : String(decoded.fcnt))),
+        element('td', {}, text(decoded.codec)),
+        element('td', { class: 'decoded-values' }, text(values(decoded.data))),
         element(
-          'tr',
+          'td',
           {},
-          ...['Device', 'Time', 'fcnt', 'Codec', 'Values', 'Warnings and errors'].map((name) =>
-            element('th', {}, text(name)),
+          ...decoded.errors.map((error) =>
+            element('span', { class: 'badge final-failed' }, text(error)),
           ),
-        ),
-      ),
-      element(
-        'tbody',
-        {},
-        ...devices.map(([device, decoded]) =>
-          element(
-            'tr',
-            { 'data-device': device },
-            element('td', {}, element('code', {}, text(device))),
-            element('td', {}, text(time(decoded.at))),
-            element('td', {}, text(decoded.fcnt === undefined ? '' : String(decoded.fcnt))),
-            element('td', {}, text(decoded.codec)),
-            element('td', { class: 'decoded-values' }, text(values(decoded.data))),
-            element(
-              'td',
-              {},
-              ...decoded.errors.map((error) =>
-                element('span', { class: 'badge final-failed' }, text(error)),
-              ),
-              ...decoded.warnings.map((warning) =>
-                element('span', { class: 'badge' }, text(warning)),
-              ),
-            ),
-          ),
+          ...decoded.warnings.map((warning) => element('span', { class: 'badge' }, text(warning))),
         ),
       ),
     ),
+    'No decoded uplink yet: attach a codec.',
   );
 }
 
