@@ -8,3 +8,10 @@ export class AwsServiceError extends Error {
     super(message);
   }
 }
+
+/** The error as the service answers it: its own, or an internal failure described so. */
+export function asAwsError(error: unknown, internalFailure: string): AwsServiceError {
+  return error instanceof AwsServiceError
+    ? error
+    : new AwsServiceError('InternalFailureException', 500, internalFailure);
+}

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, sendAwsError, type AwsService } from './aws-endpoint.js';
-import { AwsServiceError } from './aws-errors.js';
+import { AwsServiceError, asAwsError } from './aws-errors.js';
 import { DeviceShadows, shadowOperationOf } from './iot-shadows.js';
 
 // The IoT Data Plane Publish API (POST /topics/{topic}?qos=..) as the SDK's PublishCommand sends
@@ -56,11 +56,7 @@ export async function servePublish(
     await onPublish(message);
     response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   } catch (error) {
-    const failure =
-      error instanceof AwsServiceError
-        ? error
-        : new AwsServiceError('InternalFailureException', 500, 'the local broker failed');
-    sendAwsError(response, failure, 'rest-json');
+    sendAwsError(response, asAwsError(error, 'the local broker failed'), 'rest-json');
   }
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { readBody, sendAwsError } from './aws-endpoint.js';
-import { AwsServiceError } from './aws-errors.js';
+import { AwsServiceError, asAwsError } from './aws-errors.js';
 import type { OnPublish } from './iot-data-plane.js';
 
 // The Device Shadow service's REST API, the part of the IoT Data Plane the SDK's GetThingShadow,
@@ -139,11 +139,7 @@ export class DeviceShadows {
         sendJson(response, accepted);
       }
     } catch (error) {
-      const failure =
-        error instanceof AwsServiceError
-          ? error
-          : new AwsServiceError('InternalFailureException', 500, 'Internal service failure');
-      sendAwsError(response, failure, 'rest-json');
+      sendAwsError(response, asAwsError(error, 'Internal service failure'), 'rest-json');
     }
   }
 
