@@ -17,6 +17,8 @@ export interface ConnectorProcess {
   aws: string;
   /** The TopicPrefix it publishes under: TOPIC_PREFIX, or the template's default. */
   topicPrefix: string;
+  /** The DeviceCodecsTable's name, with PAYLOAD_CODECS=Enabled (as its orbiwan-codec line says). */
+  codecsTable: string | undefined;
   /** CPU time (user + system) the process has used so far, in ms. */
   cpuMs: () => number;
   /** The process's peak resident memory so far, in bytes. */
@@ -71,6 +73,7 @@ export async function startConnectorProcess(
     mqtt: endpoint('MQTT'),
     aws: endpoint('AWS services'),
     topicPrefix: topicPrefixOf(childEnv),
+    codecsTable: /orbiwan-codec list --table (\S+)/.exec(output)?.[1],
     cpuMs: () => {
       // /proc/<pid>/stat fields 14 and 15: user and system time, in clock ticks (100 per second).
       const fields =

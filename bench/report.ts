@@ -1,4 +1,5 @@
 import type { BenchResult } from './run.js';
+import type { PathCost } from './parts/cost-model.js';
 import type { Comparison } from './parts/latency.js';
 import type { Summary } from './stats.js';
 
@@ -10,6 +11,12 @@ const percentiles = ({ median, p90, p99 }: Summary) =>
   `${median.toFixed(2)} / ${p90.toFixed(2)} / ${p99.toFixed(2)}`;
 const kib = (bytes: number) => (bytes / 1024).toFixed(0);
 const usd = (value: number) => `$${value.toFixed(2)}`;
+const change = (before: Summary, after: Summary) => {
+  const relative = after.median / before.median - 1;
+  return `${before.median.toFixed(2)} → ${after.median.toFixed(2)} ms (${relative >= 0 ? '+' : '−'}${Math.abs(relative * 100).toFixed(0)}%)`;
+};
+const us = ({ median, p90, p99 }: Summary) =>
+  `${median.toFixed(0)} / ${p90.toFixed(0)} / ${p99.toFixed(0)}`;
 
 function table(header: string[], rows: string[][]): string {
   return [
@@ -23,8 +30,32 @@ function comparisonRow(name: string, { connector, baseline, p50Ratio }: Comparis
   return [name, percentiles(connector), percentiles(baseline), `${p50Ratio.toFixed(2)}x`];
 }
 
+/** What one path's unit asks of AWS, as part 8's last column says it. */
+function countedPerUnit({ counts, perMillion }: PathCost): string {
+  const shadows =
+    counts.shadowRequests > 0
+      ? `, ${String(counts.shadowRequests)} shadow requests metered as ${String(counts.shadowOperations)} operations (${usd(perMillion.iotDeviceShadow ?? 0)} of the IoT Core figure)`
+      : '';
+  const rules =
+    counts.apiRequests === 0 && counts.rulesTriggered > 0
+      ? `, ${String(counts.rulesTriggered)} rule + ${String(counts.actionsExecuted)} action`
+      : '';
+  return `${String(counts.invocations)} invocations${counts.lambdaTasksBeforePost === undefined ? '' : ` (${String(counts.lambdaTasksBeforePost)} before the POST)`}, ${String(counts.apiRequests)} API requests, ${String(counts.iotMessages)} IoT messages${rules}${shadows}, ${String(counts.stateTransitions)} transitions, ${String(counts.dynamoDbWrites)} writes + ${String(counts.dynamoDbReads)} reads`;
+}
+
 export function renderReport(result: BenchResult): string {
-  const { machine, settings, functions, warmHandlers, latency, throughput, costModel } = result;
+  const {
+    machine,
+    settings,
+    functions,
+    warmHandlers,
+    decodeCost,
+    latency,
+    decodedPath,
+    throughput,
+    costModel,
+  } = result;
+  const { deviceState } = costModel;
   const sections = [
     `Measured ${result.date.slice(0, 10)} (${result.mode} run) on ${machine.cpu}, ${String(machine.cores)} cores, ${String(machine.memoryGiB)} GiB, Node ${machine.node} (${machine.platform}). Medians with the interquartile range in brackets; times in ms unless marked.`,
     '**Targets**',
@@ -72,6 +103,22 @@ export function renderReport(result: BenchResult): string {
         String(logBytesPerInvocation),
       ]),
     ),
+    `**3b. Decode cost per uplink** (in process: DeviceCodecs over a codec store in memory, each codec in its QuickJS/WebAssembly sandbox; first decodes in ${String(settings.decodeCost.firstDecodeRuns)} fresh processes each, the function's code already loaded; warm: ${String(settings.decodeCost.warmDecodes)} decodes one by one)`,
+    table(
+      [
+        'codec',
+        'first decode in a fresh process (WebAssembly compiled, codec loaded)',
+        'first decode of a second instance (WebAssembly compiled already)',
+        'warm decode, µs p50 / p90 / p99',
+      ],
+      decodeCost.codecs.map(({ codec, firstDecodeMs, reloadMs, warmDecodeUs }) => [
+        codec,
+        ms(firstDecodeMs),
+        ms(reloadMs),
+        us(warmDecodeUs),
+      ]),
+    ),
+    `The whole device-state function, warm (an uplink of the sample sensor decoded, published at once, written into a shadow in memory): ${ms(decodeCost.deviceStateInvocationUs)} µs per invocation, ${String(decodeCost.deviceStateLogBytesPerInvocation)} log bytes per invocation (its metrics).`,
     `**4-5. Latency through the local stack** (p50 / p90 / p99; ${String(settings.latencySamples)} samples each, alternating with the baseline)`,
     table(
       ['path', 'connector', 'baseline', 'p50 ratio'],
@@ -88,6 +135,34 @@ export function renderReport(result: BenchResult): string {
           'MQTT downlink → OrbiWAN POST (baseline: subscriber that POSTs)',
           latency.outbound,
         ),
+      ],
+    ),
+    `**4b. Raw uplink with payload codecs and device shadows** (a second connector process, \`PAYLOAD_CODECS=Enabled DEVICE_SHADOWS=Enabled\`, the sample codec attached to the connector's and the relay's device, pushes of a frame it decodes; p50 / p90 / p99 of ${String(settings.latencySamples)} samples each, alternating with the bare relay on that process, as in part 4; each sample's decoded message and shadow update awaited before the next)`,
+    table(
+      ['path', 'connector', 'baseline', 'p50 ratio'],
+      [
+        comparisonRow(
+          'OrbiWAN push → MQTT subscriber, uplink, codecs and shadows off (part 4)',
+          latency.inbound.uplink,
+        ),
+        comparisonRow(
+          'OrbiWAN push → MQTT subscriber, uplink, codecs and shadows on',
+          decodedPath.rawUplink,
+        ),
+      ],
+    ),
+    `Medians, without → with codecs and shadows: connector ${change(latency.inbound.uplink.connector, decodedPath.rawUplink.connector)}, bare relay ${change(latency.inbound.uplink.baseline, decodedPath.rawUplink.baseline)}. Each ratio is against the relay on its own process, whose uplinks go through the same rules (with codecs and shadows on, the device-state function follows them too).`,
+    table(
+      ['asynchronous, from the OrbiWAN push (codecs and shadows on)', 'p50 / p90 / p99'],
+      [
+        [
+          'decoded uplink on MQTT (rule → device-state function → decode → publish)',
+          percentiles(decodedPath.decoded),
+        ],
+        [
+          'shadow written (its update/documents message on MQTT)',
+          percentiles(decodedPath.shadowUpdated),
+        ],
       ],
     ),
     `Between the IoT rule and OrbiWAN's POST the state machine runs ${String(costModel.downlinkUnconfirmed.counts.lambdaTasksBeforePost ?? '?')} Lambda task (counted in part 8's run).`,
@@ -111,19 +186,30 @@ export function renderReport(result: BenchResult): string {
           ['uplinks (early + normal push)', costModel.uplink],
           ['downlinks, unconfirmed', costModel.downlinkUnconfirmed],
           ['downlinks, confirmed', costModel.downlinkConfirmed],
+          [
+            'uplink with codecs and shadows (extra over a plain uplink)',
+            deviceState.codecsAndShadows,
+          ],
+          ['uplink with codecs only (extra over a plain uplink)', deviceState.codecsOnly],
+          [
+            'uplink with shadows only, no codec (extra over a plain uplink)',
+            deviceState.shadowsOnly,
+          ],
         ] as const
       ).map(([name, cost]) => [
         name,
         `**${usd(cost.perMillionTotal)}**`,
         usd(cost.perMillion.lambda ?? 0),
         usd(cost.perMillion.apiGateway ?? 0),
-        usd(cost.perMillion.iotCore ?? 0),
+        // AWS bills Device Shadow operations under IoT Core: they are in its figure.
+        usd((cost.perMillion.iotCore ?? 0) + (cost.perMillion.iotDeviceShadow ?? 0)),
         usd(cost.perMillion.stepFunctions ?? 0),
         usd(cost.perMillion.dynamoDb ?? 0),
         usd(cost.perMillion.cloudWatchLogs ?? 0),
-        `${String(cost.counts.invocations)} invocations${cost.counts.lambdaTasksBeforePost === undefined ? '' : ` (${String(cost.counts.lambdaTasksBeforePost)} before the POST)`}, ${String(cost.counts.apiRequests)} API requests, ${String(cost.counts.iotMessages)} IoT messages, ${String(cost.counts.stateTransitions)} transitions, ${String(cost.counts.dynamoDbWrites)} writes + ${String(cost.counts.dynamoDbReads)} reads`,
+        countedPerUnit(cost),
       ]),
     ),
+    `With codecs and shadows, an uplink's device-state invocation is counted in a container that has seen the device before: it reads the codecs table once a minute at most (one Query and one GetItem per container-minute, whatever its traffic), so ~0 DynamoDB reads per uplink in steady state. Each shadow request adds an IoT round trip (${String(costModel.assumptions.iotRoundTripMs)} ms) to the billed duration; shadow operations are metered in 1 KB increments of the document read or the request written; the decoded message goes to ${String(costModel.assumptions.subscribersPerTopic)} subscriber, the shadow service's own notifications to none.`,
   ];
   return sections.join('\n\n');
 }

@@ -7,6 +7,8 @@ import { startBenchEnvironment } from './bench-environment.js';
 import { startBenchOrbiwan } from './bench-orbiwan.js';
 import { startConnectorProcess } from './connector-process.js';
 import { measureCostModel, type CostModelResult } from './parts/cost-model.js';
+import { measureDecodeCost, type DecodeCostResult } from './parts/decode-cost.js';
+import { measureDecodedPath, type DecodedPathResult } from './parts/decoded-path.js';
 import { BUNDLE_LIMIT_KIB, measureFunctions, type FunctionsResult } from './parts/functions.js';
 import { measureLatency, RX1_BUDGET_MS, type LatencyResult } from './parts/latency.js';
 import { measureThroughput, type ThroughputResult } from './parts/throughput.js';
@@ -31,10 +33,15 @@ export interface BenchResult {
     warmInvocations: number;
     latencySamples: number;
     throughput: { count: number; concurrency: number };
+    decodeCost: { firstDecodeRuns: number; warmDecodes: number };
   };
   functions: FunctionsResult;
   warmHandlers: WarmHandlerResult[];
+  /** Part 3b: decoding an uplink with a payload codec, in process. */
+  decodeCost: DecodeCostResult;
   latency: LatencyResult;
+  /** Part 4b: the raw uplink with PayloadCodecs and DeviceShadows on, and the decoded path. */
+  decodedPath: DecodedPathResult;
   throughput: ThroughputResult;
   costModel: CostModelResult;
   targets: { name: string; target: string; measured: string; met: boolean }[];
@@ -46,12 +53,14 @@ const SIZES = {
     warmInvocations: 2000,
     latencySamples: 200,
     throughput: { count: 20_000, concurrency: 64 },
+    decodeCost: { firstDecodeRuns: 7, warmDecodes: 2000 },
   },
   quick: {
     coldStartRuns: 1,
     warmInvocations: 100,
     latencySamples: 5,
     throughput: { count: 300, concurrency: 8 },
+    decodeCost: { firstDecodeRuns: 1, warmDecodes: 100 },
   },
 };
 
@@ -73,14 +82,21 @@ export async function runBench(
       invocations: settings.warmInvocations,
     });
 
+    log('3b/8 decode cost per uplink');
+    const decodeCost = await measureDecodeCost(environment.workDir, {
+      runs: settings.decodeCost.firstDecodeRuns,
+      calls: settings.decodeCost.warmDecodes,
+    });
+
     log('4-7/8 latency and throughput through the local stack');
     const token = 'bench-push-token';
-    const connector = await startConnectorProcess({
+    const connectorEnv = {
       PUSH_TOKEN: token,
       ORBIWAN_URL: orbiwan.url,
       ORBIWAN_USERNAME: 'bench',
       ORBIWAN_PASSWORD: 'bench',
-    });
+    };
+    const connector = await startConnectorProcess(connectorEnv);
     let latency: LatencyResult;
     let throughput: ThroughputResult;
     try {
@@ -93,12 +109,24 @@ export async function runBench(
       await connector.stop();
     }
 
+    log('4b/8 raw uplink with payload codecs and device shadows, and the decoded path');
+    const withDeviceState = await startConnectorProcess({
+      ...connectorEnv,
+      PAYLOAD_CODECS: 'Enabled',
+      DEVICE_SHADOWS: 'Enabled',
+    });
+    const decodedPath = await measureDecodedPath(withDeviceState, {
+      samples: settings.latencySamples,
+      token,
+    }).finally(() => withDeviceState.stop());
+
     log('8/8 cost model');
     const uplinkLogBytes =
       warmHandlers.find((handler) => handler.type === 'uplink')?.logBytesPerInvocation ?? 0;
     const costModel = await measureCostModel({
       memoryMb: Number(environment.stack.parameters.FunctionMemorySize ?? 256),
       logBytesPerInvocation: uplinkLogBytes,
+      deviceStateLogBytesPerInvocation: decodeCost.deviceStateLogBytesPerInvocation,
     });
 
     const result: BenchResult = {
@@ -114,10 +142,12 @@ export async function runBench(
       settings,
       functions,
       warmHandlers,
+      decodeCost,
       latency,
+      decodedPath,
       throughput,
       costModel,
-      targets: targetsOf(functions, latency, throughput, costModel),
+      targets: targetsOf(functions, latency, decodedPath, throughput, costModel),
     };
     mkdirSync(dirname(resultsFile), { recursive: true });
     writeFileSync(resultsFile, `${JSON.stringify(result, null, 2)}\n`);
@@ -130,9 +160,26 @@ export async function runBench(
 /** USD per million downlinks (issue: lifecycle v2); Step Functions is most of it. */
 const COST_TARGETS = { unconfirmed: 70, confirmed: 80 };
 
+/**
+ * How much higher than part 4's the raw uplink's p50 ratio may be with codecs and shadows on and
+ * still count as the same. The two ratios come from two connector processes measured a minute
+ * apart, each a ratio of two medians of 200 samples. On the 2-core machine of docs/performance.md,
+ * part 4's uplink ratio, in 26 trial runs with nothing changed (in one process and in fresh ones),
+ * spread over 1.13-1.38 (mean 1.24, standard deviation 5.6%), so the quotient of two such ratios
+ * has a standard deviation of ~8%: a 10% margin would call about one identical run in ten a
+ * regression, 15% (~1.9 standard deviations) about one in thirty. One-sided: the requirement is
+ * that the raw uplink get no slower. With codecs and shadows on, the bare relay on that same
+ * process gets slower too (its uplinks go through the same rule, and each sample waits for its
+ * decoded message and shadow update before the next): in trials its median rose 0.3-0.6 ms while
+ * the connector's did not, and the ratio came out 15-30% lower. A lower ratio is not a slower
+ * connector; the report shows both sides' medians, with and without.
+ */
+const SAME_RATIO_MARGIN = 0.15;
+
 function targetsOf(
   functions: FunctionsResult,
   latency: LatencyResult,
+  decodedPath: DecodedPathResult,
   throughput: ThroughputResult,
   cost: CostModelResult,
 ): BenchResult['targets'] {
@@ -144,12 +191,21 @@ function targetsOf(
     latency.inbound.uplink_early.p50Ratio,
     latency.inbound.uplink.p50Ratio,
   );
+  const withoutCodecs = latency.inbound.uplink.p50Ratio;
+  const withCodecs = decodedPath.rawUplink.p50Ratio;
+  const change = withCodecs / withoutCodecs - 1;
   return [
     {
       name: 'inbound overhead, p50 vs bare relay',
       target: '≤ 1.25x',
       measured: `${inboundRatio.toFixed(2)}x`,
       met: inboundRatio <= 1.25,
+    },
+    {
+      name: 'raw uplink with codecs and shadows, p50 vs bare relay',
+      target: `same as without (≤ 1.25x and at most ${String(SAME_RATIO_MARGIN * 100)}% above part 4's ratio)`,
+      measured: `${withCodecs.toFixed(2)}x (without: ${withoutCodecs.toFixed(2)}x, ${change >= 0 ? '+' : '−'}${Math.abs(change * 100).toFixed(0)}%)`,
+      met: withCodecs <= 1.25 && withCodecs <= withoutCodecs * (1 + SAME_RATIO_MARGIN),
     },
     {
       name: 'early-reply loop p99',

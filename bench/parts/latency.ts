@@ -35,7 +35,7 @@ interface Arrival {
 }
 
 /** An MQTT client that resolves a waiter per key as soon as the matching message arrives. */
-class Listener {
+export class Listener {
   private readonly waiting = new Map<string, (arrival: Arrival) => void>();
   private readonly arrived = new Map<string, Arrival>();
 
@@ -56,13 +56,26 @@ class Listener {
     });
   }
 
-  next(key: string): Promise<Arrival> {
+  /** The message with this key: at once if it came already; refused after `timeoutMs`, if given. */
+  next(key: string, timeoutMs?: number): Promise<Arrival> {
     const arrival = this.arrived.get(key);
     if (arrival !== undefined) {
       this.arrived.delete(key);
       return Promise.resolve(arrival);
     }
-    return new Promise((resolve) => this.waiting.set(key, resolve));
+    return new Promise((resolve, reject) => {
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              this.waiting.delete(key);
+              reject(new Error(`no ${key} message within ${String(timeoutMs)} ms`));
+            }, timeoutMs);
+      this.waiting.set(key, (arrived) => {
+        clearTimeout(timer);
+        resolve(arrived);
+      });
+    });
   }
 }
 
@@ -76,13 +89,54 @@ const statusKeyOf = (payload: Buffer) => {
   };
   return `status:${state ?? ''}:${requestId ?? ''}`;
 };
+/** A shadow's update/documents message, by the frame counter of the uplink it now holds. */
+const documentsKeyOf = (payload: Buffer) => {
+  const { current } = JSON.parse(payload.toString()) as {
+    current?: { state?: { reported?: { uplink?: { fcnt?: number } } } };
+  };
+  const fcnt = current?.state?.reported?.uplink?.fcnt;
+  return fcnt === undefined ? undefined : `documents:${String(fcnt)}`;
+};
+/**
+ * What the benchmarks wait for, by key: `uplink:<fcnt>`, `uplink_early:<fcnt>`, `decoded:<fcnt>`
+ * (the decoded uplink), `documents:<fcnt>` (the shadow written with it), `status:<state>:<id>`.
+ */
+const messageKeyOf = (topic: string, payload: Buffer) => {
+  if (topic.endsWith('/downlink/status')) return statusKeyOf(payload);
+  if (topic.endsWith('/update/documents')) return documentsKeyOf(payload);
+  return `${topic.split('/').at(-1) ?? ''}:${fcntOf(payload)}`;
+};
 const hex = (value: number) => value.toString(16).padStart(8, '0');
 
-export async function measureLatency(
+/** A frame the sample sensor's codec decodes (FPort 1): 21.50 °C, 45 %, 3.6 V. */
+const SENSOR_FRAME = {
+  dataFrame: Buffer.from([0x01, 0x08, 0x66, 0x2d, 0x0e, 0x10]).toString('base64'),
+  port: 1,
+};
+
+type UplinkType = 'uplink' | 'uplink_early';
+
+/**
+ * What inbound samples go through: the connector process, a bare relay that publishes with the
+ * same SDK client on its IoT endpoint, and a subscriber on its broker whose messages a Listener
+ * hands out by key.
+ */
+export interface InboundRig {
+  connector: ConnectorProcess;
+  relay: { url: string; close: () => Promise<void> };
+  subscriber: MqttClient;
+  listener: Listener;
+  /** Sends a push with the bench's token; throws unless it was answered 2xx. */
+  push: (url: string, path: string, body: object | string, method?: string) => Promise<void>;
+  close: () => Promise<void>;
+}
+
+export async function startInboundRig(
   connector: ConnectorProcess,
-  orbiwan: BenchOrbiwan,
-  { samples, token }: LatencyOptions,
-): Promise<LatencyResult> {
+  token: string,
+  /** Topics to listen on besides `{prefix}/+/uplink` and `{prefix}/+/uplink_early`. */
+  topics: string[] = [],
+): Promise<InboundRig> {
   const { topicPrefix } = connector;
   const iot = new IoTDataPlaneClient({
     endpoint: connector.aws,
@@ -91,19 +145,115 @@ export async function measureLatency(
   });
   const relay = await startBareRelay(iot, topicPrefix);
   const subscriber = await connectMqtt(connector.mqtt);
-  const listener = new Listener(subscriber, (topic, payload) =>
-    topic.endsWith('/downlink/status')
-      ? statusKeyOf(payload)
-      : `${topic.split('/').at(-1) ?? ''}:${fcntOf(payload)}`,
-  );
+  const listener = new Listener(subscriber, messageKeyOf);
   await subscriber.subscribeAsync(
-    [
-      `${topicPrefix}/+/uplink`,
-      `${topicPrefix}/+/uplink_early`,
-      `${topicPrefix}/+/downlink/status`,
-    ],
+    [`${topicPrefix}/+/uplink`, `${topicPrefix}/+/uplink_early`, ...topics],
     { qos: 0 },
   );
+  const push = async (url: string, path: string, body: object | string, method = 'POST') => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`${path} answered ${String(response.status)}`);
+  };
+  return {
+    connector,
+    relay,
+    subscriber,
+    listener,
+    push,
+    close: async () => {
+      await Promise.all([subscriber.endAsync(), relay.close()]);
+      iot.destroy();
+    },
+  };
+}
+
+/** OrbiWAN's uplink push, as the benchmarks send it: the sample sensor's frame. */
+const notification = (devEui: string, type: UplinkType, fcnt: number) => ({
+  DevEUI: devEui,
+  early: type === 'uplink_early',
+  ...SENSOR_FRAME,
+  fcnt,
+  id: 1,
+});
+
+/** Samples not counted before the counted ones: the processes' code paths warm first. */
+const warmupOf = (samples: number) => Math.max(5, Math.round(samples / 10));
+
+export interface InboundSampleOptions {
+  samples: number;
+  /** The device the connector's pushes are from, and the relay's. */
+  devices: { connector: string; baseline: string };
+  /** The next push's frame counter (unique per rig: it keys the arrivals). */
+  nextFcnt: () => number;
+  /**
+   * Runs after each push's raw message arrived, before the next push (what it waits for is not
+   * part of the sample): what the message caused besides.
+   */
+  afterEach?: (sample: {
+    side: 'connector' | 'baseline';
+    fcnt: number;
+    started: number;
+    counted: boolean;
+  }) => Promise<void>;
+}
+
+/**
+ * Push → raw MQTT arrival through the connector and through the bare relay, in turn, sample by
+ * sample, after the warm-up: the inbound comparison of parts 4 and 4b.
+ */
+export async function sampleInbound(
+  rig: InboundRig,
+  type: UplinkType,
+  { samples, devices, nextFcnt, afterEach }: InboundSampleOptions,
+): Promise<Comparison> {
+  const path =
+    type === 'uplink' ? '/rest/callback/payloads/ul' : '/rest/callback/payloads/ul_early';
+  const measured = { connector: [] as number[], baseline: [] as number[] };
+  const one = async (side: 'connector' | 'baseline', counted: boolean) => {
+    const fcnt = nextFcnt();
+    const started = performance.now();
+    const arrived = rig.listener.next(`${type}:${String(fcnt)}`);
+    await rig.push(
+      side === 'connector' ? rig.connector.http : rig.relay.url,
+      path,
+      notification(devices[side], type, fcnt),
+    );
+    const ms = (await arrived).at - started;
+    if (counted) measured[side].push(ms);
+    await afterEach?.({ side, fcnt, started, counted });
+  };
+  const warmup = warmupOf(samples);
+  for (let index = 0; index < warmup + samples; index++) {
+    await one('connector', index >= warmup);
+    await one('baseline', index >= warmup);
+  }
+  return compare(measured);
+}
+
+/** Connector against baseline: their summaries and the ratio of their medians. */
+function compare({ connector, baseline }: { connector: number[]; baseline: number[] }): Comparison {
+  const connectorSummary = summarize(connector);
+  const baselineSummary = summarize(baseline);
+  return {
+    connector: connectorSummary,
+    baseline: baselineSummary,
+    p50Ratio: round(ratio(connectorSummary.median, baselineSummary.median), 2),
+  };
+}
+
+export async function measureLatency(
+  connector: ConnectorProcess,
+  orbiwan: BenchOrbiwan,
+  { samples, token }: LatencyOptions,
+): Promise<LatencyResult> {
+  const { topicPrefix } = connector;
+  const rig = await startInboundRig(connector, token, [`${topicPrefix}/+/downlink/status`]);
+  const { listener, subscriber, push } = rig;
 
   // Baseline of the outbound path: an application's own subscriber that POSTs each downlink.
   const forwarder = await connectMqtt(connector.mqtt);
@@ -133,37 +283,6 @@ export async function measureLatency(
     );
   });
 
-  let fcnt = 1;
-  const push = async (url: string, path: string, body: object | string, method = 'POST') => {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    await response.arrayBuffer();
-    if (!response.ok) throw new Error(`${path} answered ${String(response.status)}`);
-  };
-  const notification = (devEui: string, type: 'uplink' | 'uplink_early') => ({
-    DevEUI: devEui,
-    early: type === 'uplink_early',
-    dataFrame: 'AQIDBA==',
-    port: 10,
-    fcnt: fcnt++,
-    id: 1,
-  });
-
-  const inboundSample = async (type: 'uplink' | 'uplink_early', url: string, devEui: string) => {
-    const body = notification(devEui, type);
-    const started = performance.now();
-    const arrived = listener.next(`${type}:${String(body.fcnt)}`);
-    await push(
-      url,
-      type === 'uplink' ? '/rest/callback/payloads/ul' : '/rest/callback/payloads/ul_early',
-      body,
-    );
-    return (await arrived).at - started;
-  };
-
   // A device's next uplink comes seconds after its last downlink, whose lifecycle has ended by
   // then: so does each sample's here, with OrbiWAN's `sent` push, before the next one starts. (On
   // AWS each invocation has a sandbox of its own; here one process would otherwise be measuring a
@@ -181,20 +300,17 @@ export async function measureLatency(
     await sent;
   };
 
-  const warmup = Math.max(5, Math.round(samples / 10));
-  const inbound = {
-    uplink_early: { connector: [] as number[], baseline: [] as number[] },
-    uplink: { connector: [] as number[], baseline: [] as number[] },
+  const warmup = warmupOf(samples);
+  let fcnt = 0;
+  const inboundOptions: InboundSampleOptions = {
+    samples,
+    devices: { connector: '0000000000000001', baseline: '0000000000000002' },
+    nextFcnt: () => ++fcnt,
   };
-  for (const type of ['uplink_early', 'uplink'] as const) {
-    for (let index = 0; index < warmup + samples; index++) {
-      const connectorMs = await inboundSample(type, connector.http, '0000000000000001');
-      const baselineMs = await inboundSample(type, relay.url, '0000000000000002');
-      if (index < warmup) continue;
-      inbound[type].connector.push(connectorMs);
-      inbound[type].baseline.push(baselineMs);
-    }
-  }
+  const inbound = {
+    uplink_early: await sampleInbound(rig, 'uplink_early', inboundOptions),
+    uplink: await sampleInbound(rig, 'uplink', inboundOptions),
+  };
 
   let downlinks = 0;
   const outboundSample = async (topic: string) => {
@@ -220,10 +336,9 @@ export async function measureLatency(
     outbound.baseline.push(baselineMs);
   }
 
-  fcnt = LOOP_BASE;
   const loop: number[] = [];
   for (let index = 0; index < warmup + samples; index++) {
-    const body = notification('0000000000000005', 'uplink_early');
+    const body = notification('0000000000000005', 'uplink_early', LOOP_BASE + index);
     const started = performance.now();
     const posted = orbiwan.arrival(hex(body.fcnt));
     await push(connector.http, '/rest/callback/payloads/ul_early', body);
@@ -232,25 +347,10 @@ export async function measureLatency(
     if (index >= warmup) loop.push(elapsed);
   }
 
-  await Promise.all([subscriber.endAsync(), forwarder.endAsync(), app.endAsync(), relay.close()]);
-  const compare = ({
-    connector: measured,
-    baseline,
-  }: {
-    connector: number[];
-    baseline: number[];
-  }): Comparison => {
-    const connectorSummary = summarize(measured);
-    const baselineSummary = summarize(baseline);
-    return {
-      connector: connectorSummary,
-      baseline: baselineSummary,
-      p50Ratio: round(ratio(connectorSummary.median, baselineSummary.median), 2),
-    };
-  };
+  await Promise.all([forwarder.endAsync(), app.endAsync(), rig.close()]);
   const loopSummary = summarize(loop);
   return {
-    inbound: { uplink_early: compare(inbound.uplink_early), uplink: compare(inbound.uplink) },
+    inbound,
     outbound: compare(outbound),
     earlyReplyLoop: { ...loopSummary, p99ShareOfBudget: round(loopSummary.p99 / RX1_BUDGET_MS, 3) },
   };

@@ -62,6 +62,26 @@ describe('npm run bench -- --quick', () => {
     }
   });
 
+  it('3b. times the first and the warm decodes of both codecs, and the device-state function', () => {
+    const { codecs, deviceStateInvocationUs, deviceStateLogBytesPerInvocation } = result.decodeCost;
+    expect(codecs.map((codec) => codec.codec)).toEqual([
+      'orbiwan-sample-sensor',
+      'laird-rs1xx-temp-rh-sensor',
+    ]);
+    for (const { codec, firstDecodeMs, reloadMs, warmDecodeUs } of codecs) {
+      expect(firstDecodeMs.n, codec).toBe(result.settings.decodeCost.firstDecodeRuns);
+      expect(measured(firstDecodeMs.median), codec).toBe(true);
+      expect(measured(reloadMs.median), codec).toBe(true);
+      expect(warmDecodeUs.n, codec).toBe(result.settings.decodeCost.warmDecodes);
+      expect(measured(warmDecodeUs.median), codec).toBe(true);
+      // Loading the sandbox is what the first decode pays for; a warm decode only runs the codec.
+      expect(firstDecodeMs.median * 1000, codec).toBeGreaterThan(warmDecodeUs.median);
+    }
+    expect(measured(deviceStateInvocationUs.median)).toBe(true);
+    // The decode and shadow metrics go out as log lines (embedded metric format).
+    expect(deviceStateLogBytesPerInvocation).toBeGreaterThan(0);
+  });
+
   it('4-6. measures every latency path against its baseline, with every sample counted', () => {
     const { inbound, outbound, earlyReplyLoop } = result.latency;
     for (const comparison of [inbound.uplink_early, inbound.uplink, outbound]) {
@@ -71,6 +91,18 @@ describe('npm run bench -- --quick', () => {
     }
     expect(earlyReplyLoop.n).toBe(result.settings.latencySamples);
     expect(earlyReplyLoop.p99ShareOfBudget).toBeCloseTo(earlyReplyLoop.p99 / 100, 3);
+  });
+
+  it('4b. measures the raw uplink with codecs and shadows on, and the decoded path behind it', () => {
+    const { rawUplink, decoded, shadowUpdated } = result.decodedPath;
+    expect(rawUplink.connector.n).toBe(result.settings.latencySamples);
+    expect(rawUplink.baseline.n).toBe(result.settings.latencySamples);
+    expect(measured(rawUplink.p50Ratio)).toBe(true);
+    // Asynchronous, behind the raw uplink: rule, function, decode, publish; then the shadow.
+    expect(decoded.n).toBe(result.settings.latencySamples);
+    expect(decoded.median).toBeGreaterThan(rawUplink.connector.median);
+    expect(shadowUpdated.n).toBe(result.settings.latencySamples);
+    expect(measured(shadowUpdated.median)).toBe(true);
   });
 
   it('7. matches every 200 with exactly one MQTT message under load', () => {
@@ -106,7 +138,35 @@ describe('npm run bench -- --quick', () => {
       invocations: 3,
       stateTransitions: 2,
     });
-    for (const path of [uplink, downlinkUnconfirmed, downlinkConfirmed]) {
+    // What the device-state function adds to an uplink: its invocation, behind one rule and one
+    // action; with a codec, the decoded message (in and out to one subscriber); with shadows, a
+    // read and an update of the device's shadow. Attachments and codec are cached: no reads.
+    const { codecsAndShadows, codecsOnly, shadowsOnly } = result.costModel.deviceState;
+    expect(codecsAndShadows.counts).toMatchObject({
+      apiRequests: 0,
+      invocations: 1,
+      rulesTriggered: 1,
+      actionsExecuted: 1,
+      iotMessages: 2,
+      shadowRequests: 2,
+      shadowOperations: 2,
+      dynamoDbReads: 0,
+      dynamoDbWrites: 0,
+    });
+    expect(codecsOnly.counts).toMatchObject({ invocations: 1, iotMessages: 2, shadowRequests: 0 });
+    expect(shadowsOnly.counts).toMatchObject({ invocations: 1, iotMessages: 0, shadowRequests: 2 });
+    for (const path of [codecsAndShadows, codecsOnly, shadowsOnly])
+      expect(path.perMillion.lambda).toBeGreaterThan(0);
+    expect(codecsAndShadows.perMillion.iotDeviceShadow).toBeGreaterThan(0);
+    expect(codecsOnly.perMillion.iotDeviceShadow).toBe(0);
+    for (const path of [
+      uplink,
+      downlinkUnconfirmed,
+      downlinkConfirmed,
+      codecsAndShadows,
+      codecsOnly,
+      shadowsOnly,
+    ]) {
       const sum = Object.values(path.perMillion).reduce((total, value) => total + value, 0);
       // Each service's figure is rounded to the cent on its own.
       expect(path.perMillionTotal).toBeCloseTo(sum, 1);
@@ -120,15 +180,18 @@ describe('npm run bench -- --quick', () => {
       '**Targets**',
       '**1-2. Bundles and cold starts**',
       '**3. Warm handler cost**',
+      '**3b. Decode cost per uplink**',
       '**4-5. Latency through the local stack**',
+      '**4b. Raw uplink with payload codecs and device shadows**',
       '**6. Early-reply loop**',
       '**7. Throughput**',
       '**8. Cost on AWS**',
     ])
       expect(report).toContain(heading);
-    expect(result.targets.map((target) => target.name)).toHaveLength(8);
+    expect(result.targets.map((target) => target.name)).toHaveLength(9);
     expect(result.targets.map((target) => target.name)).toEqual(
       expect.arrayContaining([
+        'raw uplink with codecs and shadows, p50 vs bare relay',
         'happy-path downlink state transitions',
         "Lambda tasks between the rule and OrbiWAN's POST",
       ]),
