@@ -1,6 +1,7 @@
 import { DeviceCodecs } from '../codecs/device-codecs.js';
 import { dynamoDbCodecStore } from '../codecs/codec-store.js';
 import type { DecodedUplink } from '../codecs/ts013.js';
+import type { RuleInput } from '../downlinks/downlink-request.js';
 import { dynamoDbClient } from '../shared/clients/dynamodb-client.js';
 import { iotDataClient } from '../shared/clients/iot-data-client.js';
 import { ConfigurationError, requireOneOfEnv } from '../shared/config.js';
@@ -18,6 +19,7 @@ import {
   type UplinkFacts,
 } from './device-messages.js';
 import { orbiwanProfiles } from './device-profiles.js';
+import { encodedRequest, type EncodeObject } from './encode-request.js';
 import { isRecord, type ShadowSection } from './shadow-sections.js';
 import { iotShadowStore, writeSections, type ShadowStore } from './shadow-writer.js';
 
@@ -148,10 +150,32 @@ function depth(value: unknown): number {
   return 0;
 }
 
+/** What the state machine's EncodeObject state hands the function: the rule's message. */
+export interface EncodeEvent {
+  encodeRequest: RuleInput;
+  /** The downlink's execution name. */
+  correlationId: string;
+}
+
+function isEncodeEvent(event: unknown): event is EncodeEvent {
+  return isRecord(event) && isRecord(event.encodeRequest);
+}
+
+/**
+ * Two callers: the IoT rules (asynchronously) with a message the connector published, and the
+ * downlink state machine's EncodeObject state with a request whose `object` it encodes.
+ */
 export function createDeviceStateHandler(deps: DeviceStateDeps) {
-  return observedHandler<unknown, DeviceStateOutcome>(() => undefined).handler(
-    boundByDeadline((event: unknown) =>
-      followDeviceState(deviceMessage(event, deps.topicPrefix), deps),
+  const { codecs } = deps;
+  const encode: EncodeObject | undefined =
+    codecs && ((devEui, input) => codecs.encodeDownlink(devEui, input));
+  return observedHandler<unknown, DeviceStateOutcome | RuleInput>((event) =>
+    isEncodeEvent(event) ? event.correlationId : undefined,
+  ).handler(
+    boundByDeadline((event: unknown): Promise<DeviceStateOutcome | RuleInput> =>
+      isEncodeEvent(event)
+        ? encodedRequest(event.encodeRequest, deps.topicPrefix, encode)
+        : followDeviceState(deviceMessage(event, deps.topicPrefix), deps),
     ),
   );
 }

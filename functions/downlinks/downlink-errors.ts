@@ -27,6 +27,18 @@ export class DownlinkEncodingError extends Error {
   override name = 'DownlinkEncodingError';
 }
 
+/** Why a request's `object` has nothing to encode it with, in a stack without payload codecs. */
+export const NO_PAYLOAD_CODECS =
+  'this connector runs no payload codecs (its stack parameter PayloadCodecs is Disabled): send data in hex';
+
+/**
+ * The request carries `object`: the state machine's EncodeObject state encodes it with the
+ * device's codec, then runs the send task again with `data`. Not a failure: nothing was done yet.
+ */
+export class ObjectToEncodeError extends Error {
+  override name = 'ObjectToEncode';
+}
+
 /** Another downlink for the same device was being posted to OrbiWAN for too long. */
 export class DeviceLockedError extends Error {
   override name = 'DeviceLockedError';

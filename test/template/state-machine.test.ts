@@ -13,6 +13,7 @@ import {
   InvalidDownlinkError,
   NoCodecError,
   DownlinkEncodingError,
+  ObjectToEncodeError,
   errorCodeFor,
 } from '../../functions/downlinks/downlink-errors.js';
 import {
@@ -85,7 +86,8 @@ interface State {
 }
 
 const template = loadTemplate();
-const stack = sampleStack();
+// With payload codecs, so that the optional EncodeObject task's function exists.
+const stack = sampleStack({ PayloadCodecs: 'Enabled' });
 const machine = template.Resources.DownlinkStateMachine?.Properties ?? {};
 // What deploys: the inline Definition, checked below to be statemachines/downlink.asl.json.
 const text = JSON.stringify(machine.Definition);
@@ -104,10 +106,17 @@ const isEnd = (state: State) => state.Type === 'Succeed' || state.Type === 'Fail
  * The function a task invokes: its logical ID, through the substitution it names (the function's
  * ARN, or SAM's reference to the alias AutoPublishAlias makes).
  */
+type FunctionReference = { 'Fn::GetAtt'?: [string, string]; Ref?: string };
+
+/** A substitution's function, as it is when its condition holds (an optional task's). */
+function whenItExists(value: unknown): FunctionReference | undefined {
+  const conditional = (value as { 'Fn::If'?: [string, unknown, unknown] } | undefined)?.['Fn::If'];
+  return (conditional === undefined ? value : conditional[1]) as FunctionReference | undefined;
+}
+
 function functionOf(state: State): string {
   const placeholder = /^\$\{([A-Za-z]+)\}$/.exec(state.Parameters?.FunctionName ?? '')?.[1] ?? '';
-  const value = substitutions[placeholder] as
-    { 'Fn::GetAtt'?: [string, string]; Ref?: string } | undefined;
+  const value = whenItExists(substitutions[placeholder]);
   return value?.['Fn::GetAtt']?.[0] ?? value?.Ref?.replace(/\.Alias$/, '') ?? '';
 }
 
@@ -179,10 +188,13 @@ const END_STATE_OF = {
 } as const satisfies Record<FinalState, string>;
 
 /** The errors the task functions raise on purpose, as Step Functions sees their names. */
+/** The errors of the device-state function's encoding of a request's object (EncodeObject). */
+const ENCODING_ERRORS = [new DownlinkEncodingError('').name];
+
 const TASK_ERRORS = {
   invalid: new InvalidDownlinkError('').name,
   noCodec: new NoCodecError('').name,
-  encoding: new DownlinkEncodingError('').name,
+  objectToEncode: new ObjectToEncodeError('').name,
   locked: new DeviceLockedError('').name,
   duplicate: new DuplicateRequestError('').name,
   notRecorded: new DownlinkNotRecordedError('1').name,
@@ -256,6 +268,7 @@ describe('State machine: downlink', () => {
     const invoked = [...new Set(tasks.map(([, state]) => functionOf(state)))].sort();
     expect(invoked).toEqual([
       'CheckDownlinkStatusFunction',
+      'DeviceStateFunction',
       'ReportDownlinkFailureFunction',
       'SendDownlinkFunction',
     ]);
@@ -265,7 +278,9 @@ describe('State machine: downlink', () => {
     for (const [name, value] of Object.entries(functionArns)) {
       const id = name.replace(/Arn$/, '');
       // The function itself, or the alias SAM publishes for it.
-      expect([{ 'Fn::GetAtt': [id, 'Arn'] }, { Ref: `${id}.Alias` }], name).toContainEqual(value);
+      expect([{ 'Fn::GetAtt': [id, 'Arn'] }, { Ref: `${id}.Alias` }], name).toContainEqual(
+        whenItExists(value),
+      );
     }
     const resolved = Object.values(
       resolveIntrinsics(functionArns, stack) as Record<string, string>,
@@ -354,6 +369,7 @@ describe('State machine: downlink', () => {
     const known = new Set([
       ...Object.values(TASK_ERRORS),
       ...ENDING_ERRORS,
+      ...ENCODING_ERRORS,
       'States.ALL',
       'States.Timeout',
     ]);
@@ -372,7 +388,7 @@ describe('State machine: downlink', () => {
   it.each([
     [TASK_ERRORS.invalid, 'ReportInvalidDownlink'],
     [TASK_ERRORS.noCodec, 'ReportInvalidDownlink'],
-    [TASK_ERRORS.encoding, 'ReportInvalidDownlink'],
+    [TASK_ERRORS.objectToEncode, 'EncodeObject'],
     [TASK_ERRORS.unknownDevice, 'ReportRejection'],
     [TASK_ERRORS.busy, 'ReportRejection'],
     [TASK_ERRORS.locked, 'ReportRejection'],
@@ -400,9 +416,25 @@ describe('State machine: downlink', () => {
       return 'ReportError';
     };
     const send = stateNamed('SendDownlink');
-    for (const error of Object.values(TASK_ERRORS).filter((name) => name !== 'DuplicateRequest'))
+    // Not failures: a duplicate ends quietly, an object goes to be encoded.
+    const notFailures = [TASK_ERRORS.duplicate, TASK_ERRORS.objectToEncode];
+    for (const error of Object.values(TASK_ERRORS).filter((name) => !notFailures.includes(name)))
       expect(caughtBy(send, error), error).toBe(outcomeOfCode(error));
   });
+
+  it.each([
+    [new NoCodecError('').name, 'ReportInvalidDownlink'],
+    [new DownlinkEncodingError('').name, 'ReportInvalidDownlink'],
+    [TASK_ERRORS.invalid, 'ReportInvalidDownlink'],
+    ['Lambda.Unknown', 'ReportError'],
+  ])(
+    'sends an EncodeObject that failed with %s to %s, and an encoded request back to SendDownlink',
+    (error, next) => {
+      const encode = stateNamed('EncodeObject');
+      expect(caughtBy(encode, error)).toBe(next);
+      expect(encode.Next).toBe('SendDownlink');
+    },
+  );
 
   it('ends each Report state in the failure state of its outcome once its status went out', () => {
     const reportOutcomes = {

@@ -232,7 +232,7 @@ describe('Template: downlink functions', () => {
         DOWNLINK_TIMEOUT_SECONDS: timeout,
         ...defaults,
         REQUEST_ID_WINDOW_SECONDS: { Ref: 'RequestIdWindowSeconds' },
-        DEVICE_CODECS_TABLE: { 'Fn::If': ['CodecsEnabled', { Ref: 'DeviceCodecsTable' }, ''] },
+        PAYLOAD_CODECS: { Ref: 'PayloadCodecs' },
       },
     ],
     [

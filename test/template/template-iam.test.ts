@@ -62,12 +62,11 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
     'states:SendTaskFailure',
   ],
   // Claims the requestId, takes the device's lease, POSTs, records; ends its own task when a
-  // final status came before its record. With PayloadCodecs, reads the codecs (Query).
+  // final status came before its record.
   SendDownlinkFunction: [
     'dynamodb:DeleteItem',
     'dynamodb:GetItem',
     'dynamodb:PutItem',
-    'dynamodb:Query',
     'dynamodb:UpdateItem',
     'iot:Publish',
     'secretsmanager:GetSecretValue',
@@ -85,6 +84,7 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   ReportDownlinkFailureFunction: ['dynamodb:GetItem', 'iot:Publish'],
   // Optional (ConfigureOrbiwanPushMode): hands the push token to OrbiWAN, logged in as the connector.
   PushModeFunction: ['secretsmanager:GetSecretValue'],
+  // Its tasks' functions, EncodeObject's among them with PayloadCodecs.
   DownlinkStateMachine: [
     'lambda:InvokeFunction',
     ...Object.keys(STAR_ONLY_ACTIONS).filter((action) => action.startsWith('logs:')),
@@ -103,12 +103,13 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   ],
 };
 
-/** The tasks of the downlink state machine. */
+/** The tasks of the downlink state machine (and EncodeObject's, with PayloadCodecs). */
 const TASK_FUNCTIONS = [
   'CheckDownlinkStatusFunction',
   'ReportDownlinkFailureFunction',
   'SendDownlinkFunction',
 ];
+const ENCODE_OBJECT_FUNCTION = 'DeviceStateFunction';
 
 function topicsOf(type: NotificationType): string[] {
   const { topicSuffix, device } = NOTIFICATION_DEFINITIONS[type];
@@ -283,7 +284,7 @@ describe('Template: IAM', () => {
     ]);
   });
 
-  it('lets the state machine invoke its three task functions, as its definition names them, and no other function', () => {
+  it('lets the state machine invoke its task functions, as its definition names them, and no other function', () => {
     const { Partition, ...substitutions } = resolveIntrinsics(
       template.Resources.DownlinkStateMachine?.Properties?.DefinitionSubstitutions,
       stack,
@@ -294,6 +295,8 @@ describe('Template: IAM', () => {
       SendDownlinkFunctionArn: ref('SendDownlinkFunction.Alias'),
       CheckDownlinkStatusFunctionArn: attribute('CheckDownlinkStatusFunction.Arn'),
       ReportDownlinkFailureFunctionArn: attribute('ReportDownlinkFailureFunction.Arn'),
+      // EncodeObject's, with PayloadCodecs.
+      DeviceStateFunctionArn: attribute('DeviceStateFunction.Arn'),
     });
     const invoked = Object.values(substitutions);
     for (const id of functions) {
@@ -303,7 +306,7 @@ describe('Template: IAM', () => {
         );
       }
     }
-    expect(TASK_FUNCTIONS.map((id) => `${id}Arn`).sort()).toEqual(
+    expect([...TASK_FUNCTIONS, ENCODE_OBJECT_FUNCTION].map((id) => `${id}Arn`).sort()).toEqual(
       Object.keys(substitutions).sort(),
     );
   });

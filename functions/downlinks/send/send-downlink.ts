@@ -1,10 +1,7 @@
-import { dynamoDbCodecStore } from '../../codecs/codec-store.js';
-import { DeviceCodecs } from '../../codecs/device-codecs.js';
-import { orbiwanProfiles } from '../../device-state/device-profiles.js';
 import { dynamoDbClient } from '../../shared/clients/dynamodb-client.js';
 import { iotDataClient } from '../../shared/clients/iot-data-client.js';
 import { sfnClient } from '../../shared/clients/sfn-client.js';
-import { ConfigurationError } from '../../shared/config.js';
+import { ConfigurationError, requireOneOfEnv } from '../../shared/config.js';
 import { DependencyError } from '../../shared/errors.js';
 import { logger } from '../../shared/logger.js';
 import { METRIC, MetricUnit, emitMetric } from '../../shared/metrics.js';
@@ -22,11 +19,12 @@ import { topicPrefixFromEnv } from '../../shared/topics.js';
 import { deviceLease, type DeviceLease, type HeldLease } from '../device-lease.js';
 import {
   DeviceLockedError,
-  DownlinkEncodingError,
   DownlinkNotRecordedError,
   DuplicateRequestError,
   InvalidDownlinkError,
+  NO_PAYLOAD_CODECS,
   NoCodecError,
+  ObjectToEncodeError,
 } from '../downlink-errors.js';
 import { downlinkRecords, type DownlinkRecords } from '../downlink-record.js';
 import {
@@ -50,7 +48,6 @@ import {
   type StatusPublishing,
 } from '../status-publishing.js';
 import { stepFunctionsCompletion, type CompleteTask } from '../task-completion.js';
-import { withPayload, type EncodeObject } from './encode-object.js';
 
 /** What state SendDownlink passes (invoked with .waitForTaskToken). */
 export interface SendInput {
@@ -70,8 +67,8 @@ export interface SendDeps {
   records: DownlinkRecords;
   publish: Publish;
   complete: CompleteTask;
-  /** Encodes a request's `object` with the device's codec; absent without PayloadCodecs. */
-  encodeObject?: EncodeObject;
+  /** Whether the stack runs payload codecs (PayloadCodecs): then a request may carry `object`. */
+  payloadCodecs?: boolean;
   now?: () => number;
 }
 
@@ -100,13 +97,7 @@ export async function sendDownlink(
   deadline: number,
 ): Promise<SendOutcome> {
   const now = deps.now ?? Date.now;
-  const { encodeObject } = deps;
-  // A codec store that fails is a dependency failing, retried like the others before the POST.
-  const downlink = await withPayload(
-    validRequest(input.request, deps.defaults),
-    encodeObject &&
-      ((devEui, object) => beforePost('encode the object', () => encodeObject(devEui, object))),
-  );
+  const downlink = withData(validRequest(input.request, deps.defaults), deps.payloadCodecs);
   logger.appendKeys({ devEui: downlink.devEui, requestId: downlink.requestId });
   const request: RequestRef = {
     devEui: downlink.devEui,
@@ -313,6 +304,16 @@ async function settleDeferred(
   }
 }
 
+/**
+ * A request with `object` goes to the state machine's EncodeObject state first: it has the codecs
+ * (in the device-state function), and this task's bundle stays without them.
+ */
+function withData(downlink: Downlink | ObjectDownlink, payloadCodecs = false): Downlink {
+  if (!('object' in downlink)) return downlink;
+  if (!payloadCodecs) throw new NoCodecError(NO_PAYLOAD_CODECS);
+  throw new ObjectToEncodeError('the request carries object: EncodeObject encodes it first');
+}
+
 function validRequest(request: RuleInput, defaults: DownlinkDefaults): Downlink | ObjectDownlink {
   try {
     return parseDownlink(request, defaults);
@@ -344,7 +345,6 @@ async function giveBack(
 const TYPED_ERRORS = [
   InvalidDownlinkError,
   NoCodecError,
-  DownlinkEncodingError,
   DeviceLockedError,
   DuplicateRequestError,
   OrbiwanNotReachedError,
@@ -391,17 +391,6 @@ export function sendDownlinkHandlerFromEnv(env: NodeJS.ProcessEnv) {
     records: downlinkRecords({ client, ...table, publisherLeaseMs: PUBLISHER_LEASE_MS }),
     publish: statusPublisher(iotDataClient),
     complete: stepFunctionsCompletion(sfnClient),
-    ...encodeObjectFromEnv(env),
+    payloadCodecs: requireOneOfEnv('PAYLOAD_CODECS', ['Enabled', 'Disabled'], env) === 'Enabled',
   });
-}
-
-/** With PayloadCodecs, the stack gives DEVICE_CODECS_TABLE: the codecs to encode `object` with. */
-function encodeObjectFromEnv(env: NodeJS.ProcessEnv): { encodeObject?: EncodeObject } {
-  const table = env.DEVICE_CODECS_TABLE ?? '';
-  if (table === '') return {};
-  const codecs = new DeviceCodecs({
-    store: dynamoDbCodecStore(dynamoDbClient, table),
-    profileOf: orbiwanProfiles(env),
-  });
-  return { encodeObject: (devEui, input) => codecs.encodeDownlink(devEui, input) };
 }

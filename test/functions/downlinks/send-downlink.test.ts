@@ -134,6 +134,7 @@ const env = (url = orbiwan.url) =>
     DOWNLINK_CONFIRMED_DEFAULT: 'true',
     DOWNLINK_MODE_DEFAULT: 'enqueue_on_busy',
     REQUEST_ID_WINDOW_SECONDS: '86400',
+    PAYLOAD_CODECS: 'Disabled',
   });
 
 const sample = (name: string) => sampleEvent('send-downlink', name) as unknown as SendInput;

@@ -43,9 +43,9 @@ let printed: string[];
 beforeAll(async () => {
   harness = await startDownlinkHarness({ PayloadCodecs: 'Enabled' });
   const table =
-    findFunction(harness.cloud.functions, 'SendDownlinkFunction')?.environment
-      .DEVICE_CODECS_TABLE ?? '';
-  if (table === '') throw new Error('the send function has no DEVICE_CODECS_TABLE');
+    findFunction(harness.cloud.functions, 'DeviceStateFunction')?.environment.DEVICE_CODECS_TABLE ??
+    '';
+  if (table === '') throw new Error('the device-state function has no DEVICE_CODECS_TABLE');
   client = new DynamoDBClient({
     endpoint: harness.cloud.endpoint.url,
     region: 'eu-west-1',
@@ -123,7 +123,13 @@ describe('A downlink request with object, PayloadCodecs Enabled', () => {
       data_format: 'hex',
     });
     expect(done.status).toBe('SUCCEEDED');
-    expect(harness.statesEntered(execution.executionArn)).toEqual(['SendDownlink', 'Delivered']);
+    // The send task hands the object to EncodeObject, then runs again with the encoded data.
+    expect(harness.statesEntered(execution.executionArn)).toEqual([
+      'SendDownlink',
+      'EncodeObject',
+      'SendDownlink',
+      'Delivered',
+    ]);
     expect(statusesOf('object-1').map((status) => status.state)).toEqual(['accepted', 'sent']);
     expect(downlinksEnded()).toEqual(['delivered']);
   });
@@ -165,6 +171,7 @@ describe('A downlink request with object, PayloadCodecs Enabled', () => {
     expect(done).toMatchObject({ status: 'FAILED', error: 'NoCodecError' });
     expect(harness.statesEntered(execution.executionArn)).toEqual([
       'SendDownlink',
+      'EncodeObject',
       'ReportInvalidDownlink',
       'InvalidDownlink',
     ]);

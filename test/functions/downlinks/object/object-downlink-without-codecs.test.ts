@@ -29,11 +29,11 @@ afterAll(async () => {
 });
 
 describe('A downlink request with object, PayloadCodecs Disabled', () => {
-  it('gives the send function no codecs table', () => {
+  it('tells the send function, and deploys no function that could encode', () => {
     expect(
-      findFunction(harness.cloud.functions, 'SendDownlinkFunction')?.environment
-        .DEVICE_CODECS_TABLE,
-    ).toBe('');
+      findFunction(harness.cloud.functions, 'SendDownlinkFunction')?.environment.PAYLOAD_CODECS,
+    ).toBe('Disabled');
+    expect(findFunction(harness.cloud.functions, 'DeviceStateFunction')).toBeUndefined();
   });
 
   it('ends in error NO_CODEC saying PayloadCodecs is Disabled, never POSTing', async () => {

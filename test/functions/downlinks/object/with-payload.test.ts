@@ -9,7 +9,7 @@ import type { Downlink, ObjectDownlink } from '../../../../functions/downlinks/d
 import {
   withPayload,
   type EncodeObject,
-} from '../../../../functions/downlinks/send/encode-object.js';
+} from '../../../../functions/device-state/encode-request.js';
 import { DEV_EUI, STATUS_TOPIC } from '../downlink-fixtures.js';
 
 // withPayload turns a request's `object` into a downlink's hex data and port with the device's

@@ -1,16 +1,26 @@
-import type { Coded } from '../../codecs/device-codecs.js';
-import type { EncodedDownlink } from '../../codecs/ts013.js';
-import { DownlinkEncodingError, NoCodecError } from '../downlink-errors.js';
+import type { Coded } from '../codecs/device-codecs.js';
+import type { EncodedDownlink } from '../codecs/ts013.js';
+import {
+  DownlinkEncodingError,
+  NO_PAYLOAD_CODECS,
+  NoCodecError,
+} from '../downlinks/downlink-errors.js';
 import {
   MAX_PAYLOAD_BYTES,
+  parseDownlink,
   portSchema,
   type Downlink,
   type ObjectDownlink,
-} from '../downlink-request.js';
+  type RuleInput,
+} from '../downlinks/downlink-request.js';
 
-// A request may carry `object` instead of `data`: the device's payload codec (TS013
+// A downlink request may carry `object` instead of `data`: the device's payload codec (TS013
 // encodeDownlink) turns it into bytes and, if it says so, the port. What comes out is held to the
 // same rules as a request's own data and port; until then nothing was claimed or sent.
+//
+// The state machine's EncodeObject state runs this in the device-state function, which has the
+// codecs, and hands the send task the request as if it had come with `data`: the send task's
+// bundle stays without the codec sandbox, so a downlink given `data` starts as fast as ever.
 
 export type EncodeObject = (
   devEui: string,
@@ -25,10 +35,7 @@ export async function withPayload(
   if (!('object' in downlink)) return downlink;
   const { object, port, ...rest } = downlink;
   const forPort = port === undefined ? '' : ` on port ${port}`;
-  if (encode === undefined)
-    throw new NoCodecError(
-      'this connector runs no payload codecs (its stack parameter PayloadCodecs is Disabled): send data in hex',
-    );
+  if (encode === undefined) throw new NoCodecError(NO_PAYLOAD_CODECS);
   const coded = await encode(downlink.devEui, { data: object, fPort: port });
   if (coded === undefined)
     throw new NoCodecError(
@@ -54,4 +61,25 @@ export async function withPayload(
       `codec ${codec} encoded ${result.bytes.length} bytes; a downlink is at most ${MAX_PAYLOAD_BYTES}`,
     );
   return { ...rest, data: Buffer.from(result.bytes).toString('hex'), port: fPort };
+}
+
+/**
+ * The rule's message for an `object` request, rewritten with the encoded `data` and `port` in
+ * place of `object`, the rest (fields, topic, times) as it came. Throws InvalidDownlinkError for a
+ * request that is not valid, NoCodecError or DownlinkEncodingError when it cannot be encoded.
+ */
+export async function encodedRequest(
+  input: RuleInput,
+  topicPrefix: string,
+  encode: EncodeObject | undefined,
+): Promise<RuleInput> {
+  // Defaults do not matter here: the send task applies them to the request it is handed.
+  const parsed = parseDownlink(input, { topicPrefix, confirmed: true, mode: 'enqueue_on_busy' });
+  if (!('object' in parsed)) return input;
+  const { data, port } = await withPayload(parsed, encode);
+  const { object: _encoded, ...request } = JSON.parse(
+    Buffer.from(input.payload, 'base64').toString('utf8'),
+  ) as Record<string, unknown>;
+  const payload = Buffer.from(JSON.stringify({ ...request, data, port })).toString('base64');
+  return { ...input, payload };
 }
