@@ -8,6 +8,7 @@ import {
   type QuickJSRuntime,
   type QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
+import { boundedMessage } from './ts013.js';
 
 // A payload codec is someone else's JavaScript. It runs in QuickJS compiled to WebAssembly, not
 // in Node: it sees no process, require, file system or network, only the language itself, and
@@ -35,8 +36,6 @@ export const DEFAULT_CODEC_LIMITS: CodecLimits = {
 // String() of nested data, and ~370 nested calls, inside QuickJS; parsing deeply nested source can
 // still run out of Node's stack first, which call() and load() survive (see abandon()).
 const MAX_STACK_BYTES = 64 * 1024;
-// What an error message the codec made (or caused) may add to a result.
-const MAX_MESSAGE_CHARACTERS = 500;
 
 /** What a codec function returned, as the JSON it serialised to, or why there is none. */
 export type SandboxResult = { ok: true; value: unknown } | { ok: false; error: string };
@@ -188,8 +187,7 @@ export class SandboxedCodec {
       // Out of time or memory, the runtime may be left half way through anything: start afresh.
       if (error === undefined || /\binterrupted\b|out of memory|stack overflow/.test(error))
         this.reset();
-      if (error === 'InternalError: interrupted' || (error === undefined && Date.now() > deadline))
-        return { ok: false, error: this.timeout() };
+      if (ranOutOfTime(error, deadline)) return { ok: false, error: this.timeout() };
       return { ok: false, error: error ?? 'the codec threw something that cannot be described' };
     }
     const type = context.typeof(outcome.value);
@@ -228,7 +226,7 @@ export class SandboxedCodec {
     const text =
       context.typeof(described.value) === 'string' ? context.getString(described.value) : undefined;
     described.value.dispose();
-    return text === undefined ? undefined : bounded(text);
+    return text === undefined ? undefined : boundedMessage(text);
   }
 
   private timeout(): string {
@@ -243,7 +241,7 @@ export class SandboxedCodec {
    */
   private abandon(error: unknown): string {
     this.instance = undefined;
-    this.broken = `the codec broke its sandbox (${bounded(String(error))})`;
+    this.broken = `the codec broke its sandbox (${boundedMessage(String(error))})`;
     return this.broken;
   }
 
@@ -269,7 +267,7 @@ export class SandboxedCodec {
       context.dispose();
       runtime.dispose();
       throw new CodecLoadError(
-        error === 'InternalError: interrupted' || (error === undefined && Date.now() > deadline)
+        ranOutOfTime(error, deadline)
           ? this.timeout()
           : `the codec does not load: ${error ?? 'it threw something that cannot be described'}`,
       );
@@ -285,8 +283,10 @@ export class CodecLoadError extends Error {
   override name = 'CodecLoadError';
 }
 
-function bounded(text: string): string {
-  return text.length > MAX_MESSAGE_CHARACTERS
-    ? `${text.slice(0, MAX_MESSAGE_CHARACTERS)}...`
-    : text;
+/**
+ * Whether a call or load failed for its time: QuickJS's interrupt, or a failure past the deadline
+ * that could not even be described (the description ran out of time too).
+ */
+function ranOutOfTime(error: string | undefined, deadline: number): boolean {
+  return error === 'InternalError: interrupted' || (error === undefined && Date.now() > deadline);
 }

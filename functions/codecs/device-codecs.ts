@@ -52,12 +52,7 @@ export class DeviceCodecs {
     input: { bytes: number[]; fPort: number; recvTime: string },
   ): Promise<Coded<DecodedUplink> | undefined> {
     const codec = await this.codecFor(devEui, input.fPort);
-    if (codec === undefined) return undefined;
-    const result =
-      'error' in codec.loaded
-        ? { warnings: [], errors: [codec.loaded.error] }
-        : decodedUplink(codec.loaded.codec.call('decodeUplink', input));
-    return { codec: codec.name, result };
+    return codec && { codec: codec.name, result: decodedUplink(codec.call('decodeUplink', input)) };
   }
 
   /** A downlink's object encoded, or undefined when no codec is attached for the port. */
@@ -66,20 +61,25 @@ export class DeviceCodecs {
     input: { data: unknown; fPort: number | undefined },
   ): Promise<Coded<EncodedDownlink> | undefined> {
     const codec = await this.codecFor(devEui, input.fPort);
-    if (codec === undefined) return undefined;
-    const result =
-      'error' in codec.loaded
-        ? { bytes: [], fPort: undefined, warnings: [], errors: [codec.loaded.error] }
-        : encodedDownlink(
-            codec.loaded.codec.call('encodeDownlink', {
-              data: input.data,
-              ...(input.fPort === undefined ? {} : { fPort: input.fPort }),
-            }),
-          );
-    return { codec: codec.name, result };
+    const { data, fPort } = input;
+    return (
+      codec && {
+        codec: codec.name,
+        result: encodedDownlink(
+          codec.call('encodeDownlink', { data, ...(fPort === undefined ? {} : { fPort }) }),
+        ),
+      }
+    );
   }
 
-  private async codecFor(devEui: string, fPort: number | undefined) {
+  /**
+   * The codec attached for the device's port, ready to call; one that is missing or does not
+   * load answers every call with why, as the sandbox answers a codec's failure.
+   */
+  private async codecFor(
+    devEui: string,
+    fPort: number | undefined,
+  ): Promise<{ name: string; call: SandboxedCodec['call'] } | undefined> {
     const attachment = await attachmentFor(
       await this.attachments(),
       { devEui, profile: () => this.deps.profileOf(devEui) },
@@ -88,9 +88,17 @@ export class DeviceCodecs {
     if (attachment === undefined) return undefined;
     const name = attachment.codec;
     const stored = await this.item(name);
-    if (stored === undefined)
-      return { name, loaded: { sha256: '', error: `codec ${name} is attached but not stored` } };
-    return { name, loaded: await this.load(stored) };
+    const loaded: Loaded =
+      stored === undefined
+        ? { sha256: '', error: `codec ${name} is attached but not stored` }
+        : await this.load(stored);
+    return {
+      name,
+      call:
+        'codec' in loaded
+          ? (fn, input) => loaded.codec.call(fn, input)
+          : () => ({ ok: false, error: loaded.error }),
+    };
   }
 
   private item(name: string): Promise<StoredCodec | undefined> {

@@ -77,13 +77,17 @@ function messages(value: unknown, field: string): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) return [`the codec's ${field} is not an array`];
   const texts = value.slice(0, MAX_MESSAGES).map((item) => {
-    const text = typeof item === 'string' ? item : JSON.stringify(item);
-    return text.length > MAX_MESSAGE_CHARACTERS
-      ? `${text.slice(0, MAX_MESSAGE_CHARACTERS)}...`
-      : text;
+    return boundedMessage(typeof item === 'string' ? item : JSON.stringify(item));
   });
   if (value.length > MAX_MESSAGES) texts.push(`(${value.length - MAX_MESSAGES} more)`);
   return texts;
+}
+
+/** A message a codec made (or caused), cut to what a result may carry of it. */
+export function boundedMessage(text: string): string {
+  return text.length > MAX_MESSAGE_CHARACTERS
+    ? `${text.slice(0, MAX_MESSAGE_CHARACTERS)}...`
+    : text;
 }
 
 function isByte(value: unknown): boolean {

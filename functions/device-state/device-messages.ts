@@ -90,62 +90,61 @@ export function uplinkFacts(
   };
 }
 
+/**
+ * What each kind of message other than an uplink keeps in the shadow: its section, the field
+ * that says when it happened (else when IoT Core received it), and the fields it keeps there.
+ */
+const SECTIONS: Record<
+  Exclude<DeviceStateSuffix, 'uplink'>,
+  { name: ShadowSection['name']; timeField?: string; fields: string[] }
+> = {
+  location: {
+    name: 'location',
+    timeField: 'loraloc_time',
+    fields: ['latitude', 'longitude', 'altitude'],
+  },
+  status: {
+    name: 'battery',
+    timeField: 'timestamp_status',
+    fields: ['battery_status', 'margin_status'],
+  },
+  joininfo: { name: 'join', fields: ['join_status', 'appeui'] },
+  nodeinfo: {
+    name: 'device',
+    fields: ['device_status', 'device_class', 'registration_status', 'last_reception', 'dl_fcnt'],
+  },
+  [DOWNLINK_STATUS_SUFFIX]: {
+    name: 'downlink',
+    fields: ['requestId', 'state', 'transmissionStatus', 'correlationId'],
+  },
+};
+
 /** What the message says about the device, as the shadow's section it updates. */
 export function shadowSection(
   message: DeviceMessage,
   uplink: UplinkFacts | undefined,
 ): ShadowSection {
-  const { body, receivedAt } = message;
-  const pick = (...names: string[]) =>
+  const { body, receivedAt, text } = message;
+  const pick = (names: string[]) =>
     Object.fromEntries(
       names.filter((name) => body[name] !== undefined).map((name) => [name, body[name]]),
     );
-  const section = (name: ShadowSection['name'], value: SectionValue): ShadowSection => ({
-    name,
-    value,
-  });
-  switch (message.suffix) {
-    case 'uplink': {
-      const { id, fcnt, port, time } = uplink ?? uplinkFacts(message, 'base64');
-      return section('uplink', {
-        time,
-        fcnt,
-        port,
-        ...(id === undefined ? {} : { id }),
-        ...pick('rssi', 'snr'),
-      });
-    }
-    case 'location':
-      return section('location', {
-        time: eventTime(body.loraloc_time, receivedAt),
-        ...pick('latitude', 'longitude', 'altitude'),
-      });
-    case 'status':
-      return section('battery', {
-        time: eventTime(body.timestamp_status, receivedAt),
-        ...pick('battery_status', 'margin_status'),
-      });
-    case 'joininfo':
-      return section('join', {
-        time: eventTime(undefined, receivedAt),
-        ...pick('join_status', 'appeui'),
-      });
-    case 'nodeinfo':
-      return section('device', {
-        time: eventTime(undefined, receivedAt),
-        ...pick(
-          'device_status',
-          'device_class',
-          'registration_status',
-          'last_reception',
-          'dl_fcnt',
-        ),
-      });
-    default: // DOWNLINK_STATUS_SUFFIX
-      return section('downlink', {
-        time: eventTime(undefined, receivedAt),
-        ...pick('requestId', 'state', 'transmissionStatus', 'correlationId'),
-        ...(rawOrbiwanId(message.text) === undefined ? {} : { id: rawOrbiwanId(message.text) }),
-      });
+  // OrbiWAN's id as it sent it: a 64-bit number does not survive JSON.parse.
+  const id = rawOrbiwanId(text);
+  if (message.suffix === 'uplink') {
+    // The uplink's own facts; its bytes do not go into the shadow, whatever their format.
+    const facts = uplink ?? uplinkFacts(message, 'base64');
+    const { fcnt, port, time } = facts;
+    const value: SectionValue = {
+      time,
+      fcnt,
+      port,
+      ...(facts.id === undefined ? {} : { id: facts.id }),
+    };
+    return { name: 'uplink', value: { ...value, ...pick(['rssi', 'snr']) } };
   }
+  const { name, timeField, fields } = SECTIONS[message.suffix];
+  const time = eventTime(timeField === undefined ? undefined : body[timeField], receivedAt);
+  const withId = name === 'downlink' && id !== undefined ? { id } : {};
+  return { name, value: { time, ...pick(fields), ...withId } };
 }

@@ -97,6 +97,13 @@ const CODES: Record<string, DownlinkErrorCode> = {
   'States.Timeout': 'TIMED_OUT',
 };
 
+/** The codes of a request that could not be sent as it was: the application must fix it. */
+export const INVALID_REQUEST_CODES: readonly DownlinkErrorCode[] = [
+  'INVALID_DOWNLINK',
+  'NO_CODEC',
+  'ENCODING_FAILED',
+];
+
 /** The code for an error name as Step Functions reports it (the task's error type). */
 export function errorCodeFor(errorName: string): DownlinkErrorCode {
   return CODES[errorName] ?? 'INTERNAL_ERROR';

@@ -14,7 +14,7 @@ export const DOWNLINK_SUFFIX = 'downlink';
  * The topic the connector answers a downlink request topic on, with what became of the downlink:
  * the request's topic + `/status`. An invalid request is answered on its topic as sent.
  */
-export function downlinkStatusTopic(downlinkTopic: string): string {
+export function downlinkStatusTopic<Topic extends string>(downlinkTopic: Topic): `${Topic}/status` {
   return `${downlinkTopic}/status`;
 }
 

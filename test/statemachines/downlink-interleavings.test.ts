@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { parseSelector } from '../../functions/codecs/codec-attachments.js';
+import { dynamoDbCodecStore } from '../../functions/codecs/codec-store.js';
 import { transmissionState } from '../../functions/downlinks/downlink-status.js';
+import { findFunction } from '../../local/lambda/local-functions.js';
 import type { Fault } from '../../local/aws/fault-injection.js';
 import type { ExecutionRecord } from '../../local/stepfunctions/local-step-functions.js';
 import { PREFIX, startDownlinkHarness, type DownlinkHarness } from '../helpers/downlink-harness.js';
@@ -14,7 +18,9 @@ import type { RecordedRequest, Reply } from '../helpers/fake-http-server.js';
 // repeated, in any order), the application repeating a request, and each wait's timeout. Each run
 // adds at most one fault: an AWS service failing or slow, OrbiWAN refusing or failing the first
 // POST or the GET, or a push lost. Every run checks the contract (docs/reliability.md: Delivery guarantees) on
-// what the application saw and on OrbiWAN's POSTs.
+// what the application saw and on OrbiWAN's POSTs. A request may carry `object` instead of `data`
+// (PayloadCodecs): the send task hands it to EncodeObject, which encodes it with the codec attached
+// to the explorer's devices, and runs again; its DynamoDB reads and Lambda hop race like the rest.
 //
 // EXPLORER_RUNS sets the number of runs (default 500). EXPLORER_SEED replays a run's scenarios; its
 // schedules also depend on which real requests are in flight when the scheduler picks, so a
@@ -25,10 +31,32 @@ const SEED = Number(process.env.EXPLORER_SEED ?? Date.now() % 2 ** 31);
 
 let harness: DownlinkHarness;
 
+/** The explorer's devices' codec: `{"plan": n}` is the bytes of that plan's data, on port 20. */
+const PLAN_CODEC = `
+function encodeDownlink(input) {
+  return { bytes: [0xa1, 0xb2, input.data.plan], fPort: 20 };
+}
+`;
+/** Every device of the explorer has a DevEUI that starts so. */
+const DEVICE_PREFIX = '70b3d57ed1';
+
 beforeAll(async () => {
   // Thousands of metric lines would bury the report (the observability tests check them).
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  harness = await startDownlinkHarness();
+  harness = await startDownlinkHarness({ PayloadCodecs: 'Enabled' });
+  const table =
+    findFunction(harness.cloud.functions, 'DeviceStateFunction')?.environment.DEVICE_CODECS_TABLE ??
+    '';
+  const codecs = dynamoDbCodecStore(
+    new DynamoDBClient({
+      endpoint: harness.cloud.endpoint.url,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
+    table,
+  );
+  await codecs.putCodec('plan-codec', PLAN_CODEC);
+  await codecs.attach({ selector: parseSelector(`prefix:${DEVICE_PREFIX}`), codec: 'plan-codec' });
 });
 
 afterAll(async () => {
@@ -53,6 +81,8 @@ type ScenarioFault =
 /** One downlink request of a run, and what becomes of it at OrbiWAN. */
 interface Plan {
   confirmed: boolean;
+  /** Sent as `object`, for the device's codec to encode, rather than as `data`. */
+  object: boolean;
   requestId: string | undefined;
   /** How many times the application publishes the same request again. */
   repeats: number;
@@ -75,6 +105,8 @@ const awsFault = fc
       { service: 'dynamodb', operation: 'PutItem' },
       { service: 'dynamodb', operation: 'GetItem' },
       { service: 'dynamodb', operation: 'DeleteItem' },
+      // The codecs' attachments (EncodeObject), read once a minute per function instance.
+      { service: 'dynamodb', operation: 'Query' },
       { service: 'iot-data-plane', operation: 'Publish' },
       { service: 'step-functions', operation: 'SendTaskSuccess' },
       { service: 'step-functions', operation: 'SendTaskFailure' },
@@ -111,10 +143,11 @@ const planArbitrary = (index: number): fc.Arbitrary<Plan> =>
   fc
     .record({
       confirmed: fc.boolean(),
+      object: fc.boolean(),
       withRequestId: fc.boolean(),
       repeats: fc.integer({ min: 0, max: 2 }),
     })
-    .chain(({ confirmed, withRequestId, repeats }) =>
+    .chain(({ confirmed, object, withRequestId, repeats }) =>
       fc
         .constantFrom(
           ...(confirmed
@@ -124,6 +157,7 @@ const planArbitrary = (index: number): fc.Arbitrary<Plan> =>
         .chain((events) =>
           fc.record({
             confirmed: fc.constant(confirmed),
+            object: fc.constant(object),
             requestId: fc.constant(withRequestId ? `order-${String(index)}` : undefined),
             // Only the first is repeated: a repeat of the others is the same story again.
             repeats: fc.constant(withRequestId && index === 0 ? repeats : 0),
@@ -199,7 +233,7 @@ const dataOf = (index: number) => `a1b2${index.toString(16).padStart(2, '0')}`;
 
 async function playScenario(scenario: Scenario, scheduler: fc.Scheduler) {
   run += 1;
-  const devEui = `70b3d57ed1${run.toString(16).padStart(6, '0')}`;
+  const devEui = `${DEVICE_PREFIX}${run.toString(16).padStart(6, '0')}`;
   const log: OrbiwanLog = {
     queued: new Map(),
     mostInFlight: 0,
@@ -251,8 +285,7 @@ async function playScenario(scenario: Scenario, scheduler: fc.Scheduler) {
 
   const topic = `${PREFIX}/${devEui}/downlink`;
   const requestOf = (plan: Plan, index: number) => ({
-    data: dataOf(index),
-    port: 20,
+    ...(plan.object ? { object: { plan: index } } : { data: dataOf(index), port: 20 }),
     confirmed: plan.confirmed,
     ...(plan.requestId === undefined ? {} : { requestId: plan.requestId }),
   });
@@ -427,6 +460,9 @@ function checkContract(scenario: Scenario, { devEui, log, executions }: Played):
     );
     expect(following, context).toHaveLength(1);
     const [execution] = following as [ExecutionRecord];
+    // An object went through EncodeObject before anything was sent.
+    if (plan.object)
+      expect(harness.statesEntered(execution.executionArn), context).toContain('EncodeObject');
     for (const repeat of ofPlan.filter((candidate) => candidate !== execution)) {
       expect(repeat, context).toMatchObject({ status: 'SUCCEEDED' });
       expect(harness.statesEntered(repeat.executionArn).at(-1), context).toBe('Duplicate');

@@ -15,6 +15,7 @@ import {
   DownlinkEncodingError,
   ObjectToEncodeError,
   errorCodeFor,
+  INVALID_REQUEST_CODES,
 } from '../../functions/downlinks/downlink-errors.js';
 import {
   OUTCOME_ERRORS,
@@ -409,8 +410,7 @@ describe('State machine: downlink', () => {
   it('reports each error in the Report state of its code, so the alarms see only failures as failed', () => {
     const outcomeOfCode = (error: string) => {
       const code = errorCodeFor(error);
-      if (['INVALID_DOWNLINK', 'NO_CODEC', 'ENCODING_FAILED'].includes(code))
-        return 'ReportInvalidDownlink';
+      if (INVALID_REQUEST_CODES.includes(code)) return 'ReportInvalidDownlink';
       if (['UNKNOWN_DEVICE', 'DEVICE_BUSY', 'ORBIWAN_REJECTED'].includes(code))
         return 'ReportRejection';
       return 'ReportError';

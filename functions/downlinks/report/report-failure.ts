@@ -4,7 +4,12 @@ import { normaliseDevEui } from '../../shared/dev-eui.js';
 import { logger } from '../../shared/logger.js';
 import type { Publish } from '../../shared/publish.js';
 import { downlinkStatusTopic, topicPrefixFromEnv } from '../../shared/topics.js';
-import { errorCodeFor, queuedIdOf, type DownlinkErrorCode } from '../downlink-errors.js';
+import {
+  INVALID_REQUEST_CODES,
+  errorCodeFor,
+  queuedIdOf,
+  type DownlinkErrorCode,
+} from '../downlink-errors.js';
 import { countDownlinkEnded } from '../downlink-outcomes.js';
 import { deviceLevel, parseDownlink, requestIdOf, type RuleInput } from '../downlink-request.js';
 import { failureStatus, type FinalState } from '../downlink-status.js';
@@ -47,12 +52,6 @@ const FINAL_STATE_BY_OUTCOME = {
 // and only OrbiWAN's refusals (and a device busy with the connector's own downlinks) `rejected`:
 // anything else is the connector or OrbiWAN failing, which the DownlinksFailed alarm
 // (finalState=failed) must see.
-const INVALID_REQUEST_CODES: readonly DownlinkErrorCode[] = [
-  'INVALID_DOWNLINK',
-  'NO_CODEC',
-  'ENCODING_FAILED',
-];
-
 function finalStateOfFailure(outcome: ReportInput['outcome'], code: DownlinkErrorCode): FinalState {
   if (outcome === 'invalid' && !INVALID_REQUEST_CODES.includes(code)) return 'failed';
   return FINAL_STATE_BY_OUTCOME[outcome];
