@@ -176,7 +176,8 @@ function registerStateMachines(
  * machine is looked up by name once, here; an unknown name keeps the ARN '', which Step Functions
  * refuses, so the message goes to the rule's error action as on AWS. A function is invoked
  * asynchronously, as Lambda does for IoT: the rule hands the event on and is done; a failed
- * invocation is tried twice more (the function's EventInvokeConfig), then dead-lettered.
+ * invocation is tried again as the function's EventInvokeConfig says (at once here), then
+ * dead-lettered.
  */
 function topicRulesRunner(
   template: CfnTemplate,
@@ -207,7 +208,7 @@ function topicRulesRunner(
   ) => {
     const invocation = (async () => {
       let failure: unknown;
-      for (let attempt = 0; attempt < ASYNC_INVOKE_ATTEMPTS; attempt++) {
+      for (let attempt = 0; attempt <= target.asyncRetryAttempts; attempt++) {
         try {
           await target.invoke(event);
           return;
@@ -224,8 +225,7 @@ function topicRulesRunner(
     rules
       .filter((rule) => matchesTopicFilter(rule.topicFilter, message.topic))
       .flatMap((rule) => {
-        const selected = rule.select(message, Date.now());
-        const input = JSON.stringify(selected);
+        const input = JSON.stringify(rule.select(message, Date.now()));
         return rule.actions.flatMap((action) => {
           if (action.kind === 'Lambda') {
             const target = findFunction(functions, action.functionArn);
@@ -256,9 +256,6 @@ function topicRulesRunner(
   };
   return { applyTopicRules, rulesSettled, deadLetters };
 }
-
-/** Lambda's asynchronous invocation: the first try and two retries (EventInvokeConfig). */
-const ASYNC_INVOKE_ATTEMPTS = 3;
 
 /** DefinitionSubstitutions as Step Functions applies them: every ${Name} replaced, textually. */
 /**

@@ -40,6 +40,17 @@ export function timeoutSeconds(template: CfnTemplate, functionId: string): numbe
   return typeof Timeout === 'number' ? Timeout : 3;
 }
 
+/**
+ * How many times Lambda retries a failed asynchronous invocation of the function: its
+ * EventInvokeConfig's MaximumRetryAttempts, else Lambda's default, 2.
+ */
+export function asyncRetryAttempts(template: CfnTemplate, functionId: string): number {
+  const { EventInvokeConfig } = functionProperties(template, functionId);
+  const attempts = (EventInvokeConfig as { MaximumRetryAttempts?: unknown } | undefined)
+    ?.MaximumRetryAttempts;
+  return typeof attempts === 'number' ? attempts : 2;
+}
+
 /** Every AWS_ENDPOINT_URL_* the functions read, pointed at one endpoint (the stand-ins). */
 export function awsEndpointVariables(url: string): Record<string, string> {
   return Object.fromEntries(ENDPOINT_VARIABLES.map((variable) => [variable, url]));

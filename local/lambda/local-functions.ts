@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { handlerLocation, resourcesOfType, type CfnTemplate } from '../template/sam-template.js';
 import type { LocalStack } from '../template/stack.js';
-import { functionEnvironment, functionName, timeoutSeconds } from './function-environment.js';
+import {
+  asyncRetryAttempts,
+  functionEnvironment,
+  functionName,
+  timeoutSeconds,
+} from './function-environment.js';
 import { HANDLER_FACTORIES } from './handler-factories.js';
 
 // Every function of the template, run in this process: its handler is built as its entry point
@@ -15,6 +20,8 @@ export interface LocalFunction {
   name: string;
   arn: string;
   environment: Record<string, string>;
+  /** Retries of a failed asynchronous invocation (the template's EventInvokeConfig). */
+  asyncRetryAttempts: number;
   invoke: (event: unknown) => Promise<unknown>;
 }
 
@@ -85,6 +92,7 @@ export function loadLocalFunctions(template: CfnTemplate, stack: LocalStack): Lo
       name,
       arn: stack.attributes[`${id}.Arn`] ?? name,
       environment,
+      asyncRetryAttempts: asyncRetryAttempts(template, id),
       invoke: async (event) => {
         const done = await turn();
         try {
