@@ -348,7 +348,8 @@ function applyUpdate(state: Sections, update: UpdateRequest['state']): Sections 
   return result;
 }
 
-function mergeObject(current: JsonObject, patch: JsonObject): JsonObject {
+/** One section merged with an update's: what AWS keeps (tests of shadow writers use it too). */
+export function mergeObject(current: JsonObject, patch: JsonObject): JsonObject {
   const merged = new Map(Object.entries(current));
   for (const [key, value] of Object.entries(patch)) {
     const existing = merged.get(key);

@@ -1,8 +1,8 @@
 // How AWS IoT Core applies an update's `state.reported` to a shadow ("Device Shadow service
-// documents"; local/aws/iot-shadows.ts implements the same for the local stack): objects merge key
-// by key, recursively; a null removes its key; any other value, arrays included, replaces what was
-// there whole. Built on Maps and Object.fromEntries so that keys such as __proto__ stay ordinary
-// own members, as they are in a document parsed from JSON.
+// documents"): the local stand-in's merge (local/aws/iot-shadows.ts), and what the tests compare
+// documents with.
+
+import { mergeObject } from '../../../local/aws/iot-shadows.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -10,25 +10,15 @@ export function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** `current` with `patch` merged into it, as a new object; neither argument is changed. */
+/** `current` with `patch` merged into it, as the local stand-in (and AWS) merges an update. */
 export function mergeReported(
   current: Record<string, unknown>,
   patch: Record<string, unknown>,
 ): Record<string, unknown> {
-  const merged = new Map(Object.entries(current));
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) {
-      merged.delete(key);
-      continue;
-    }
-    if (isJsonObject(value)) {
-      const existing = merged.get(key);
-      merged.set(key, mergeReported(isJsonObject(existing) ? existing : {}, value));
-      continue;
-    }
-    merged.set(key, structuredClone(value));
-  }
-  return Object.fromEntries(merged);
+  return mergeObject(
+    current as Parameters<typeof mergeObject>[0],
+    structuredClone(patch) as Parameters<typeof mergeObject>[1],
+  );
 }
 
 /** A JSON-parsed copy: the shape a value has after a round trip through AWS. */
