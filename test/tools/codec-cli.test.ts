@@ -4,18 +4,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  BatchWriteItemCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  ScanCommand,
-} from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startAwsStandIns, type AwsStandIns } from '../../local/aws/aws-stand-ins.js';
-import { loadTemplate } from '../../local/template/sam-template.js';
-import { deployedTemplate } from '../../local/template/stack.js';
+import type { AwsStandIns } from '../../local/aws/aws-stand-ins.js';
+import type { LocalStack } from '../../local/template/stack.js';
 import { main } from '../../tools/codec-cli.js';
-import { sampleStack } from '../helpers/sample-stack.js';
+import { startCodecsTable, type CodecsTable } from '../helpers/codecs-table.js';
 
 // The codec command against a real DynamoDB (dynalite behind the local stack's AWS endpoint), on
 // the DeviceCodecsTable the template makes when PayloadCodecs is Enabled, with real codecs from
@@ -27,45 +21,23 @@ const LAIRD = `${FIXTURES}/laird-rs1xx-temp-rh-sensor/codec.js`;
 const USAGE_HINT = 'Run orbiwan-codec --help for usage.\n';
 const ISO_TIME = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
 
-const template = loadTemplate();
-const stack = sampleStack({ PayloadCodecs: 'Enabled' }, template);
-const TABLE = stack.refs.DeviceCodecsTable ?? '';
 const workDir = mkdtempSync(join(tmpdir(), 'codec-cli-'));
+
+let codecsTable: CodecsTable;
+let TABLE: string;
+let stack: LocalStack;
 let aws: AwsStandIns;
 let client: DynamoDBClient;
 let endpoint: string;
 
 beforeAll(async () => {
-  // startAwsStandIns creates every table of the template it is given: the deployed one has the
-  // codecs table because the stack enables it.
-  aws = await startAwsStandIns({
-    template: deployedTemplate(template, stack),
-    stack,
-    secrets: {},
-    onPublish: () => undefined,
-  });
+  codecsTable = await startCodecsTable();
+  ({ aws, stack, table: TABLE } = codecsTable);
   endpoint = aws.endpoint.url;
-  client = new DynamoDBClient({
-    endpoint,
-    region: stack.region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  client = codecsTable.client();
 });
 
-// Every test starts from an empty table.
-beforeEach(async () => {
-  const { Items = [] } = await client.send(new ScanCommand({ TableName: TABLE }));
-  for (let start = 0; start < Items.length; start += 25)
-    await client.send(
-      new BatchWriteItemCommand({
-        RequestItems: {
-          [TABLE]: Items.slice(start, start + 25).map((item) => ({
-            DeleteRequest: { Key: { kind: item.kind ?? { S: '' }, name: item.name ?? { S: '' } } },
-          })),
-        },
-      }),
-    );
-});
+beforeEach(() => codecsTable.empty());
 
 afterAll(async () => {
   client.destroy();

@@ -1,12 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import {
-  BatchWriteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
-  ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { attachmentKey, type Attachment } from '../../../../functions/codecs/codec-attachments.js';
@@ -16,68 +14,30 @@ import {
   type CodecAdmin,
 } from '../../../../functions/codecs/codec-store.js';
 import { DependencyError } from '../../../../functions/shared/errors.js';
-import { startAwsStandIns, type AwsStandIns } from '../../../../local/aws/aws-stand-ins.js';
-import { loadTemplate } from '../../../../local/template/sam-template.js';
-import { deployedTemplate } from '../../../../local/template/stack.js';
-import { sampleStack } from '../../../helpers/sample-stack.js';
+import type { AwsStandIns } from '../../../../local/aws/aws-stand-ins.js';
+import { startCodecsTable, type CodecsTable } from '../../../helpers/codecs-table.js';
 
 // The codec store against a real DynamoDB: dynalite behind the local stack's AWS endpoint, with
 // the DeviceCodecsTable the template makes when PayloadCodecs is Enabled. Every test starts from
 // an empty table.
 
-const template = loadTemplate();
-const stack = sampleStack({ PayloadCodecs: 'Enabled' }, template);
-const TABLE = stack.refs.DeviceCodecsTable ?? '';
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
+let codecsTable: CodecsTable;
+let TABLE: string;
 let aws: AwsStandIns;
 let client: DynamoDBClient;
 let store: CodecAdmin;
-
-const clientFor = (options: { maxAttempts?: number } = {}) =>
-  new DynamoDBClient({
-    endpoint: aws.endpoint.url,
-    region: stack.region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    ...options,
-  });
+const clientFor = (options: { maxAttempts?: number } = {}) => codecsTable.client(options);
 
 beforeAll(async () => {
-  aws = await startAwsStandIns({
-    template: deployedTemplate(template, stack),
-    stack,
-    secrets: {},
-    onPublish: () => undefined,
-  });
+  codecsTable = await startCodecsTable();
+  ({ aws, table: TABLE } = codecsTable);
   client = clientFor();
   store = dynamoDbCodecStore(client, TABLE);
 });
 
-// A Scan reads at most 1 MB: scanned and emptied again until nothing is left.
-beforeEach(async () => {
-  for (;;) {
-    const { Items = [] } = await client.send(
-      new ScanCommand({
-        TableName: TABLE,
-        ProjectionExpression: 'kind, #name',
-        ExpressionAttributeNames: { '#name': 'name' },
-      }),
-    );
-    if (Items.length === 0) return;
-    for (let start = 0; start < Items.length; start += 25)
-      await client.send(
-        new BatchWriteItemCommand({
-          RequestItems: {
-            [TABLE]: Items.slice(start, start + 25).map((item) => ({
-              DeleteRequest: {
-                Key: { kind: item.kind ?? { S: '' }, name: item.name ?? { S: '' } },
-              },
-            })),
-          },
-        }),
-      );
-  }
-});
+beforeEach(() => codecsTable.empty());
 
 afterEach(() => {
   aws.faults.clear();
